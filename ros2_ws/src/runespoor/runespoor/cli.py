@@ -1,0 +1,41 @@
+"""The ``runespoor`` command: one entry point for the offline tools.
+
+Each sub-command lives in its own module, which provides ``add_arguments(parser)`` and
+``run(args) -> int``.  The table below is the explicit list (no import magic).  Command modules
+keep heavy imports (torch) inside their functions, so building the parser stays fast.
+"""
+
+import argparse
+import importlib
+import sys
+
+# command -> (module, one-line help)
+COMMANDS = {
+}
+
+
+def build_parser():
+    """Return the argument parser with one sub-parser per entry of :data:`COMMANDS`."""
+    parser = argparse.ArgumentParser(
+        prog='runespoor',
+        description='Runespoor offline tools: data, training, evaluation, profiling.')
+    sub = parser.add_subparsers(dest='command', metavar='COMMAND')
+    sub.required = True
+    for name, (module_name, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module_name)
+        module = importlib.import_module(module_name)
+        module.add_arguments(p)
+    return parser
+
+
+def main(argv=None):
+    """Parse ``argv`` and run the chosen command; return its exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    module = importlib.import_module(args._module)
+    return int(module.run(args) or 0)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
