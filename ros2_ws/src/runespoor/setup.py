@@ -16,7 +16,6 @@ setup(
     maintainer_email='runespoor@example.org',
     description='Runespoor algorithms and offline tools (no ROS dependency).',
     license='Apache-2.0',
-    tests_require=['pytest'],
     entry_points={
         'console_scripts': [
             'runespoor = runespoor.cli:main',

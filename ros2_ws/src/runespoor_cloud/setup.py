@@ -17,9 +17,8 @@ setup(
     zip_safe=True,
     maintainer='Runespoor maintainers',
     maintainer_email='runespoor@example.org',
-    description='Runespoor cloud node: decodes EncodedFrame, reconstructs it (bilinear, SR, ASR, CloudSeg), runs the analytics model, flags tail frames and steers the edge.',
+    description='Runespoor cloud node: reconstruction, analytics, tail flags, rate policy.',
     license='Apache-2.0',
-    tests_require=['pytest'],
     entry_points={
         'console_scripts': [
         ],

@@ -17,9 +17,8 @@ setup(
     zip_safe=True,
     maintainer='Runespoor maintainers',
     maintainer_email='runespoor@example.org',
-    description='Runespoor edge node: applies the knobs (scale, JPEG quality, frame rate) to camera frames, publishes EncodedFrame, follows the cloud's RatePolicy and estimates the uplink.',
+    description='Runespoor edge node: knobs, EncodedFrame publisher, rate-policy follower.',
     license='Apache-2.0',
-    tests_require=['pytest'],
     entry_points={
         'console_scripts': [
         ],

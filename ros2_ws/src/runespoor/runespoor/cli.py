@@ -1,4 +1,5 @@
-"""The ``runespoor`` command: one entry point for the offline tools.
+"""
+The ``runespoor`` command: one entry point for the offline tools.
 
 Each sub-command lives in its own module, which provides ``add_arguments(parser)`` and
 ``run(args) -> int``.  The table below is the explicit list (no import magic).  Command modules

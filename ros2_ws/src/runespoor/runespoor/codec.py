@@ -1,4 +1,5 @@
-"""The edge's frame degradation: downsample with OpenCV ``INTER_AREA`` and JPEG-encode.
+"""
+The edge's frame degradation: downsample with OpenCV ``INTER_AREA`` and JPEG-encode.
 
 This is the single implementation of the knobs "resolution scale" and "JPEG quality" (paper §3.2).
 The edge node, the SR/ASR training data and offline profiling all call :func:`encode_frame` /
@@ -65,7 +66,8 @@ def check_image(image):
 
 
 def scaled_size(width, height, scale):
-    """Size ``(width, height)`` of a ``width x height`` frame downsampled by ``scale``.
+    """
+    Size ``(width, height)`` of a ``width x height`` frame downsampled by ``scale``.
 
     Rounded to the nearest pixel and at least one pixel, so ``x6`` of 2048x1024 is 341x171.
     """
@@ -74,7 +76,7 @@ def scaled_size(width, height, scale):
 
 
 def downsample(image, scale):
-    """Downsample ``image`` by ``scale`` with ``cv2.INTER_AREA``; ``scale == 1`` returns it as is."""
+    """Downsample ``image`` by ``scale`` with ``cv2.INTER_AREA`` (``scale == 1``: unchanged)."""
     check_image(image)
     scale = check_scale(scale)
     if scale == 1:
@@ -94,7 +96,8 @@ def encode_jpeg(image, quality):
 
 
 def encode_frame(image, scale, quality):
-    """Apply the knobs to a camera frame: downsample by ``scale`` then JPEG at ``quality``.
+    """
+    Apply the knobs to a camera frame: downsample by ``scale`` then JPEG at ``quality``.
 
     This is the function the edge node calls for every frame it sends.
     """
@@ -106,7 +109,8 @@ def encode_frame(image, scale, quality):
 
 
 def decode_jpeg(data, grayscale=False):
-    """Decode JPEG ``data`` (bytes-like) into a BGR (or grayscale) uint8 array.
+    """
+    Decode JPEG ``data`` (bytes-like) into a BGR (or grayscale) uint8 array.
 
     Raises :class:`CodecError` on empty or undecodable input instead of returning ``None``.
     """
@@ -121,7 +125,8 @@ def decode_jpeg(data, grayscale=False):
 
 
 def degrade(image, scale, quality):
-    """Return the low-resolution frame exactly as the cloud would decode it.
+    """
+    Return the low-resolution frame exactly as the cloud would decode it.
 
     ``decode_jpeg(encode_frame(image, scale, quality).data)``: what SR training pairs with the
     high-resolution ``image`` and what profiling measures accuracy on.

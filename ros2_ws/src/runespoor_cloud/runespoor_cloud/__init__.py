@@ -1,1 +1,1 @@
-"""Runespoor cloud node: decodes EncodedFrame, reconstructs it (bilinear, SR, ASR, CloudSeg), runs the analytics model, flags tail frames and steers the edge."""
+"""Runespoor cloud: the server-side node (reconstruction, analytics, tail flags, rate policy)."""

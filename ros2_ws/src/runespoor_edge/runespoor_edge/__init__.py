@@ -1,1 +1,1 @@
-"""Runespoor edge node: applies the knobs (scale, JPEG quality, frame rate) to camera frames, publishes EncodedFrame, follows the cloud's RatePolicy and estimates the uplink."""
+"""Runespoor edge: the robot-side nodes (frame source, knob application, rate-policy follower)."""
