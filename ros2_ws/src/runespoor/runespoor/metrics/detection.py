@@ -1,0 +1,137 @@
+# Copyright 2026 Runespoor maintainers. Licensed under the Apache License, Version 2.0.
+"""
+COCO-style mAP and per-class AP of 2-D detections, computed by pycocotools.
+
+We hand the matching and the precision/recall integration to ``pycocotools.cocoeval.COCOeval``
+(the reference implementation of the COCO benchmark), building the ground-truth and result
+sets in memory.  Reported numbers:
+
+* ``mAP``: AP averaged over IoU thresholds 0.50:0.05:0.95 and the classes with ground truth
+  (COCO's ``AP``, which the paper's Table 6 / Fig. 10 call mAP), all object sizes,
+  at most ``max_dets`` detections per image;
+* ``AP50`` and ``AP75``: the same at a single IoU threshold;
+* ``per_class``: AP@[.50:.95] of each class (NaN for a class with no ground truth in the set;
+  such classes are left out of ``mAP``).
+
+Inputs, one entry per image, in the same order for ground truth and detections::
+
+    gts  = [{'boxes': (N, 4) x, y, w, h in px, 'classes': (N,) int,
+             'ignore': (N,) bool (optional),           # e.g. VisDrone truncation/occlusion
+             'ignore_regions': (M, 4) x, y, w, h (optional)}, ...]
+    dets = [{'boxes': (K, 4) x, y, w, h, 'scores': (K,), 'classes': (K,)}, ...]
+
+Ignored boxes become COCO ``iscrowd`` annotations: a detection matching one (by the fraction
+of the *detection* inside it) is neither a true nor a false positive, and missing it costs
+nothing.  ``ignore_regions`` are class-agnostic areas (VisDrone category 0, "ignored
+regions"): every detection of any class falling inside one is ignored, which we implement by
+one crowd annotation per class.  VisDrone's category 11 ("others") should simply be dropped
+from both sides by the data loader.
+"""
+
+import contextlib
+import io
+
+import numpy as np
+
+#: IoU thresholds of COCO's AP.
+IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
+
+
+def _as_boxes(values):
+    boxes = np.asarray(values, dtype=np.float64).reshape(-1, 4)
+    if (boxes[:, 2:] < 0).any():
+        raise ValueError('boxes must be x, y, w, h with non-negative width and height')
+    return boxes
+
+
+def _build(gts, dets, class_ids):
+    images, annotations, results = [], [], []
+    ann_id = 1
+    for image_id, gt in enumerate(gts, start=1):
+        boxes = _as_boxes(gt.get('boxes', ()))
+        classes = np.asarray(gt.get('classes', ()), dtype=np.int64).reshape(-1)
+        if len(classes) != len(boxes):
+            raise ValueError(f'image {image_id - 1}: {len(boxes)} boxes, {len(classes)} classes')
+        ignore = np.asarray(gt.get('ignore', np.zeros(len(boxes), bool)), bool).reshape(-1)
+        regions = _as_boxes(gt.get('ignore_regions', ()))
+        entries = [(b, int(c), bool(i)) for b, c, i in zip(boxes, classes, ignore)]
+        entries += [(r, c, True) for r in regions for c in class_ids]
+        for box, cls, crowd in entries:
+            annotations.append({'id': ann_id, 'image_id': image_id, 'category_id': cls,
+                                'bbox': [float(v) for v in box],
+                                'area': float(box[2] * box[3]), 'iscrowd': int(crowd)})
+            ann_id += 1
+        images.append({'id': image_id})
+    for image_id, det in enumerate(dets, start=1):
+        boxes = _as_boxes(det.get('boxes', ()))
+        scores = np.asarray(det.get('scores', ()), dtype=np.float64).reshape(-1)
+        classes = np.asarray(det.get('classes', ()), dtype=np.int64).reshape(-1)
+        if not len(boxes) == len(scores) == len(classes):
+            raise ValueError(f'image {image_id - 1}: {len(boxes)} boxes, {len(scores)} scores, '
+                             f'{len(classes)} classes')
+        for box, score, cls in zip(boxes, scores, classes):
+            results.append({'image_id': image_id, 'category_id': int(cls),
+                            'bbox': [float(v) for v in box], 'score': float(score),
+                            'area': float(box[2] * box[3])})
+    return images, annotations, results
+
+
+def coco_map(gts, dets, class_ids=None, max_dets=100):
+    """
+    Evaluate detections against ground truth; return a dict of COCO-style AP numbers.
+
+    ``class_ids`` lists the categories to score (default: every class seen in ``gts`` or
+    ``dets``).  The result holds ``mAP``, ``AP50``, ``AP75`` (floats in ``[0, 1]``, NaN if no
+    class has ground truth), ``per_class`` (``{class_id: AP}``) and ``num_gt``
+    (``{class_id: number of non-ignored ground-truth boxes}``).
+    """
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    if len(gts) != len(dets):
+        raise ValueError(f'{len(gts)} ground-truth images but {len(dets)} detection images')
+    if class_ids is None:
+        seen = set()
+        for entry in list(gts) + list(dets):
+            seen.update(np.asarray(entry.get('classes', ()), dtype=np.int64).reshape(-1).tolist())
+        class_ids = sorted(seen)
+    class_ids = [int(c) for c in class_ids]
+    images, annotations, results = _build(gts, dets, class_ids)
+    num_gt = dict.fromkeys(class_ids, 0)
+    for ann in annotations:
+        if not ann['iscrowd'] and ann['category_id'] in num_gt:
+            num_gt[ann['category_id']] += 1
+
+    nan = float('nan')
+    per_class = {c: (0.0 if num_gt[c] else nan) for c in class_ids}
+    out = {'mAP': nan, 'AP50': nan, 'AP75': nan, 'per_class': per_class, 'num_gt': num_gt}
+    if not class_ids or not any(num_gt.values()):
+        return out
+    if not results:  # pycocotools cannot load an empty result set; nothing found = AP 0
+        out.update({'mAP': 0.0, 'AP50': 0.0, 'AP75': 0.0})
+        return out
+
+    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
+        coco_gt = COCO()
+        coco_gt.dataset = {'images': images, 'annotations': annotations,
+                           'categories': [{'id': c} for c in class_ids]}
+        coco_gt.createIndex()
+        coco_dt = coco_gt.loadRes(results)
+        evaluator = COCOeval(coco_gt, coco_dt, 'bbox')
+        evaluator.params.catIds = class_ids
+        evaluator.params.maxDets = [1, 10, int(max_dets)]
+        evaluator.evaluate()
+        evaluator.accumulate()
+    # precision: [iou threshold, recall point, class, area range, max dets]; -1 = undefined
+    precision = evaluator.eval['precision'][:, :, :, 0, -1]
+
+    def _ap(p):
+        valid = p[p > -1]
+        return float(valid.mean()) if valid.size else nan
+
+    for k, c in enumerate(class_ids):
+        per_class[c] = _ap(precision[:, :, k]) if num_gt[c] else nan
+    t50 = int(np.argmin(np.abs(IOU_THRESHOLDS - 0.5)))
+    t75 = int(np.argmin(np.abs(IOU_THRESHOLDS - 0.75)))
+    out.update({'mAP': _ap(precision), 'AP50': _ap(precision[t50]), 'AP75': _ap(precision[t75])})
+    return out

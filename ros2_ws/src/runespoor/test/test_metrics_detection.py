@@ -1,0 +1,56 @@
+# Copyright 2026 Runespoor maintainers. Licensed under the Apache License, Version 2.0.
+"""COCO-style mAP (pycocotools) on hand-made detections with known answers."""
+
+import math
+
+import pytest
+
+from runespoor.metrics.detection import coco_map
+
+GT = [{'boxes': [[0, 0, 10, 10]], 'classes': [1]}]
+
+
+def test_perfect_detection_is_one():
+    dets = [{'boxes': [[0, 0, 10, 10]], 'scores': [0.9], 'classes': [1]}]
+    result = coco_map(GT, dets)
+    assert result['mAP'] == pytest.approx(1.0)
+    assert result['per_class'] == {1: pytest.approx(1.0)}
+    assert result['num_gt'] == {1: 1}
+
+
+def test_iou_062_matches_three_of_ten_thresholds():
+    dets = [{'boxes': [[0, 0, 10, 6.2]], 'scores': [0.9], 'classes': [1]}]  # IoU 0.62
+    result = coco_map(GT, dets)
+    assert result['mAP'] == pytest.approx(0.3)  # thresholds 0.50, 0.55, 0.60
+    assert result['AP50'] == pytest.approx(1.0)
+    assert result['AP75'] == pytest.approx(0.0)
+
+
+def test_higher_scored_false_positive_halves_ap_unless_in_ignore_region():
+    dets = [{'boxes': [[0, 0, 10, 10], [50, 50, 10, 10]], 'scores': [0.5, 0.9],
+             'classes': [1, 1]}]
+    assert coco_map(GT, dets)['mAP'] == pytest.approx(0.5)
+    ignored = [dict(GT[0], ignore_regions=[[45, 45, 20, 20]])]
+    assert coco_map(ignored, dets)['mAP'] == pytest.approx(1.0)
+    crowd = [{'boxes': [[0, 0, 10, 10], [50, 50, 10, 10]], 'classes': [1, 1],
+              'ignore': [False, True]}]
+    assert coco_map(crowd, dets)['mAP'] == pytest.approx(1.0)
+
+
+def test_two_classes_per_class_ap_and_missing_class():
+    gts = [{'boxes': [[0, 0, 10, 10], [20, 20, 10, 10]], 'classes': [1, 2]},
+           {'boxes': [], 'classes': []}]
+    dets = [{'boxes': [[0, 0, 10, 10]], 'scores': [0.8], 'classes': [1]},
+            {'boxes': [[0, 0, 5, 5]], 'scores': [0.7], 'classes': [3]}]
+    result = coco_map(gts, dets, class_ids=[1, 2, 3])
+    assert result['per_class'][1] == pytest.approx(1.0)
+    assert result['per_class'][2] == pytest.approx(0.0)  # never detected
+    assert math.isnan(result['per_class'][3])             # no ground truth: undefined
+    assert result['mAP'] == pytest.approx(0.5)
+
+
+def test_no_detections_and_mismatch():
+    result = coco_map(GT, [{'boxes': [], 'scores': [], 'classes': []}])
+    assert result['mAP'] == 0.0 and result['per_class'][1] == 0.0
+    with pytest.raises(ValueError):
+        coco_map(GT, [])
