@@ -1,0 +1,461 @@
+# Copyright 2026 Runespoor maintainers. Licensed under the Apache License, Version 2.0.
+"""
+The edge's control state (paper §3.2, Fig. 7 steps 5-6), without ROS.
+
+- :class:`Knobs`: one setting of scale, JPEG quality, frame rate (+ whether it is the
+  tail-specific config).
+- :class:`FrameRateGate`: lets frames through at a target rate from a faster camera.
+- :class:`BandwidthEstimator`: uplink estimate from the cloud's ``LinkFeedback`` (bytes and
+  timestamps per frame, over a sliding window).
+- :class:`ProfileTable`: bandwidth [kbit/s] -> (standard, tail-specific) config, from YAML.
+- :class:`EdgeController`: combines them; the edge node calls :meth:`EdgeController.on_frame`
+  for every camera frame and :meth:`EdgeController.on_policy` for every ``RatePolicy``; a policy
+  takes effect on the next frame.
+
+Times are seconds (float); bandwidths kbit/s (1 kbit = 1000 bit).
+"""
+
+from collections import deque
+from dataclasses import dataclass, replace
+import math
+import threading
+
+from .codec import JPEG_QUALITY_RANGE, SCALES
+
+MODE_STANDARD = 0  #: RatePolicy.MODE_STANDARD
+MODE_TAIL = 1  #: RatePolicy.MODE_TAIL
+
+
+class PolicyError(ValueError):
+    """A RatePolicy that cannot be applied (malformed or stale); the text says why."""
+
+
+class ProfileError(ValueError):
+    """A profile table that cannot be used; the text names the file and the entry."""
+
+
+@dataclass(frozen=True)
+class Knobs:
+    """One knob configuration (mirrors ``runespoor_msgs/KnobConfig``)."""
+
+    scale: int = 4
+    jpeg_quality: int = 70
+    frame_rate: float = 0.0  # frames per second sent; 0 = every input frame
+    tail_specific: bool = False
+
+    def validated(self, what='knobs'):
+        """Return ``self`` after checking every field; raise :class:`ValueError` naming it."""
+        check_knobs(self.scale, self.jpeg_quality, self.frame_rate, what)
+        return self
+
+
+def check_knobs(scale, jpeg_quality, frame_rate, what='knobs'):
+    """Raise :class:`ValueError` unless the three knob values are usable."""
+    if isinstance(scale, bool) or scale not in SCALES:
+        raise ValueError(f'{what}: scale {scale!r} not one of {SCALES}')
+    lo, hi = JPEG_QUALITY_RANGE
+    if isinstance(jpeg_quality, bool) or not (
+            isinstance(jpeg_quality, int) and lo <= jpeg_quality <= hi):
+        raise ValueError(f'{what}: jpeg_quality {jpeg_quality!r} outside [{lo}, {hi}]')
+    if not (isinstance(frame_rate, (int, float)) and math.isfinite(frame_rate)
+            and frame_rate >= 0):
+        raise ValueError(f'{what}: frame_rate {frame_rate!r} must be a finite number >= 0')
+
+
+class FrameRateGate:
+    """
+    Admit frames at ``rate_hz`` on average from a camera of any (faster) rate.
+
+    ``rate_hz == 0`` admits every frame.  The schedule advances by one period per admitted frame
+    (so 17 fps in, 10 fps out gives 10 fps, not 8.5), and restarts when time jumps backwards
+    (a looped bag) or the caller falls more than a period behind.
+    """
+
+    def __init__(self, rate_hz=0.0):
+        self._next = None
+        self._last = None
+        self.rate_hz = 0.0
+        self.set_rate(rate_hz)
+
+    def set_rate(self, rate_hz):
+        """Change the target rate; takes effect from the next frame."""
+        rate_hz = float(rate_hz)
+        if not math.isfinite(rate_hz) or rate_hz < 0:
+            raise ValueError(f'frame rate {rate_hz!r} must be finite and >= 0')
+        if rate_hz != self.rate_hz:
+            self._next = None
+        self.rate_hz = rate_hz
+
+    def admit(self, t):
+        """Return True if the frame stamped ``t`` [s] should be sent."""
+        if self.rate_hz <= 0:
+            self._last = t
+            return True
+        period = 1.0 / self.rate_hz
+        if self._last is not None and t < self._last:
+            self._next = None  # time went backwards: start a new schedule
+        self._last = t
+        if self._next is None or t >= self._next - 1e-6:
+            behind = self._next is None or t - self._next >= period
+            self._next = (t if behind else self._next) + period
+            return True
+        return False
+
+
+class WindowedRate:
+    """Bytes per second over the last ``window_s`` seconds of (time, bytes) samples."""
+
+    def __init__(self, window_s=2.0, max_samples=512):
+        if window_s <= 0:
+            raise ValueError('window_s must be > 0')
+        self.window_s = float(window_s)
+        self._samples = deque(maxlen=int(max_samples))
+
+    def add(self, t, nbytes):
+        """Record ``nbytes`` arriving at time ``t`` [s]."""
+        self._samples.append((float(t), int(nbytes)))
+        self._trim(t)
+
+    def _trim(self, now):
+        while self._samples and now - self._samples[0][0] > self.window_s:
+            self._samples.popleft()
+
+    def kbps(self, now=None):
+        """Return kbit/s over the window (bytes after the first sample / time span), or 0."""
+        if now is not None:
+            self._trim(now)
+        if len(self._samples) < 2:
+            return 0.0
+        span = self._samples[-1][0] - self._samples[0][0]
+        if span <= 0:
+            return 0.0
+        nbytes = sum(b for _, b in list(self._samples)[1:])
+        return nbytes * 8.0 / span / 1000.0
+
+    def __len__(self):
+        return len(self._samples)
+
+
+class BandwidthEstimator:
+    """
+    Uplink bandwidth estimate from ``LinkFeedback`` (bytes, send stamp, receive stamp).
+
+    The delivered throughput over the window (by receive time) is what the link carried; it is
+    a lower bound of the capacity while the link is not saturated.  A rising one-way delay
+    (receive - send, minus its minimum over the window, so a constant clock offset cancels)
+    means frames queue in the link: the link is saturated and throughput is the capacity.
+    :meth:`estimate_kbps` returns throughput when queuing is seen, and throughput times
+    ``probe_gain`` otherwise, so the edge can step up to a richer config when the link allows.
+    """
+
+    def __init__(self, window_s=2.0, probe_gain=1.25, queuing_threshold_ms=50.0,
+                 max_samples=512):
+        self.rate = WindowedRate(window_s, max_samples)
+        self.probe_gain = float(probe_gain)
+        self.queuing_threshold_ms = float(queuing_threshold_ms)
+        self._delays = deque(maxlen=int(max_samples))
+        self._last_sequence = None
+        self.samples = 0
+        self.rejected = 0
+
+    def add(self, sequence, nbytes, send_s, receive_s):
+        """Record one feedback sample; duplicates and older sequences are ignored (False)."""
+        if nbytes < 0 or not (math.isfinite(send_s) and math.isfinite(receive_s)):
+            self.rejected += 1
+            return False
+        if self._last_sequence is not None and sequence <= self._last_sequence \
+                and sequence != 0:
+            self.rejected += 1
+            return False
+        self._last_sequence = sequence
+        self.rate.add(receive_s, nbytes)
+        self._delays.append((receive_s, receive_s - send_s))
+        while self._delays and receive_s - self._delays[0][0] > self.rate.window_s:
+            self._delays.popleft()
+        self.samples += 1
+        return True
+
+    def throughput_kbps(self):
+        """Delivered kbit/s over the window (0 until two samples arrived)."""
+        return self.rate.kbps()
+
+    def queuing_delay_ms(self):
+        """Latest one-way delay above the window's minimum [ms] (0 without samples)."""
+        if not self._delays:
+            return 0.0
+        low = min(d for _, d in self._delays)
+        return (self._delays[-1][1] - low) * 1000.0
+
+    def estimate_kbps(self):
+        """Capacity estimate [kbit/s]; 0 = unknown."""
+        thr = self.throughput_kbps()
+        if thr <= 0:
+            return 0.0
+        if self.queuing_delay_ms() > self.queuing_threshold_ms:
+            return thr
+        return thr * self.probe_gain
+
+
+@dataclass(frozen=True)
+class ProfileEntry:
+    """One row of a profile: from ``bandwidth_kbps`` upwards use these configs."""
+
+    bandwidth_kbps: float
+    standard: Knobs
+    tail: Knobs
+
+
+class ProfileTable:
+    """
+    Bandwidth -> (standard, tail-specific) knob configs, made by tail-aware profiling.
+
+    YAML layout (see ``runespoor_edge/config/profile_default.yaml``)::
+
+        profile:
+          name: default
+          source_width: 2048        # frame size the bandwidths were measured at
+          source_height: 1024
+          entries:
+            - bandwidth_kbps: 800   # needed uplink for this row [kbit/s]
+              standard: {scale: 8, jpeg_quality: 70, frame_rate: 0}
+              tail: {scale: 6, jpeg_quality: 40, frame_rate: 0}
+
+    :meth:`lookup` returns the richest row whose ``bandwidth_kbps`` fits the available
+    bandwidth (the poorest row when none fits).  For a camera of another size the bandwidth is
+    scaled by the pixel ratio (JPEG bytes grow about linearly with pixels).
+    """
+
+    def __init__(self, entries, name='profile', source_width=2048, source_height=1024,
+                 path='<memory>'):
+        if not entries:
+            raise ProfileError(f'{path}: profile has no entries')
+        self.entries = sorted(entries, key=lambda e: e.bandwidth_kbps)
+        bws = [e.bandwidth_kbps for e in self.entries]
+        if len(set(bws)) != len(bws):
+            raise ProfileError(f'{path}: duplicate bandwidth_kbps values {bws}')
+        if source_width <= 0 or source_height <= 0:
+            raise ProfileError(f'{path}: source size must be positive')
+        self.name = name
+        self.source_pixels = int(source_width) * int(source_height)
+        self.path = path
+
+    @classmethod
+    def from_dict(cls, data, path='<memory>'):
+        """Build from the parsed YAML (the ``profile:`` mapping or its parent)."""
+        if isinstance(data, dict) and 'profile' in data:
+            data = data['profile']
+        if not isinstance(data, dict) or not isinstance(data.get('entries'), list):
+            raise ProfileError(f'{path}: expected a mapping "profile:" with a list "entries"')
+        entries = []
+        for i, row in enumerate(data['entries']):
+            try:
+                bw = float(row['bandwidth_kbps'])
+                if not math.isfinite(bw) or bw < 0:
+                    raise ValueError(f'bandwidth_kbps {bw} must be >= 0')
+                std = _knobs_from(row['standard'], False)
+                tail = _knobs_from(row.get('tail', row['standard']), True)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ProfileError(f'{path}: entry {i}: {exc}') from exc
+            entries.append(ProfileEntry(bw, std, tail))
+        return cls(entries, name=str(data.get('name', 'profile')),
+                   source_width=int(data.get('source_width', 2048)),
+                   source_height=int(data.get('source_height', 1024)), path=path)
+
+    @classmethod
+    def load(cls, path):
+        """Read a profile YAML file; raise :class:`ProfileError` naming ``path``."""
+        import yaml
+        try:
+            with open(path, 'r', encoding='utf-8') as f:
+                data = yaml.safe_load(f)
+        except OSError as exc:
+            raise ProfileError(f'cannot read profile file {path}: {exc}') from exc
+        except yaml.YAMLError as exc:
+            raise ProfileError(f'profile file {path} is not valid YAML: {exc}') from exc
+        return cls.from_dict(data, path=str(path))
+
+    def lookup(self, bandwidth_kbps, source_pixels=None):
+        """Return the :class:`ProfileEntry` for ``bandwidth_kbps`` at ``source_pixels``."""
+        bw = float(bandwidth_kbps)
+        if source_pixels:
+            bw *= self.source_pixels / float(source_pixels)
+        best = self.entries[0]
+        for entry in self.entries:
+            if entry.bandwidth_kbps <= bw:
+                best = entry
+        return best
+
+
+def _knobs_from(mapping, tail_specific):
+    if not isinstance(mapping, dict):
+        raise TypeError(f'expected a mapping of knobs, got {mapping!r}')
+    unknown = set(mapping) - {'scale', 'jpeg_quality', 'frame_rate'}
+    if unknown:
+        raise ValueError(f'unknown knob(s) {sorted(unknown)}')
+    knobs = Knobs(int(mapping['scale']), int(mapping['jpeg_quality']),
+                  float(mapping.get('frame_rate', 0.0)), tail_specific)
+    return knobs.validated('tail' if tail_specific else 'standard')
+
+
+@dataclass(frozen=True)
+class PolicyUpdate:
+    """A ``RatePolicy`` as plain values (scale 0 in a config = keep the edge's own choice)."""
+
+    policy_sequence: int
+    mode: int
+    standard: Knobs
+    tail: Knobs
+    trigger_sequence: int = 0
+    hold_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class FrameDecision:
+    """What to do with one camera frame."""
+
+    send: bool
+    knobs: Knobs
+    policy_sequence: int
+    bandwidth_kbps: float
+    mode: int
+
+
+def validate_policy(policy):
+    """Raise :class:`PolicyError` unless ``policy`` (:class:`PolicyUpdate`) is well formed."""
+    if policy.mode not in (MODE_STANDARD, MODE_TAIL):
+        raise PolicyError(f'policy {policy.policy_sequence}: unknown mode {policy.mode!r}')
+    if policy.policy_sequence < 1:
+        raise PolicyError(f'policy_sequence {policy.policy_sequence} must be >= 1')
+    for name, k in (('standard', policy.standard), ('tail', policy.tail)):
+        if k.scale == 0:
+            continue  # keep the edge's own choice
+        try:
+            check_knobs(k.scale, k.jpeg_quality, k.frame_rate, name)
+        except ValueError as exc:
+            raise PolicyError(f'policy {policy.policy_sequence}: {exc}') from exc
+    if not (math.isfinite(policy.hold_s) and policy.hold_s >= 0):
+        raise PolicyError(f'policy {policy.policy_sequence}: hold_s {policy.hold_s!r} invalid')
+
+
+class EdgeController:
+    """
+    Current knobs of the edge, chosen from parameters, the profile, the bandwidth and the policy.
+
+    Knob choice for a frame:
+
+    1. base configs: from the profile table at the current bandwidth when ``use_profile`` and a
+       bandwidth is known (``bandwidth_kbps`` parameter > 0, or the link estimate when
+       ``bandwidth_source == 'estimate'``); otherwise the ``standard`` / ``tail`` knobs given;
+    2. a received policy's configs replace the base ones where their scale is not 0;
+    3. the policy's mode picks standard or tail (standard until a policy arrives).
+
+    A policy received between two frames applies to the next frame.  Thread-safe: the node may
+    call :meth:`on_policy` / :meth:`on_feedback` from other threads than :meth:`on_frame`.
+    """
+
+    def __init__(self, standard=None, tail=None, profile=None, use_profile=False,
+                 bandwidth_source='fixed', bandwidth_kbps=0.0, estimator=None):
+        self._lock = threading.Lock()
+        standard = standard or Knobs()
+        self.standard = replace(standard, tail_specific=False).validated('standard')
+        self.tail = replace(tail or standard, tail_specific=True).validated('tail')
+        self.profile = profile
+        self.use_profile = bool(use_profile)
+        if bandwidth_source not in ('fixed', 'estimate'):
+            raise ValueError(f'bandwidth_source {bandwidth_source!r}: use fixed or estimate')
+        self.bandwidth_source = bandwidth_source
+        self.bandwidth_kbps = float(bandwidth_kbps)
+        self.estimator = estimator or BandwidthEstimator()
+        self.gate = FrameRateGate(self.standard.frame_rate)
+        self._pending = None
+        self.policy = None
+        self.policies_applied = 0
+        self.policies_rejected = 0
+
+    # -- configuration -------------------------------------------------------------------
+    def configure(self, standard=None, tail=None, profile=None, use_profile=None,
+                  bandwidth_source=None, bandwidth_kbps=None):
+        """Change parameters at run time (validated; None = unchanged)."""
+        with self._lock:
+            if standard is not None:
+                self.standard = replace(standard, tail_specific=False).validated('standard')
+            if tail is not None:
+                self.tail = replace(tail, tail_specific=True).validated('tail')
+            if profile is not None:
+                self.profile = profile
+            if use_profile is not None:
+                self.use_profile = bool(use_profile)
+            if bandwidth_source is not None:
+                if bandwidth_source not in ('fixed', 'estimate'):
+                    raise ValueError(f'bandwidth_source {bandwidth_source!r}')
+                self.bandwidth_source = bandwidth_source
+            if bandwidth_kbps is not None:
+                if not (math.isfinite(bandwidth_kbps) and bandwidth_kbps >= 0):
+                    raise ValueError(f'bandwidth_kbps {bandwidth_kbps!r} must be >= 0')
+                self.bandwidth_kbps = float(bandwidth_kbps)
+
+    # -- inputs ----------------------------------------------------------------------------
+    def on_policy(self, policy):
+        """
+        Queue ``policy`` (:class:`PolicyUpdate`) for the next frame.
+
+        Raises :class:`PolicyError` if it is malformed or older than the last one accepted
+        (``policy_sequence == 1`` after a higher one is taken as a restarted cloud).
+        """
+        with self._lock:
+            try:
+                validate_policy(policy)
+                last = self._latest_sequence()
+                if last is not None and policy.policy_sequence <= last \
+                        and policy.policy_sequence != 1:
+                    raise PolicyError(f'stale policy {policy.policy_sequence} '
+                                      f'(already have {last})')
+            except PolicyError:
+                self.policies_rejected += 1
+                raise
+            self._pending = policy
+
+    def _latest_sequence(self):
+        latest = self._pending or self.policy
+        return None if latest is None else latest.policy_sequence
+
+    def on_feedback(self, sequence, nbytes, send_s, receive_s):
+        """Feed one ``LinkFeedback`` sample to the bandwidth estimator."""
+        with self._lock:
+            return self.estimator.add(sequence, nbytes, send_s, receive_s)
+
+    # -- per frame -------------------------------------------------------------------------
+    def current_bandwidth_kbps(self):
+        """Bandwidth used for the profile lookup [kbit/s]; 0 = unknown."""
+        if self.bandwidth_source == 'estimate':
+            est = self.estimator.estimate_kbps()
+            return est if est > 0 else self.bandwidth_kbps
+        return self.bandwidth_kbps
+
+    def configs(self, source_pixels=None):
+        """Return the (standard, tail) configs in force, before the policy's mode is applied."""
+        std, tail = self.standard, self.tail
+        bw = self.current_bandwidth_kbps()
+        if self.use_profile and self.profile is not None and bw > 0:
+            entry = self.profile.lookup(bw, source_pixels)
+            std, tail = entry.standard, entry.tail
+        if self.policy is not None:
+            if self.policy.standard.scale:
+                std = replace(self.policy.standard, tail_specific=False)
+            if self.policy.tail.scale:
+                tail = replace(self.policy.tail, tail_specific=True)
+        return std, tail, bw
+
+    def on_frame(self, t, source_pixels=None):
+        """Decide for the camera frame stamped ``t`` [s]: send it, and with which knobs."""
+        with self._lock:
+            if self._pending is not None:
+                self.policy, self._pending = self._pending, None
+                self.policies_applied += 1
+            std, tail, bw = self.configs(source_pixels)
+            mode = self.policy.mode if self.policy is not None else MODE_STANDARD
+            knobs = tail if mode == MODE_TAIL else std
+            self.gate.set_rate(knobs.frame_rate)
+            send = self.gate.admit(t)
+            seq = self.policy.policy_sequence if self.policy is not None else 0
+            return FrameDecision(send, knobs, seq, bw, mode)
