@@ -1,0 +1,533 @@
+# Copyright 2026 Runespoor maintainers. Licensed under the Apache License, Version 2.0.
+"""
+The cloud's per-frame work, without ROS (paper Fig. 3 and Fig. 7 steps 4-5).
+
+``admit`` (cheap checks on arrival) -> bounded :class:`FrameQueue` -> ``process``:
+decode JPEG -> check size against the knobs -> reconstruct to source size (bilinear / SR / ASR /
+CloudSeg, :mod:`runespoor.reconstruct`) -> segment (:class:`Segmenter`) -> small-region ratio
+(:mod:`runespoor.regions`) -> tail flag -> :class:`TailController` (switch to the tail-specific
+config at once, back to standard only after ``hold_s`` without a tail frame, so the edge does
+not flap) -> a :class:`FrameResult` of plain values.
+
+Bad frames raise :class:`FrameError` with a ``kind`` from :data:`ERROR_KINDS`; the node logs,
+counts and skips them.  Nothing here grows without bound: the queue and the latency windows
+have fixed sizes.
+"""
+
+from collections import deque
+from dataclasses import dataclass, field
+import math
+import os
+import threading
+import time
+
+import cv2
+import numpy as np
+
+from . import codec
+from .edge_control import Knobs, MODE_STANDARD, MODE_TAIL
+
+#: Kinds of :class:`FrameError`, also the names of the diagnostics counters.
+ERROR_KINDS = ('undecodable', 'unknown_scale', 'bad_size', 'size_mismatch', 'bad_format',
+               'out_of_order', 'stale', 'queue_full', 'internal')
+
+#: Segmentation "models" that need no weights: ``none`` (every pixel 255, ratio 0 -> every frame
+#: is a tail frame) and ``palette`` (nearest Cityscapes palette colour; meaningful only on the
+#: source node's ``palette`` synthetic pattern).  Both are for tests and the model-less demo.
+TEST_SEGMENTERS = ('none', 'palette')
+
+
+class FrameError(ValueError):
+    """A received frame that cannot be analysed; ``kind`` is one of :data:`ERROR_KINDS`."""
+
+    def __init__(self, kind, message, sequence=None):
+        if kind not in ERROR_KINDS:
+            raise ValueError(f'unknown FrameError kind {kind!r}')
+        super().__init__(message)
+        self.kind = kind
+        self.sequence = sequence
+
+
+class ModelError(RuntimeError):
+    """A missing or mismatched model file, raised at start-up; the text names the file."""
+
+
+@dataclass
+class EncodedInput:
+    """An ``EncodedFrame`` as plain values (times in seconds, each on its sender's clock)."""
+
+    sequence: int
+    data: bytes
+    scale: int
+    jpeg_quality: int
+    source_width: int
+    source_height: int
+    capture_s: float = 0.0
+    send_s: float = 0.0
+    receive_s: float = 0.0
+    frame_rate: float = 0.0
+    tail_specific: bool = False
+    policy_sequence: int = 0
+    image_format: str = 'jpeg'  # CompressedImage.format
+
+    @property
+    def knobs(self):
+        """Return the knobs the edge used, as :class:`Knobs`."""
+        return Knobs(int(self.scale), int(self.jpeg_quality), float(self.frame_rate),
+                     bool(self.tail_specific))
+
+
+@dataclass(frozen=True)
+class PolicyDecision:
+    """A ``RatePolicy`` to send: switch the edge to ``mode`` from its next frame."""
+
+    policy_sequence: int
+    mode: int
+    trigger_sequence: int
+    hold_s: float
+    standard: Knobs
+    tail: Knobs
+
+
+@dataclass
+class FrameResult:
+    """Everything the cloud publishes about one analysed frame."""
+
+    sequence: int
+    labels: np.ndarray            # H x W uint8 train ids at source size
+    reconstructed: np.ndarray     # H x W x 3 uint8 BGR at source size
+    small_region_ratio: float
+    is_tail: bool
+    threshold: float
+    knobs: Knobs
+    method: str
+    latencies_ms: dict            # decode, reconstruct, inference, postprocess
+    policy: object = None         # PolicyDecision when the tail state changed
+    frame: EncodedInput = None
+
+
+class SequenceGuard:
+    """
+    Reject frames that arrive out of order (``sequence <= last``) or too old.
+
+    Sequence 0 after a higher one is an edge restart: accepted, :attr:`restarts` counted.
+    ``max_age_s > 0`` rejects frames whose capture stamp is older than that at receive time
+    (compares two clocks: the robot and the server must be synchronised, e.g. chrony).
+    """
+
+    def __init__(self, max_age_s=0.0):
+        self.max_age_s = float(max_age_s)
+        self.last = None
+        self.restarts = 0
+
+    def check(self, frame):
+        """Raise :class:`FrameError` (``out_of_order`` / ``stale``) or accept ``frame``."""
+        seq = int(frame.sequence)
+        if self.last is not None and seq <= self.last:
+            if seq == 0:
+                self.restarts += 1
+            else:
+                raise FrameError('out_of_order', f'frame {seq} arrived after frame {self.last}',
+                                 seq)
+        if self.max_age_s > 0 and frame.capture_s > 0 and frame.receive_s > 0:
+            age = frame.receive_s - frame.capture_s
+            if age > self.max_age_s:
+                raise FrameError('stale', f'frame {seq} is {age:.2f} s old '
+                                 f'(max_frame_age_s {self.max_age_s:g})', seq)
+        self.last = seq
+
+
+class TailController:
+    """
+    Tail state with hold time (paper §3.2): enter at once, leave after ``hold_s`` calm.
+
+    :meth:`update` returns a :class:`PolicyDecision` when the mode changes, else ``None``.
+    ``policy_sequence`` counts from 1.
+    """
+
+    def __init__(self, hold_s=1.0, standard=None, tail=None):
+        self.hold_s = float(hold_s)
+        self.standard = standard or Knobs(0, 0, 0.0, False)
+        self.tail = tail or Knobs(0, 0, 0.0, True)
+        self.mode = MODE_STANDARD
+        self.last_tail_s = None
+        self.policy_sequence = 0
+
+    def update(self, is_tail, now_s, sequence):
+        """Feed one analysed frame's flag at cloud time ``now_s``; maybe return a decision."""
+        if is_tail:
+            self.last_tail_s = now_s
+            if self.mode != MODE_TAIL:
+                return self._switch(MODE_TAIL, sequence)
+        elif self.mode == MODE_TAIL and (self.last_tail_s is None
+                                         or now_s - self.last_tail_s >= self.hold_s):
+            return self._switch(MODE_STANDARD, sequence)
+        return None
+
+    def _switch(self, mode, sequence):
+        self.mode = mode
+        self.policy_sequence += 1
+        return PolicyDecision(self.policy_sequence, mode, int(sequence), self.hold_s,
+                              self.standard, self.tail)
+
+
+class FrameQueue:
+    """
+    Bounded FIFO between the subscription and the worker; full -> the oldest frame is dropped.
+
+    Dropping the oldest keeps latency bounded: a slow cloud analyses the newest frames.
+    """
+
+    def __init__(self, maxsize=2):
+        if maxsize < 1:
+            raise ValueError('queue size must be >= 1')
+        self._items = deque()
+        self.maxsize = int(maxsize)
+        self._cond = threading.Condition()
+        self.dropped = 0
+        self._closed = False
+
+    def put(self, item):
+        """Append ``item``; return the dropped oldest item when the queue was full, else None."""
+        with self._cond:
+            dropped = None
+            if len(self._items) >= self.maxsize:
+                dropped = self._items.popleft()
+                self.dropped += 1
+            self._items.append(item)
+            self._cond.notify()
+            return dropped
+
+    def get(self, timeout=None):
+        """Pop the oldest item, waiting up to ``timeout`` s; None on timeout or close."""
+        with self._cond:
+            if not self._items and not self._closed:
+                self._cond.wait(timeout)
+            if self._items:
+                return self._items.popleft()
+            return None
+
+    def close(self):
+        """Wake every waiting :meth:`get`."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def __len__(self):
+        with self._cond:
+            return len(self._items)
+
+
+class LatencyStats:
+    """Per-stage latency windows (last ``window`` samples each) with median and p90."""
+
+    def __init__(self, window=200):
+        self.window = int(window)
+        self._data = {}
+
+    def add(self, stage, ms):
+        """Record ``ms`` for ``stage``."""
+        self._data.setdefault(stage, deque(maxlen=self.window)).append(float(ms))
+
+    def summary(self):
+        """Return ``{stage: {'p50': ms, 'p90': ms, 'n': count}}``."""
+        out = {}
+        for stage, values in self._data.items():
+            arr = np.asarray(values, dtype=float)
+            out[stage] = {'p50': float(np.percentile(arr, 50)),
+                          'p90': float(np.percentile(arr, 90)), 'n': int(arr.size)}
+        return out
+
+
+def _palette_bgr():
+    from .labels import NUM_CLASSES, TRAIN_ID_PALETTE
+    return np.asarray(TRAIN_ID_PALETTE[:NUM_CLASSES], dtype=np.float32)[:, ::-1].copy()
+
+
+class Segmenter:
+    """
+    The analytics model: BGR uint8 frame -> ``H x W`` uint8 train-id map.
+
+    ``arch`` is a key of :data:`runespoor.archs.SEG_ARCHS` (needs ``weights``: a Runespoor
+    checkpoint of kind ``seg``, or a plain state dict for that arch) or one of
+    :data:`TEST_SEGMENTERS`.  Missing or mismatched weights raise :class:`ModelError` naming
+    the file and what was expected.
+    """
+
+    def __init__(self, arch, weights='', device='cpu', num_classes=19):
+        self.arch = arch
+        self.weights = weights
+        self.device = device
+        self.model = None
+        self.info = {}
+        if arch in TEST_SEGMENTERS:
+            self._palette = _palette_bgr() if arch == 'palette' else None
+            return
+        self._load(arch, weights, device, num_classes)
+
+    def _load(self, arch, weights, device, num_classes):
+        from .archs import SEG_ARCHS
+        if arch not in SEG_ARCHS:
+            raise ModelError(f'unknown segmentation arch {arch!r}; choose one of '
+                             f'{", ".join(list(SEG_ARCHS) + list(TEST_SEGMENTERS))}')
+        if not weights:
+            raise ModelError(f'segmentation arch {arch!r} needs a weights file (parameter '
+                             f'seg_weights, e.g. models/seg/{arch}.pt); none is set. Use '
+                             f'seg_arch "none" or "palette" only for tests.')
+        if not os.path.isfile(weights):
+            raise ModelError(f'segmentation weights file {weights} does not exist (expected a '
+                             f'Runespoor checkpoint of kind "seg", arch {arch!r}, '
+                             f'{num_classes} classes)')
+        from .checkpoint import CheckpointError, load_model
+        try:
+            model, ckpt = load_model(weights, kind='seg', arch=arch, device=device)
+            self.info = {'arch': arch, 'metrics': ckpt.get('metrics', {}),
+                         'code_version': ckpt.get('code_version'), 'format': 'checkpoint'}
+        except CheckpointError as exc:
+            if 'is not a Runespoor checkpoint' not in str(exc):
+                raise ModelError(f'{exc} (expected kind "seg", arch {arch!r})') from exc
+            from .archs import build_seg, WeightsError
+            try:  # a plain state dict for that architecture (user-supplied weights)
+                model = build_seg(arch, num_classes=num_classes, weights=weights)
+            except WeightsError as exc2:
+                raise ModelError(f'{exc2} (expected arch {arch!r}, {num_classes} classes)') \
+                    from exc2
+            model = model.to(device).eval()
+            self.info = {'arch': arch, 'format': 'state_dict'}
+        self.model = model
+
+    def __call__(self, image_bgr, tensor=None):
+        """Segment ``image_bgr``; ``tensor`` (1x3xHxW RGB [0,1]) avoids a conversion."""
+        if self.arch == 'none':
+            return np.full(image_bgr.shape[:2], 255, np.uint8)
+        if self.arch == 'palette':
+            return palette_segment(image_bgr, self._palette)
+        import torch
+        from .reconstruct import bgr_to_tensor
+        with torch.no_grad():
+            x = tensor if tensor is not None else bgr_to_tensor(image_bgr, self.device)
+            logits = self.model(x.to(self.device))
+            return logits.argmax(1)[0].to(torch.uint8).cpu().numpy()
+
+
+def palette_segment(image_bgr, palette_bgr=None):
+    """Label each pixel with the train id of the nearest Cityscapes palette colour."""
+    pal = _palette_bgr() if palette_bgr is None else palette_bgr
+    img = image_bgr.reshape(-1, 3).astype(np.float32)
+    # |x - p|^2 = |x|^2 - 2 x.p + |p|^2; the |x|^2 term does not change the argmin
+    dist = (pal * pal).sum(1)[None, :] - 2.0 * img @ pal.T
+    return dist.argmin(1).astype(np.uint8).reshape(image_bgr.shape[:2])
+
+
+class BilinearReconstructor:
+    """Fallback reconstruction (OpenCV bilinear to source size) when torch is unavailable."""
+
+    method = 'bilinear'
+
+    def reconstruct(self, lr_bgr, scale, size):
+        """Return ``lr_bgr`` resized to ``size = (H, W)``, and no tensor."""
+        h, w = size
+        if lr_bgr.shape[:2] == (h, w):
+            return lr_bgr, None
+        return cv2.resize(lr_bgr, (w, h), interpolation=cv2.INTER_LINEAR), None
+
+
+class TorchReconstructor:
+    """Adapter of :class:`runespoor.reconstruct.Reconstructor` to BGR arrays in and out."""
+
+    def __init__(self, method='bilinear', checkpoint_dir='', device='cpu', scales=()):
+        from .checkpoint import CheckpointError
+        from .reconstruct import Reconstructor, SR_METHODS
+        self.method = method
+        try:
+            self.impl = Reconstructor(method, checkpoint_dir=checkpoint_dir or None,
+                                      device=device,
+                                      scales=scales if method in SR_METHODS else ())
+        except CheckpointError as exc:
+            raise ModelError(f'{exc} (method {method!r} needs one checkpoint per scale, '
+                             f'<sr_dir>/{method}_x<scale>.pt, kind "sr")') from exc
+        except ValueError as exc:
+            raise ModelError(str(exc)) from exc
+
+    def reconstruct(self, lr_bgr, scale, size):
+        """Return (BGR uint8 at ``size = (H, W)``, the 1x3xHxW RGB tensor)."""
+        from .checkpoint import CheckpointError
+        from .reconstruct import tensor_to_bgr
+        try:
+            out = self.impl.reconstruct_bgr(lr_bgr, scale, size)
+        except CheckpointError as exc:  # a scale not preloaded and without a checkpoint
+            raise FrameError('unknown_scale', f'no {self.method} model for x{scale}: {exc}') \
+                from exc
+        return tensor_to_bgr(out), out
+
+
+def make_reconstructor(method='bilinear', checkpoint_dir='', device='cpu', scales=()):
+    """Build the reconstructor for ``method``; bilinear without torch falls back to OpenCV."""
+    if method == 'bilinear':
+        try:
+            return TorchReconstructor('bilinear', device=device)
+        except ImportError:
+            return BilinearReconstructor()
+    return TorchReconstructor(method, checkpoint_dir, device, scales)
+
+
+def resolve_device(device):
+    """Map ``auto`` to ``cuda`` when available else ``cpu``; validate the others."""
+    if device not in ('auto', 'cpu', 'cuda'):
+        raise ValueError(f'device {device!r}: use auto, cpu or cuda')
+    try:
+        import torch
+        has_cuda = torch.cuda.is_available()
+    except ImportError:
+        has_cuda = False
+    if device == 'auto':
+        return 'cuda' if has_cuda else 'cpu'
+    if device == 'cuda' and not has_cuda:
+        raise ModelError('device "cuda" requested but torch sees no CUDA device')
+    return device
+
+
+@dataclass
+class PipelineConfig:
+    """Tunables of :class:`CloudPipeline` (the cloud node's parameters)."""
+
+    tail_threshold: float = 0.01
+    small_region_fraction: float = 0.001
+    hold_s: float = 1.0
+    max_frame_age_s: float = 0.0
+    max_source_side: int = 8192
+    policy_standard: Knobs = field(default_factory=lambda: Knobs(0, 0, 0.0, False))
+    policy_tail: Knobs = field(default_factory=lambda: Knobs(0, 0, 0.0, True))
+
+
+class CloudPipeline:
+    """
+    Validate, decode, reconstruct, segment and flag frames; decide rate policies.
+
+    ``clock`` returns the cloud time in seconds used for the hold time (default
+    ``time.monotonic``); tests pass their own.
+    """
+
+    def __init__(self, reconstructor, segmenter, config=None, clock=time.monotonic):
+        self.reconstructor = reconstructor
+        self.segmenter = segmenter
+        self.config = config or PipelineConfig()
+        self.clock = clock
+        self.guard = SequenceGuard(self.config.max_frame_age_s)
+        self.tail = TailController(self.config.hold_s, self.config.policy_standard,
+                                   self.config.policy_tail)
+        self.latency = LatencyStats()
+        self.errors = dict.fromkeys(ERROR_KINDS, 0)
+        self.analysed = 0
+        self.tail_frames = 0
+        self._lock = threading.Lock()
+
+    @property
+    def method(self):
+        """Return the reconstruction method name: bilinear, sr, asr or cloudseg."""
+        return getattr(self.reconstructor, 'method', 'bilinear')
+
+    def count_error(self, kind):
+        """Count one error of ``kind`` (also used by the node for its own errors)."""
+        with self._lock:
+            self.errors[kind] = self.errors.get(kind, 0) + 1
+
+    def admit(self, frame):
+        """Cheap checks on arrival, in arrival order; raise :class:`FrameError` (counted)."""
+        try:
+            self._check_header(frame)
+            self.guard.check(frame)
+        except FrameError as exc:
+            self.count_error(exc.kind)
+            raise
+        return frame
+
+    def _check_header(self, frame):
+        seq = frame.sequence
+        if frame.image_format and 'jpeg' not in frame.image_format.lower() and \
+                'jpg' not in frame.image_format.lower():
+            raise FrameError('bad_format', f'frame {seq}: format {frame.image_format!r}, expected '
+                             f'jpeg', seq)
+        if isinstance(frame.scale, bool) or frame.scale not in codec.SCALES:
+            raise FrameError('unknown_scale', f'frame {seq}: scale {frame.scale!r} not one of '
+                             f'{codec.SCALES}', seq)
+        w, h, top = frame.source_width, frame.source_height, self.config.max_source_side
+        if not (0 < w <= top and 0 < h <= top):
+            raise FrameError('bad_size', f'frame {seq}: source size {w}x{h} outside '
+                             f'1..{top} px', seq)
+        if frame.scale > 1 and (w < frame.scale or h < frame.scale):
+            raise FrameError('bad_size', f'frame {seq}: source {w}x{h} smaller than scale '
+                             f'x{frame.scale}', seq)
+        if not frame.data:
+            raise FrameError('undecodable', f'frame {seq}: empty JPEG payload', seq)
+
+    def process(self, frame):
+        """Analyse an admitted frame; return a :class:`FrameResult` or raise FrameError."""
+        try:
+            return self._process(frame)
+        except FrameError as exc:
+            self.count_error(exc.kind)
+            raise
+
+    def _process(self, frame):
+        seq = frame.sequence
+        t0 = time.perf_counter()
+        try:
+            lr = codec.decode_jpeg(frame.data)
+        except codec.CodecError as exc:
+            raise FrameError('undecodable', f'frame {seq}: {exc}', seq) from exc
+        want = codec.scaled_size(frame.source_width, frame.source_height, frame.scale)
+        got = (lr.shape[1], lr.shape[0])
+        if got != want:
+            raise FrameError('size_mismatch', f'frame {seq}: decoded {got[0]}x{got[1]} but '
+                             f'source {frame.source_width}x{frame.source_height} at '
+                             f'x{frame.scale} gives {want[0]}x{want[1]}', seq)
+        t1 = time.perf_counter()
+        size = (frame.source_height, frame.source_width)
+        hr, tensor = self.reconstructor.reconstruct(lr, frame.scale, size)
+        t2 = time.perf_counter()
+        labels = self.segmenter(hr, tensor)
+        t3 = time.perf_counter()
+        ratio = small_region_ratio(labels, self.config.small_region_fraction)
+        is_tail = ratio < self.config.tail_threshold
+        policy = self.tail.update(is_tail, self.clock(), seq)
+        t4 = time.perf_counter()
+        lat = {'decode_ms': (t1 - t0) * 1e3, 'reconstruct_ms': (t2 - t1) * 1e3,
+               'inference_ms': (t3 - t2) * 1e3, 'postprocess_ms': (t4 - t3) * 1e3}
+        for stage, ms in lat.items():
+            self.latency.add(stage, ms)
+        with self._lock:
+            self.analysed += 1
+            self.tail_frames += int(is_tail)
+        return FrameResult(seq, labels, hr, ratio, is_tail, self.config.tail_threshold,
+                           frame.knobs, self.method, lat, policy, frame)
+
+
+def small_region_ratio(labels, max_area_fraction):
+    """Share of pixels in small regions (:func:`runespoor.regions.small_region_ratio`)."""
+    try:
+        from .regions import small_region_ratio as impl
+    except ImportError:  # pragma: no cover - scikit-image missing: OpenCV per class
+        return _small_region_ratio_cv(labels, max_area_fraction)
+    return impl(labels, max_area_fraction)
+
+
+def _small_region_ratio_cv(labels, max_area_fraction):
+    limit = max_area_fraction * labels.size
+    small = 0
+    for cls in np.unique(labels):
+        if cls == 255:
+            continue
+        n, _, stats, _ = cv2.connectedComponentsWithStats((labels == cls).astype(np.uint8), 8)
+        areas = stats[1:, cv2.CC_STAT_AREA]
+        small += int(areas[areas < limit].sum())
+    return small / float(labels.size) if labels.size else 0.0
+
+
+def finite_or(value, default=0.0):
+    """Return ``value`` if it is a finite float, else ``default``."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return default
+    return value if math.isfinite(value) else default
