@@ -1,0 +1,112 @@
+"""
+Network architectures, with an explicit name -> builder registry.
+
+>>> sr = build_sr('carn_m', scale=4)
+>>> seg = build_seg('swiftnet_r18', num_classes=19)
+
+Every builder is configured only by keyword arguments, so a checkpoint that records
+``(arch, kwargs)`` can rebuild its model (see :mod:`runespoor.checkpoint`).
+"""
+
+import functools
+
+from .carn import CARN, CARNM
+from .seg import SwiftNet, TorchvisionSeg
+
+#: Super-resolution architectures: name -> class taking ``scale=`` and optional kwargs.
+SR_ARCHS = {
+    'carn': CARN,
+    'carn_m': CARNM,
+}
+
+#: Segmentation architectures: name -> callable taking ``num_classes=`` and optional kwargs.
+SEG_ARCHS = {
+    'swiftnet_r18': SwiftNet,
+    'swiftnet_r18_lite': functools.partial(SwiftNet, widths=(32, 64, 128, 256),
+                                           decoder_channels=96),
+    'lraspp_mobilenet_v3_large': functools.partial(TorchvisionSeg,
+                                                   arch='lraspp_mobilenet_v3_large'),
+    'deeplabv3_mobilenet_v3_large': functools.partial(TorchvisionSeg,
+                                                      arch='deeplabv3_mobilenet_v3_large'),
+    'deeplabv3_resnet50': functools.partial(TorchvisionSeg, arch='deeplabv3_resnet50'),
+}
+
+
+class WeightsError(RuntimeError):
+    """A weights file that cannot be read or does not fit the model; the message names it."""
+
+
+def build_sr(name, scale, **kwargs):
+    """Return the SR network ``name`` (a key of :data:`SR_ARCHS`) for upsampling ``scale``."""
+    try:
+        cls = SR_ARCHS[name]
+    except KeyError:
+        raise ValueError(f'unknown SR arch {name!r}; choose one of {", ".join(SR_ARCHS)}')
+    return cls(scale=int(scale), **kwargs)
+
+
+def build_seg(name, num_classes=19, weights=None, **kwargs):
+    """
+    Return the segmentation network ``name`` (a key of :data:`SEG_ARCHS`).
+
+    ``weights``: optional path of a weights file to load (see :func:`load_weights`).
+    """
+    try:
+        factory = SEG_ARCHS[name]
+    except KeyError:
+        raise ValueError(f'unknown segmentation arch {name!r}; '
+                         f'choose one of {", ".join(SEG_ARCHS)}')
+    model = factory(num_classes=int(num_classes), **kwargs)
+    if weights:
+        load_weights(model, weights)
+    return model
+
+
+def _strip(state, prefix):
+    if state and all(k.startswith(prefix) for k in state):
+        return {k[len(prefix):]: v for k, v in state.items()}
+    return state
+
+
+def load_weights(model, path):
+    """
+    Load a weights file into ``model`` strictly; raise :class:`WeightsError` naming ``path``.
+
+    Accepted: a Runespoor checkpoint (its ``'model'`` entry), a ``{'state_dict': ...}`` or
+    ``{'model_state': ...}`` dict, or a plain state dict; a ``module.`` prefix (DataParallel)
+    is removed, and for torchvision wrappers keys without the ``net.`` prefix are accepted.
+    """
+    import torch
+    try:
+        obj = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as exc:  # noqa: B902 - any failure becomes one clear message
+        raise WeightsError(f'cannot read weights file {path}: {exc}') from exc
+    state = obj
+    if isinstance(obj, dict):
+        for key in ('model', 'state_dict', 'model_state'):
+            if isinstance(obj.get(key), dict):
+                state = obj[key]
+                break
+    if not isinstance(state, dict):
+        raise WeightsError(f'weights file {path} holds no state dict')
+    state = _strip(state, 'module.')
+    own = model.state_dict()
+    if isinstance(model, TorchvisionSeg) and not any(k.startswith('net.') for k in state):
+        state = {'net.' + k: v for k, v in state.items()}
+    state = {k: (v.to(own[k].dtype) if k in own and torch.is_tensor(v) else v)
+             for k, v in state.items()}
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise WeightsError(f'weights file {path} does not fit {type(model).__name__}: '
+                           f'{str(exc)[:500]}') from exc
+    return model
+
+
+def count_parameters(model):
+    """Count the parameters of ``model`` (trainable and frozen; shared weights once)."""
+    return sum(p.numel() for p in model.parameters())
+
+
+__all__ = ['CARN', 'CARNM', 'SwiftNet', 'TorchvisionSeg', 'SR_ARCHS', 'SEG_ARCHS',
+           'build_sr', 'build_seg', 'load_weights', 'count_parameters', 'WeightsError']
