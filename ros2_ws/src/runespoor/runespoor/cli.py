@@ -12,6 +12,9 @@ import sys
 
 # command -> (module, one-line help)
 COMMANDS = {
+    'data': ('runespoor.data.cli',
+             'synthetic Cityscapes-layout data (synth) and its statistics (stats)'),
+    'bag': ('runespoor.data.bag_cli', 'write a sequence into a rosbag2 bag (make), or info'),
 }
 
 

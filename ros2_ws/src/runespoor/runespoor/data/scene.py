@@ -101,7 +101,7 @@ def _clip_near(poly):
 
 
 def _col(rng, base, spread):
-    """A BGR colour near ``base`` (per-channel uniform jitter of +-``spread``)."""
+    """Return a BGR colour near ``base`` (per-channel uniform jitter of +-``spread``)."""
     c = np.asarray(base, dtype=float) + rng.uniform(-spread, spread, 3)
     return tuple(int(v) for v in np.clip(c, 0, 255))
 
@@ -187,7 +187,7 @@ def _bicycle_back(rng, x, z, lid, motor=False, colour=None):
 
 
 def _rider(rng, x, z, motor=False, side_view=False):
-    """A cyclist or motorcyclist: the vehicle (bicycle/motorcycle) plus a rider on top."""
+    """Build a cyclist or motorcyclist: the vehicle (bicycle/motorcycle) plus a rider on top."""
     lid = ID['motorcycle'] if motor else ID['bicycle']
     if side_view:
         parts = _bicycle_side(rng, x, z, lid, motor)
@@ -211,7 +211,7 @@ def _rider(rng, x, z, motor=False, side_view=False):
 
 
 def _car(rng, x, z, length=None, colour=None, facing=1):
-    """A car as two boxes (body, cabin) with windows, wheels and lights."""
+    """Build a car as two boxes (body, cabin) with windows, wheels and lights."""
     L = length or rng.uniform(3.8, 4.9)
     W = rng.uniform(1.65, 1.9)
     body = colour or _col(rng, rng.choice([(40, 40, 40), (200, 200, 200), (120, 40, 30),
@@ -233,7 +233,7 @@ def _car(rng, x, z, length=None, colour=None, facing=1):
 
 
 def _big_vehicle(rng, x, z, kind):
-    """A truck, bus or tram as boxes with a window band."""
+    """Build a truck, bus or tram as boxes with a window band."""
     if kind == 'truck':
         L, W, H = rng.uniform(6, 10), 2.4, rng.uniform(2.8, 3.6)
         colour = _col(rng, rng.choice([(220, 220, 220), (40, 60, 160), (60, 120, 60)]), 30)
@@ -253,9 +253,9 @@ def _big_vehicle(rng, x, z, kind):
         side = x0 if x > 0 else x1
         for k in range(int(L / 2.2)):
             zz = z + 0.6 + k * 2.2
-            extra.append((IMAGE_ONLY, glass, np.array([[side, H * 0.5, zz], [side, H * 0.5, zz + 1.7],
-                                                       [side, H * 0.88, zz + 1.7],
-                                                       [side, H * 0.88, zz]])))
+            pane = np.array([[side, H * 0.5, zz], [side, H * 0.5, zz + 1.7],
+                             [side, H * 0.88, zz + 1.7], [side, H * 0.88, zz]])
+            extra.append((IMAGE_ONLY, glass, pane))
     return parts, extra, (x0, x1, L)
 
 
@@ -285,8 +285,9 @@ class Scene:
         self.cam_z = np.concatenate([[0.0], np.cumsum(v[:-1] / self.fps)]) + r.uniform(0, 50)
         self.yaw = 0.025 * np.sin(2 * math.pi * t / r.uniform(5, 12) + r.uniform(0, 6))
         self.bob = 0.004 * np.sin(2 * math.pi * t * r.uniform(1.0, 2.5))
-        self.gain = r.uniform(0.65, 1.25) * (1 + 0.12 * np.sin(2 * math.pi * t / r.uniform(8, 20)
-                                                                + r.uniform(0, 6)))
+        period = r.uniform(8, 20)
+        self.gain = r.uniform(0.65, 1.25) * (
+            1 + 0.12 * np.sin(2 * math.pi * t / period + r.uniform(0, 6)))
         self.tint = r.uniform(0.9, 1.1, 3)
         self.sky_top = _col(r, (200, 150, 110), 40)
         self.sky_bottom = _col(r, (235, 220, 205), 20)
@@ -334,8 +335,9 @@ class Scene:
             self.ground_marks.append((IMAGE_ONLY, mark, _quad_ground(-0.07, 0.07, z, z + 3.0)))
             z += 9.0
         for s in (-1, 1):
-            self.ground_marks.append((IMAGE_ONLY, mark, _quad_ground(s * (R - 0.35) - 0.06,
-                                                                     s * (R - 0.35) + 0.06, z0, z1)))
+            xe = s * (R - 0.35)
+            self.ground_marks.append((IMAGE_ONLY, mark,
+                                      _quad_ground(xe - 0.06, xe + 0.06, z0, z1)))
         # Cross streets
         crossings = []
         z = z0 + r.uniform(10, 120)
@@ -348,7 +350,8 @@ class Scene:
             self.ground.append((ID['road'], road_col, _quad_ground(-120, 120, a, b)))
             for k in range(int((2 * R) / 1.0)):   # zebra crossing
                 xx = -R + 0.5 + k * 1.0
-                self.ground_marks.append((IMAGE_ONLY, mark, _quad_ground(xx, xx + 0.5, a - 4, a - 1)))
+                self.ground_marks.append((IMAGE_ONLY, mark,
+                                          _quad_ground(xx, xx + 0.5, a - 4, a - 1)))
         for s in (-1, 1):
             self._build_side(r, s, z0, z1, crossings)
         self._build_traffic(r, z0, z1)
@@ -615,7 +618,10 @@ class Scene:
         for _ in range(n):
             z = r.uniform(z0 + 8, z1)
             same = r.random() < 0.5
-            x = (self.cam_x if r.random() < 0.7 else R * 0.75) if same else -R * r.uniform(0.3, 0.6)
+            if same:
+                x = self.cam_x if r.random() < 0.7 else R * 0.75
+            else:
+                x = -R * r.uniform(0.3, 0.6)
             kind = r.choice(['car', 'truck', 'bus'], p=[0.95, 0.03, 0.02])
             v = r.uniform(6, 13) * (1 if same else -1)
             if same and abs(x - self.cam_x) < 1.5 and z < self.cam_z[0] + 8:
@@ -647,8 +653,8 @@ class Scene:
         parts = boxes + extra
         # A shadow under the vehicle is image only and drawn with the vehicle.
         w = 0.85 if kind == 'car' else 1.2
-        self.items.append(Item([(IMAGE_ONLY, (35, 35, 35), _quad_ground(x - w, x + w, z + 0.1,
-                                                                     z + 3.0, 0.01))] + parts,
+        shadow = _quad_ground(x - w, x + w, z + 0.1, z + 3.0, 0.01)
+        self.items.append(Item([(IMAGE_ONLY, (35, 35, 35), shadow)] + parts,
                                x, z, vel=(0.0, vz)))
 
     # ---- rendering

@@ -120,7 +120,7 @@ def jpeg_sizes(images_bgr, scales=(1, 2, 4, 6, 8), qualities=(40, 60, 70, 90)):
 
 
 def jpeg_reference_for(width, scale, quality):
-    """Reference KB of real frames with the same *output* size, or ``None`` if not tabulated.
+    """Return the real-frame reference KB at the same *output* size (``None``: not tabulated).
 
     A ``width``-wide frame at ``scale`` has the output width of a 2048-wide frame at
     ``scale * 2048 / width`` (so 512x256 at x1 compares with 2048x1024 at x4).
@@ -158,7 +158,7 @@ def format_label_table(stats):
         s = stats['small_region_share'][str(cut)]
         r = REFERENCE_SMALL_SHARE[cut]
         lines.append(f"| {cut} | {s['median']:.2f} [{s['min']:.2f}-{s['max']:.2f}] | "
-                     f"{r[0]} [{r[1]}-{r[2]}] |")
+                     f'{r[0]} [{r[1]}-{r[2]}] |')
     return '\n'.join(lines)
 
 
