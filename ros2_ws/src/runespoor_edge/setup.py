@@ -21,6 +21,8 @@ setup(
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
+            'edge_node = runespoor_edge.edge_node:main',
+            'source_node = runespoor_edge.source_node:main',
         ],
     },
 )

@@ -1,0 +1,392 @@
+# Copyright 2026 Runespoor maintainers. Licensed under the Apache License, Version 2.0.
+"""
+Runespoor edge node: camera frames -> knobs -> ``EncodedFrame`` on the uplink.
+
+Subscribes ``camera/image_raw`` (``sensor_msgs/Image``; or ``camera/image_raw/compressed``,
+``sensor_msgs/CompressedImage``, with ``input_type: compressed``), applies the knobs with
+:func:`runespoor.codec.encode_frame` (the same function training and profiling use) and
+publishes ``runespoor/encoded``.  Follows ``runespoor/rate_policy`` from the next frame on and
+estimates the uplink from ``runespoor/link_feedback``.  The control logic is
+:class:`runespoor.edge_control.EdgeController`; this node only adapts messages.
+"""
+
+import array
+from collections import deque
+import os
+import sys
+import time
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+import numpy as np
+from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
+                                SetParametersResult)
+import rclpy
+import rclpy.executors
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import (DurabilityPolicy, HistoryPolicy, qos_profile_sensor_data, QoSProfile,
+                       ReliabilityPolicy)
+from runespoor import codec, image_conv
+from runespoor.edge_control import (EdgeController, Knobs, MODE_TAIL, PolicyError,
+                                    PolicyUpdate, ProfileError, ProfileTable)
+from runespoor_msgs.msg import EncodedFrame, LinkFeedback, RatePolicy
+from sensor_msgs.msg import CompressedImage, Image
+
+#: QoS of the uplink: see docs/nodes.md ("QoS").
+UPLINK_QOS = {
+    'best_effort': QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5,
+                              reliability=ReliabilityPolicy.BEST_EFFORT,
+                              durability=DurabilityPolicy.VOLATILE),
+    'reliable': QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5,
+                           reliability=ReliabilityPolicy.RELIABLE,
+                           durability=DurabilityPolicy.VOLATILE),
+}
+#: RatePolicy: reliable and latched, so a (re)started edge gets the mode in force.
+POLICY_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                        reliability=ReliabilityPolicy.RELIABLE,
+                        durability=DurabilityPolicy.TRANSIENT_LOCAL)
+FEEDBACK_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=20,
+                          reliability=ReliabilityPolicy.RELIABLE,
+                          durability=DurabilityPolicy.VOLATILE)
+DIAG_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
+                      reliability=ReliabilityPolicy.RELIABLE)
+
+
+def stamp_to_s(stamp):
+    """``builtin_interfaces/Time`` -> seconds (float)."""
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+def _int_range(lo, hi, step=1):
+    return [IntegerRange(from_value=lo, to_value=hi, step=step)]
+
+
+def _float_range(lo, hi):
+    return [FloatingPointRange(from_value=float(lo), to_value=float(hi), step=0.0)]
+
+
+def _desc(text, read_only=False, **kw):
+    return ParameterDescriptor(description=text, read_only=read_only, **kw)
+
+
+SCALE_NOTE = 'one of ' + ', '.join(str(s) for s in codec.SCALES)
+
+#: name -> (default, descriptor); defaults mirror config/edge.yaml.
+PARAMETERS = {
+    'input_type': ('raw', _desc('camera input: raw (sensor_msgs/Image on camera/image_raw) or '
+                                'compressed (CompressedImage on camera/image_raw/compressed)',
+                                read_only=True, additional_constraints='raw | compressed')),
+    'scale': (4, _desc('standard config: downsampling factor per side',
+                       additional_constraints=SCALE_NOTE, integer_range=_int_range(1, 8))),
+    'jpeg_quality': (70, _desc('standard config: JPEG quality',
+                               integer_range=_int_range(1, 100))),
+    'frame_rate': (0.0, _desc('standard config: frames sent per second; 0 = every frame [Hz]',
+                              floating_point_range=_float_range(0.0, 240.0))),
+    'tail_scale': (2, _desc('tail-specific config: downsampling factor per side',
+                            additional_constraints=SCALE_NOTE, integer_range=_int_range(1, 8))),
+    'tail_jpeg_quality': (40, _desc('tail-specific config: JPEG quality',
+                                    integer_range=_int_range(1, 100))),
+    'tail_frame_rate': (0.0, _desc('tail-specific config: frames per second; 0 = every [Hz]',
+                                   floating_point_range=_float_range(0.0, 240.0))),
+    'use_profile': (False, _desc('take standard/tail configs from the profile table at the '
+                                 'current bandwidth instead of the knob parameters')),
+    'profile_file': ('', _desc('profile YAML; empty = share/runespoor_edge/config/'
+                               'profile_default.yaml')),
+    'bandwidth_source': ('fixed', _desc('bandwidth for the profile lookup: fixed (parameter '
+                                        'bandwidth_kbps) or estimate (from link feedback)',
+                                        additional_constraints='fixed | estimate')),
+    'bandwidth_kbps': (0.0, _desc('uplink bandwidth budget; 0 = unknown [kbit/s]',
+                                  floating_point_range=_float_range(0.0, 1e7))),
+    'bandwidth_window_s': (2.0, _desc('window of the link-feedback estimate [s]',
+                                      floating_point_range=_float_range(0.1, 60.0))),
+    'uplink_reliability': ('best_effort', _desc(
+        'QoS reliability of runespoor/encoded: best_effort (drop, never stall) or reliable',
+        read_only=True, additional_constraints='best_effort | reliable')),
+    'frame_id': ('', _desc("frame_id of EncodedFrame; empty = copy the camera's")),
+    'diagnostics_period_s': (1.0, _desc('period of /diagnostics [s]', read_only=True,
+                                        floating_point_range=_float_range(0.1, 60.0))),
+}
+
+
+class EdgeNode(Node):
+    """Thin ROS adapter around :class:`EdgeController` and :func:`codec.encode_frame`."""
+
+    def __init__(self, node_name='runespoor_edge', **kwargs):
+        super().__init__(node_name, **kwargs)
+        for name, (default, desc) in PARAMETERS.items():
+            self.declare_parameter(name, default, desc)
+        p = {name: self.get_parameter(name).value for name in PARAMETERS}
+        self._check(p)
+        self.controller = EdgeController(
+            Knobs(p['scale'], p['jpeg_quality'], float(p['frame_rate'])),
+            tail=Knobs(p['tail_scale'], p['tail_jpeg_quality'], float(p['tail_frame_rate'])),
+            profile=self._load_profile(p['profile_file']), use_profile=p['use_profile'],
+            bandwidth_source=p['bandwidth_source'], bandwidth_kbps=float(p['bandwidth_kbps']))
+        self.controller.estimator.rate.window_s = float(p['bandwidth_window_s'])
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+
+        self.sequence = 0
+        self.counters = {'frames_in': 0, 'frames_sent': 0, 'frames_gated': 0,
+                         'input_errors': 0, 'encode_errors': 0, 'policies_rejected': 0,
+                         'feedback_samples': 0}
+        self._encode_ms = deque(maxlen=200)
+        self._bytes = deque(maxlen=200)
+        self._last_error = ''
+        self._mode = None
+
+        self.pub = self.create_publisher(EncodedFrame, 'runespoor/encoded',
+                                         UPLINK_QOS[p['uplink_reliability']])
+        if p['input_type'] == 'compressed':
+            self.create_subscription(CompressedImage, 'camera/image_raw/compressed',
+                                     self._on_compressed, qos_profile_sensor_data)
+        else:
+            self.create_subscription(Image, 'camera/image_raw', self._on_image,
+                                     qos_profile_sensor_data)
+        self.create_subscription(RatePolicy, 'runespoor/rate_policy', self._on_policy,
+                                 POLICY_QOS)
+        self.create_subscription(LinkFeedback, 'runespoor/link_feedback', self._on_feedback,
+                                 FEEDBACK_QOS)
+        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', DIAG_QOS)
+        self.create_timer(float(p['diagnostics_period_s']), self._publish_diagnostics)
+        std = self.controller.standard
+        self.get_logger().info(
+            f'edge ready: input {p["input_type"]} on '
+            f'{self.resolve_topic_name("camera/image_raw")}, uplink '
+            f'{self.resolve_topic_name("runespoor/encoded")} ({p["uplink_reliability"]}), '
+            f'standard x{std.scale} q{std.jpeg_quality} {std.frame_rate:g} fps, tail '
+            f'x{self.controller.tail.scale} q{self.controller.tail.jpeg_quality}, profile '
+            f'{"on" if p["use_profile"] else "off"}, image conversion: '
+            f'{image_conv.backend()}')
+
+    # -- parameters ------------------------------------------------------------------------
+    @staticmethod
+    def _check(p):
+        """Raise ValueError for inconsistent parameter values (names the parameter)."""
+        for key in ('scale', 'tail_scale'):
+            if key in p and p[key] not in codec.SCALES:
+                raise ValueError(f'parameter {key}={p[key]!r}: {SCALE_NOTE}')
+        for key in ('jpeg_quality', 'tail_jpeg_quality'):
+            if key in p and not 1 <= p[key] <= 100:
+                raise ValueError(f'parameter {key}={p[key]!r}: must be in [1, 100]')
+        for key in ('frame_rate', 'tail_frame_rate', 'bandwidth_kbps'):
+            if key in p and not (np.isfinite(p[key]) and p[key] >= 0):
+                raise ValueError(f'parameter {key}={p[key]!r}: must be >= 0')
+        if 'bandwidth_window_s' in p and not p['bandwidth_window_s'] > 0:
+            raise ValueError('parameter bandwidth_window_s must be > 0')
+        if p.get('input_type', 'raw') not in ('raw', 'compressed'):
+            raise ValueError(f'parameter input_type={p["input_type"]!r}: raw or compressed')
+        if p.get('bandwidth_source', 'fixed') not in ('fixed', 'estimate'):
+            raise ValueError(f'parameter bandwidth_source={p["bandwidth_source"]!r}: '
+                             'fixed or estimate')
+        if p.get('uplink_reliability', 'best_effort') not in UPLINK_QOS:
+            raise ValueError('parameter uplink_reliability: best_effort or reliable')
+
+    def _load_profile(self, path):
+        if not path:
+            path = default_profile_path()
+        try:
+            table = ProfileTable.load(path)
+        except ProfileError as exc:
+            raise ValueError(f'parameter profile_file: {exc}') from exc
+        self.get_logger().info(f'profile {table.name!r} ({len(table.entries)} rows) from {path}')
+        return table
+
+    def _on_set_parameters(self, params):
+        new = {prm.name: prm.value for prm in params if prm.name in PARAMETERS}
+        merged = {name: self.get_parameter(name).value for name in PARAMETERS}
+        merged.update(new)
+        try:
+            for prm in params:
+                if prm.name in PARAMETERS and prm.type_ != Parameter.Type.NOT_SET:
+                    want = type(PARAMETERS[prm.name][0])
+                    if want is float and isinstance(prm.value, int):
+                        raise ValueError(f'parameter {prm.name} is a float (write {prm.value}.0)')
+                    if not isinstance(prm.value, want):
+                        raise ValueError(f'parameter {prm.name} must be {want.__name__}')
+            self._check(merged)
+            profile = self._load_profile(merged['profile_file']) \
+                if 'profile_file' in new else None
+            self.controller.configure(
+                standard=Knobs(merged['scale'], merged['jpeg_quality'],
+                               float(merged['frame_rate'])),
+                tail=Knobs(merged['tail_scale'], merged['tail_jpeg_quality'],
+                           float(merged['tail_frame_rate'])),
+                profile=profile, use_profile=merged['use_profile'],
+                bandwidth_source=merged['bandwidth_source'],
+                bandwidth_kbps=float(merged['bandwidth_kbps']))
+            self.controller.estimator.rate.window_s = float(merged['bandwidth_window_s'])
+        except ValueError as exc:
+            self.get_logger().warning(f'rejected parameter change: {exc}')
+            return SetParametersResult(successful=False, reason=str(exc))
+        if new:
+            self.get_logger().info(f'parameters changed: {new}')
+        return SetParametersResult(successful=True)
+
+    # -- inputs ----------------------------------------------------------------------------
+    def _on_image(self, msg):
+        self._handle(msg, msg.width * msg.height,
+                     lambda: image_conv.imgmsg_to_bgr8(msg))
+
+    def _on_compressed(self, msg):
+        self._handle(msg, 0, lambda: image_conv.compressed_to_bgr8(msg))
+
+    def _input_error(self, text):
+        self.counters['input_errors'] += 1
+        self._last_error = text
+        self.get_logger().warning(text, throttle_duration_sec=1.0)
+
+    def _handle(self, msg, pixels, convert):
+        self.counters['frames_in'] += 1
+        capture = msg.header.stamp
+        t = stamp_to_s(capture)
+        if t <= 0:
+            capture = self.get_clock().now().to_msg()
+            t = stamp_to_s(capture)
+        decision = self.controller.on_frame(t, pixels or None)
+        if not decision.send:
+            self.counters['frames_gated'] += 1
+            return
+        try:
+            image = convert()
+        except image_conv.ImageConversionError as exc:
+            self._input_error(f'dropped camera frame: {exc}')
+            return
+        knobs = decision.knobs
+        t0 = time.perf_counter()
+        try:
+            enc = codec.encode_frame(image, knobs.scale, knobs.jpeg_quality)
+        except codec.CodecError as exc:
+            self.counters['encode_errors'] += 1
+            self._last_error = f'encode failed: {exc}'
+            self.get_logger().error(self._last_error, throttle_duration_sec=1.0)
+            return
+        encode_ms = (time.perf_counter() - t0) * 1e3
+        if self._mode != decision.mode:
+            self._mode = decision.mode
+            self.get_logger().info(
+                f'{"TAIL" if decision.mode == MODE_TAIL else "standard"} config from frame '
+                f'{self.sequence}: x{knobs.scale} q{knobs.jpeg_quality} '
+                f'{knobs.frame_rate:g} fps (policy {decision.policy_sequence})')
+        out = EncodedFrame()
+        out.header.stamp = capture
+        out.header.frame_id = self.get_parameter('frame_id').value or msg.header.frame_id
+        out.sequence = self.sequence
+        out.source_width = enc.source_width
+        out.source_height = enc.source_height
+        out.knobs.scale = knobs.scale
+        out.knobs.jpeg_quality = knobs.jpeg_quality
+        out.knobs.frame_rate = float(knobs.frame_rate)
+        out.knobs.tail_specific = bool(knobs.tail_specific)
+        out.policy_sequence = decision.policy_sequence
+        out.image.header = out.header
+        out.image.format = 'jpeg'
+        out.image.data = array.array('B', enc.data)
+        out.encode_ms = float(encode_ms)
+        out.bandwidth_estimate_kbps = float(decision.bandwidth_kbps)
+        out.send_stamp = self.get_clock().now().to_msg()
+        self.pub.publish(out)
+        self.sequence += 1
+        self.counters['frames_sent'] += 1
+        self._encode_ms.append(encode_ms)
+        self._bytes.append(len(enc.data))
+
+    def _on_policy(self, msg):
+        try:
+            policy = PolicyUpdate(
+                policy_sequence=int(msg.policy_sequence), mode=int(msg.mode),
+                standard=Knobs(int(msg.standard.scale), int(msg.standard.jpeg_quality),
+                               float(msg.standard.frame_rate), False),
+                tail=Knobs(int(msg.tail.scale), int(msg.tail.jpeg_quality),
+                           float(msg.tail.frame_rate), True),
+                trigger_sequence=int(msg.trigger_sequence), hold_s=float(msg.hold_s))
+            self.controller.on_policy(policy)
+        except PolicyError as exc:
+            self.counters['policies_rejected'] += 1
+            self._last_error = f'rejected RatePolicy: {exc}'
+            self.get_logger().warning(self._last_error)
+            return
+        self.get_logger().info(
+            f'RatePolicy {msg.policy_sequence}: mode '
+            f'{"tail" if msg.mode == MODE_TAIL else "standard"} (trigger frame '
+            f'{msg.trigger_sequence}), applied from the next frame')
+
+    def _on_feedback(self, msg):
+        if self.controller.on_feedback(int(msg.sequence), int(msg.bytes),
+                                       stamp_to_s(msg.send_stamp),
+                                       stamp_to_s(msg.header.stamp)):
+            self.counters['feedback_samples'] += 1
+
+    # -- diagnostics -----------------------------------------------------------------------
+    def _publish_diagnostics(self):
+        ctl = self.controller
+        std, tail, bw = ctl.configs()
+        status = DiagnosticStatus()
+        status.name = f'{self.get_fully_qualified_name()}: uplink'
+        status.hardware_id = 'runespoor_edge'
+        errors = self.counters['input_errors'] + self.counters['encode_errors'] + \
+            self.counters['policies_rejected']
+        status.level = DiagnosticStatus.WARN if errors else DiagnosticStatus.OK
+        status.message = self._last_error or 'ok'
+        mode = ctl.policy.mode if ctl.policy is not None else 0
+        values = dict(self.counters)
+        values.update({
+            'mode': 'tail' if mode == MODE_TAIL else 'standard',
+            'policy_sequence': ctl.policy.policy_sequence if ctl.policy else 0,
+            'policies_applied': ctl.policies_applied,
+            'standard_config': f'x{std.scale} q{std.jpeg_quality} {std.frame_rate:g}fps',
+            'tail_config': f'x{tail.scale} q{tail.jpeg_quality} {tail.frame_rate:g}fps',
+            'bandwidth_used_kbps': f'{bw:.1f}',
+            'link_throughput_kbps': f'{ctl.estimator.throughput_kbps():.1f}',
+            'link_queuing_delay_ms': f'{ctl.estimator.queuing_delay_ms():.1f}',
+            'encode_ms_p50': f'{np.median(self._encode_ms):.2f}' if self._encode_ms else 'n/a',
+            'bytes_per_frame_mean': f'{np.mean(self._bytes):.0f}' if self._bytes else 'n/a',
+        })
+        status.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
+        arr = DiagnosticArray()
+        arr.header.stamp = self.get_clock().now().to_msg()
+        arr.status = [status]
+        self.diag_pub.publish(arr)
+
+
+def default_profile_path():
+    """Path of the installed default profile (falls back to the source tree)."""
+    try:
+        from ament_index_python.packages import get_package_share_directory
+        path = os.path.join(get_package_share_directory('runespoor_edge'), 'config',
+                            'profile_default.yaml')
+        if os.path.isfile(path):
+            return path
+    except (ImportError, LookupError, ValueError):
+        pass
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'config',
+                        'profile_default.yaml')
+
+
+def run(node_factory, args=None):
+    """Init rclpy, spin the node made by ``node_factory``, shut down cleanly on Ctrl-C."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = node_factory()
+        rclpy.spin(node)
+    except KeyboardInterrupt:
+        pass
+    except ValueError as exc:  # bad parameters at start-up
+        print(f'[ERROR] {exc}', file=sys.stderr)
+        return 2
+    except rclpy.executors.ExternalShutdownException:
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+def main(args=None):
+    """Entry point of ``ros2 run runespoor_edge edge_node``."""
+    return run(EdgeNode, args)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
