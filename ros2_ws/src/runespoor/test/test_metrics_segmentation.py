@@ -70,6 +70,10 @@ def test_worst_classes_fixed_from_baseline_and_reused():
     other = np.array([0.2, 0.7, 0.4, 0.6, 0.5, 0.0])
     assert seg.tail_miou(other, tail) == pytest.approx((0.7 + 0.5 + 0.6) / 3)
     assert seg.tail_miou(baseline, tail) == pytest.approx(0.3)
+    # A class only ever predicted (absent from the ground truth) is not a tail candidate.
+    eligible = np.array([True, False, True, True, True, True])
+    np.testing.assert_array_equal(seg.worst_classes(baseline, num=3, eligible=eligible),
+                                  [4, 3, 5])
 
 
 def test_worst_half_of_19_is_9():

@@ -100,18 +100,24 @@ def average_iou(ious):
     return float(result) if np.ndim(result) == 0 else result
 
 
-def worst_classes(baseline_ious, fraction=0.5, num=None):
+def worst_classes(baseline_ious, fraction=0.5, num=None, eligible=None):
     """
     Return the indices of the worst classes of a baseline, worst first (the tail class set).
 
-    By default the worst ``num_classes // 2`` classes (9 of 19, paper Table 2).  Classes with a
-    NaN IoU (absent from both ground truth and prediction) cannot be ranked and are left out,
-    so fewer classes are returned when fewer are defined.  Ties keep class-id order.
+    By default the worst ``int(num_classes * fraction)`` classes (9 of 19, paper Table 2).
+    Classes with a NaN IoU (absent from both ground truth and prediction) cannot be ranked and
+    are left out, and so are classes where the boolean mask ``eligible`` is False -- pass
+    ``class_pixel_share(conf) > 0`` to rank only classes that occur in the ground truth (a
+    class that is only ever *predicted* has IoU 0 but no objects to be a tail of).  Fewer
+    classes are returned when fewer can be ranked.  Ties keep class-id order.
     """
     ious = np.asarray(baseline_ious, dtype=np.float64)
     if num is None:
         num = int(len(ious) * fraction)
-    defined = np.flatnonzero(~np.isnan(ious))
+    ok = ~np.isnan(ious)
+    if eligible is not None:
+        ok &= np.asarray(eligible, dtype=bool)
+    defined = np.flatnonzero(ok)
     order = defined[np.argsort(ious[defined], kind='stable')]
     return order[:num].astype(int)
 
