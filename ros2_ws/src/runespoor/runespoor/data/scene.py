@@ -816,10 +816,12 @@ class Scene:
             out = (out - m) * c + m * (1 - 0.25 * contrast) + 40 * contrast
         rs = np.random.default_rng(self.seed * 1000 + t)
         noise = rs.standard_normal((H, W), dtype=np.float32)
-        out += (2.0 * noise)[:, :, None]
+        # sensor noise of a 2048-wide camera; a smaller render is its area-average
+        out += (2.0 * min(1.0, W / 2048.0) * noise)[:, :, None]
         out = np.clip(out, 0, 255).astype(np.uint8)
-        if W >= 1024:   # optics: a slight blur at full resolution
-            out = cv2.GaussianBlur(out, (0, 0), 0.35 * W / 1024)
+        # optics: a slight blur (at full resolution), and at small sizes the softness that an
+        # area-average of a full-resolution frame has (matches its JPEG size)
+        out = cv2.GaussianBlur(out, (0, 0), max(0.5, 0.35 * W / 1024))
         if blur > 0:
             k = int(round(blur * 0.012 * W)) | 1
             if k > 1:
