@@ -1,0 +1,280 @@
+r"""
+``runespoor train seg|sr|asr|cloudseg``: train the analytics model and the SR models.
+
+Settings come from built-in defaults per task, then an optional YAML file (``--config``, keys
+as the long option names with ``_``), then the command line.  Examples (512x256 demo data)::
+
+    runespoor train seg --config config/train/seg.yaml --data data/cityscapes --out out/seg
+    runespoor train sr --config config/train/sr.yaml --scale 4 --out out/sr_x4
+    runespoor train asr --config config/train/finetune.yaml --scale 4 \
+        --init out/sr_x4/sr_x4.pt --seg out/seg/seg.pt --out out/asr_x4
+
+``--data random`` trains on tiny generated blobs (a smoke test of the whole path).
+"""
+
+import shlex
+import sys
+
+TASKS = ('seg', 'sr', 'asr', 'cloudseg')
+
+#: Defaults per task (sized for the 512x256 CPU demo; see config/train/*.yaml).
+DEFAULTS = {
+    'common': {'data': None, 'out': None, 'seed': 0, 'device': 'auto', 'threads': 0,
+               'workers': 0, 'resume': None, 'val_every': 0, 'val_batches': None,
+               'checkpoint_every': 100, 'progress': True, 'num_classes': 19,
+               'quality': [40, 90], 'lr': None, 'steps': None, 'batch': None, 'arch': None},
+    'seg': {'arch': 'swiftnet_r18_lite', 'steps': 3000, 'batch': 8, 'crop': [256, 256],
+            'lr': 2e-3, 'weight_decay': 1e-4, 'warmup': 100, 'weights': None},
+    'sr': {'arch': 'carn_m', 'scale': 4, 'steps': 600, 'batch': 8, 'patch': 32, 'lr': 5e-4},
+    'asr': {'scale': 4, 'steps': 150, 'batch': 4, 'crop': None, 'lr': 1e-4, 'alpha': 0.95,
+            'beta': 0.05, 'max_area_fraction': None, 'init': None, 'seg': None},
+    'cloudseg': {'scale': 4, 'steps': 150, 'batch': 4, 'crop': None, 'lr': 1e-4,
+                 'alpha': 0.95, 'beta': 0.05, 'init': None, 'seg': None},
+}
+
+
+def add_arguments(parser):
+    """Add the ``train`` options to ``parser``."""
+    a = parser.add_argument
+    a('task', choices=TASKS, help='what to train: seg model, base SR, ASR or CloudSeg fine-tune')
+    a('--config', help='YAML file of settings (keys = long option names with _)')
+    a('--data', help="dataset root in Cityscapes layout, or 'random' for a smoke test")
+    a('--out', help='output folder (checkpoints, log.jsonl, metrics.json)')
+    a('--arch', help='architecture (seg: swiftnet_r18[_lite], lraspp_mobilenet_v3_large...; '
+                     'sr: carn, carn_m)')
+    a('--scale', type=int, help='SR scale: 2, 4, 6 or 8')
+    a('--steps', type=int, help='total optimiser steps')
+    a('--batch', type=int, help='batch size')
+    a('--patch', type=int, help='SR: LR patch side in pixels (HR patch = patch * scale)')
+    a('--crop', type=int, nargs=2, metavar=('H', 'W'),
+      help='seg/fine-tune: crop size of the HR frames (default: whole frames for fine-tuning)')
+    a('--lr', type=float, help='peak learning rate (poly decay to 0)')
+    a('--weight-decay', type=float, help='seg: AdamW weight decay')
+    a('--warmup', type=int, help='seg: linear warm-up steps')
+    a('--quality', type=int, nargs=2, metavar=('LO', 'HI'),
+      help='JPEG quality range of the degraded LR frames (inclusive)')
+    a('--alpha', type=float, help='fine-tune: weight of the L1 term')
+    a('--beta', type=float, help='fine-tune: weight of the analytics term')
+    a('--max-area-fraction', type=float, help='asr: small-region cutoff (fraction of frame)')
+    a('--init', help='asr/cloudseg: base SR checkpoint to start from')
+    a('--seg', help='asr/cloudseg: checkpoint of the frozen segmentation model')
+    a('--weights', help='seg: weights file to start from (checkpoint or state dict)')
+    a('--num-classes', type=int, help='segmentation classes (19)')
+    a('--seed', type=int, help='random seed')
+    a('--device', help="'cpu', 'cuda' or 'auto'")
+    a('--threads', type=int, help='torch CPU threads (0: leave as is)')
+    a('--workers', type=int, help='DataLoader worker processes')
+    a('--resume', help='continue from a last.pt of the same run')
+    a('--val-every', type=int, help='validate every N steps (0: only at the end)')
+    a('--val-batches', type=int, help='validate on at most N batches')
+    a('--checkpoint-every', type=int, help='write last.pt every N steps')
+    a('--no-progress', dest='progress', action='store_const', const=False,
+      help='no tqdm progress bar')
+
+
+def resolve_config(args):
+    """Merge defaults < YAML (``args.config``) < explicit options into one dict."""
+    cfg = dict(DEFAULTS['common'])
+    cfg.update(DEFAULTS[args.task])
+    if args.config:
+        import yaml
+        with open(args.config) as f:
+            loaded = yaml.safe_load(f) or {}
+        if not isinstance(loaded, dict):
+            raise ValueError(f'config file {args.config} must hold a mapping')
+        unknown = sorted(set(loaded) - set(cfg) - {'task'})
+        if unknown:
+            raise ValueError(f'config file {args.config}: unknown keys {unknown}')
+        if loaded.get('task', args.task) != args.task:
+            raise ValueError(f'config file {args.config} is for task {loaded["task"]!r}, '
+                             f'not {args.task!r}')
+        cfg.update({k: v for k, v in loaded.items() if k != 'task'})
+    for key, value in vars(args).items():
+        if key in ('task', 'config', 'func', '_module', 'command') or value is None:
+            continue
+        if key in cfg:
+            cfg[key] = value
+    cfg['task'] = args.task
+    return cfg
+
+
+def _loader(dataset, batch, shuffle, workers, seed, drop_last=True):
+    import torch
+    from torch.utils.data import DataLoader
+    g = torch.Generator()
+    g.manual_seed(int(seed))
+    return DataLoader(dataset, batch_size=batch, shuffle=shuffle, num_workers=workers,
+                      drop_last=drop_last and shuffle, generator=g,
+                      persistent_workers=workers > 0)
+
+
+def build_data(cfg):
+    """Return ``(train_dataset, val_dataset, data description)`` for ``cfg['task']``."""
+    from .datasets import DegradedFrames, RandomSegData, RandomSRData
+    task, data = cfg['task'], cfg['data']
+    if not data:
+        raise ValueError('no data: pass --data ROOT (Cityscapes layout) or --data random')
+    if data == 'random':
+        desc = {'source': 'random blobs (smoke test)'}
+        if task == 'sr':
+            return (RandomSRData(32, cfg['scale'], cfg['patch'] or 8, seed=cfg['seed']),
+                    DegradedFrames(RandomSegData(4, (64, 128), seed=99), cfg['scale'], 90),
+                    desc)
+        size = tuple(cfg.get('crop') or (64, 128))
+        train = RandomSegData(32, size, cfg['num_classes'], seed=cfg['seed'])
+        val = RandomSegData(4, size, cfg['num_classes'], seed=99)
+        if task == 'seg':
+            return train, val, desc
+        return (DegradedFrames(train, cfg['scale'], cfg['quality']),
+                DegradedFrames(val, cfg['scale'], 90), desc)
+    return _cityscapes_data(cfg)
+
+
+def sr_qualities(quality, levels=4):
+    """JPEG qualities for SR patch training: ``levels`` evenly spaced values of a range."""
+    if isinstance(quality, (list, tuple)):
+        lo, hi = int(quality[0]), int(quality[1])
+        if lo == hi:
+            return [lo]
+        return sorted({int(round(lo + (hi - lo) * i / (levels - 1))) for i in range(levels)})
+    return [int(quality)]
+
+
+def _cityscapes_data(cfg):
+    """
+    Return datasets from :mod:`runespoor.data` on a Cityscapes-layout root.
+
+    seg: random crops of the labelled train frames, whole val frames.  sr: LR/HR patch pairs
+    (edge codec on whole frames) from the train frames *and* the unlabelled sequence frames, at
+    a few JPEG qualities spanning ``quality``.  asr/cloudseg: labelled train frames (cropped if
+    ``crop``) degraded per sample at a random quality in ``quality``.  Validation for SR tasks:
+    whole val frames degraded at quality 75.
+    """
+    from torch.utils.data import ConcatDataset
+
+    from ..data.cityscapes import CityscapesFrames, list_frames, list_sequences
+    from ..data.datasets import SegCropDataset, SRPatchDataset
+    from .datasets import DegradedFrames
+    root, task = cfg['data'], cfg['task']
+    train = CityscapesFrames.from_root(root, 'train')
+    val = CityscapesFrames.from_root(root, 'val')
+    crop = cfg.get('crop')
+    crop_wh = None if not crop else (int(crop[1]), int(crop[0]))
+    desc = {'source': 'cityscapes layout', 'train_frames': len(train),
+            'val_frames': len(val)}
+    if task == 'seg':
+        return SegCropDataset(train, crop=crop_wh), SegCropDataset(val, flips=False), desc
+    val_set = DegradedFrames(SegCropDataset(val, flips=False), cfg['scale'], 75)
+    if task == 'sr':
+        seen = {f.image_path for f in train.frames}
+        frames = list(train.frames)
+        for seq in list_sequences(root, 'train'):
+            frames += [f for f in seq.frames if f.image_path not in seen]
+            seen.update(f.image_path for f in seq.frames)
+        qualities = sr_qualities(cfg['quality'])
+        parts = [SRPatchDataset(CityscapesFrames(frames), cfg['scale'], q,
+                                lr_patch=cfg['patch']) for q in qualities]
+        desc.update(sr_frames=len(frames), qualities=qualities, lr_patch=cfg['patch'])
+        return ConcatDataset(parts), val_set, desc
+    desc.update(quality=list(cfg['quality']), crop=crop)
+    if crop:
+        frame = list_frames(root, 'train')[0]
+        desc['frame_area'] = _image_area(frame.image_path)
+    return (DegradedFrames(SegCropDataset(train, crop=crop_wh), cfg['scale'], cfg['quality']),
+            val_set, desc)
+
+
+def _image_area(path):
+    import cv2
+    img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise OSError(f'cannot read image {path}')
+    return int(img.shape[0] * img.shape[1])
+
+
+def _seg_model(cfg, device):
+    from ..archs import build_seg
+    from ..checkpoint import load_model
+    if cfg['task'] == 'seg':
+        model = build_seg(cfg['arch'], num_classes=cfg['num_classes'], weights=cfg['weights'])
+        return model, {'num_classes': cfg['num_classes']}
+    if not cfg['seg']:
+        raise ValueError(f'{cfg["task"]} needs the frozen segmentation model: --seg PATH')
+    model, _ = load_model(cfg['seg'], kind='seg', device=device)
+    return model, None
+
+
+def run(args):
+    """Run ``runespoor train``; return the exit status."""
+    import json
+
+    import torch
+
+    from ..archs import build_sr, count_parameters
+    from ..checkpoint import CheckpointError, load_model
+    from .loop import resolve_device, seed_everything
+    from .tasks import finetune_sr, train_seg, train_sr
+
+    try:
+        cfg = resolve_config(args)
+    except (OSError, ValueError) as exc:
+        print(f'runespoor train: {exc}', file=sys.stderr)
+        return 2
+    if not cfg['out']:
+        print('runespoor train: --out is required', file=sys.stderr)
+        return 2
+    if cfg['threads']:
+        torch.set_num_threads(int(cfg['threads']))
+    device = resolve_device(cfg['device'])
+    seed_everything(cfg['seed'])
+    command = 'runespoor train ' + ' '.join(shlex.quote(a) for a in sys.argv[2:]) \
+        if len(sys.argv) > 1 and sys.argv[1] == 'train' else None
+    common = {'steps': cfg['steps'], 'lr': cfg['lr'], 'device': device, 'out_dir': cfg['out'],
+              'seed': cfg['seed'], 'resume': cfg['resume'], 'val_every': cfg['val_every'],
+              'checkpoint_every': cfg['checkpoint_every'], 'progress': cfg['progress'],
+              'command': command, 'val_batches': cfg['val_batches']}
+    task = cfg['task']
+    try:
+        train_set, val_set, data_desc = build_data(cfg)
+        train_loader = _loader(train_set, cfg['batch'], True, cfg['workers'], cfg['seed'])
+        val_loader = _loader(val_set, 1, False, 0, cfg['seed']) if val_set is not None else None
+        common['data'] = dict(data_desc, root=cfg['data'], train_samples=len(train_set),
+                              val_samples=len(val_set) if val_set is not None else 0)
+        run_cfg = {k: v for k, v in cfg.items() if k not in ('progress',)}
+        if task == 'seg':
+            model, arch_kwargs = _seg_model(cfg, device)
+            print(f'seg model {cfg["arch"]}: {count_parameters(model):,} parameters')
+            result = train_seg(model, train_loader, val_loader=val_loader,
+                               config=dict(run_cfg, arch_kwargs=arch_kwargs),
+                               weight_decay=cfg['weight_decay'], warmup=cfg['warmup'],
+                               **common)
+        elif task == 'sr':
+            model = build_sr(cfg['arch'], scale=cfg['scale'])
+            print(f'SR model {cfg["arch"]} x{cfg["scale"]}: '
+                  f'{count_parameters(model):,} parameters')
+            result = train_sr(model, train_loader, val_loader=val_loader,
+                              config=dict(run_cfg, arch_kwargs={}), **common)
+        else:
+            if not cfg['init'] and not cfg['resume']:
+                raise ValueError(f'{task} fine-tunes a base SR model: --init PATH (sr_x<N>.pt)')
+            init = cfg['init'] or cfg['resume']
+            sr_model, sr_ckpt = load_model(init, kind='sr', scale=cfg['scale'], device=device)
+            seg_model, _ = _seg_model(cfg, device)
+            sr_cfg = sr_ckpt['config']
+            kw = {}
+            if task == 'asr' and cfg.get('max_area_fraction') is not None:
+                kw['max_area_fraction'] = cfg['max_area_fraction']
+            if task == 'asr' and data_desc.get('frame_area'):
+                kw['frame_area'] = data_desc['frame_area']
+            result = finetune_sr(sr_model, seg_model, train_loader, method=task,
+                                 val_loader=val_loader, alpha=cfg['alpha'], beta=cfg['beta'],
+                                 config=dict(run_cfg, arch=sr_cfg['arch'],
+                                             arch_kwargs=sr_cfg.get('arch_kwargs', {})),
+                                 **kw, **common)
+    except (CheckpointError, ValueError, RuntimeError, OSError) as exc:
+        print(f'runespoor train {task}: {exc}', file=sys.stderr)
+        return 1
+    summary = {k: v for k, v in result['metrics'].items() if not isinstance(v, list)}
+    print(json.dumps({'checkpoint': result['checkpoint'], 'step': result['step'],
+                      'train_time_s': round(result['train_time_s'], 1), 'metrics': summary}))
+    return 0

@@ -1,0 +1,261 @@
+"""
+Training tasks: base SR, segmentation model, ASR / CloudSeg fine-tuning.
+
+Each task takes the model(s) and torch ``DataLoader``s (so it runs on tiny random tensors in
+tests) and a ``config`` dict recorded in the checkpoints; it needs at least ``arch`` and
+``arch_kwargs`` (and ``scale`` for SR).  Batches follow the project convention:
+
+* base SR: ``(lr, hr)`` float RGB [0, 1] (``hr`` is ``lr`` upscaled by the model's scale, or
+  any size: the SR output is resized to ``hr``'s size, as at inference);
+* segmentation: ``(image, label)``, label int64 with 255 = ignore;
+* fine-tuning: ``(lr, hr, label)``.
+
+With ``out_dir`` set, a resumable ``last.pt`` (weights + optimiser + scheduler + step) is written
+every ``checkpoint_every`` steps and at the end, plus the final model file (``final_name``,
+weights and metadata only) and ``log.jsonl``.  ``resume`` continues from such a ``last.pt``
+(the data order after a resume is re-seeded from ``seed + step``, so a resumed run is
+deterministic but not bit-identical to an uninterrupted one).
+"""
+
+import json
+import os
+import time
+
+import torch
+import torch.nn.functional as F
+
+from .evaluate import evaluate_seg, evaluate_sr
+from .loop import fit, hflip_batch, poly_lambda, seed_everything
+from ..checkpoint import load_checkpoint, save_checkpoint
+from ..losses import ASRLoss, CloudSegLoss, freeze, SEG_ALPHA, SEG_BETA, sr_loss
+from ..reconstruct import sr_to_size
+from ..regions import DEFAULT_MAX_AREA_FRACTION, IGNORE_ID
+
+#: Fine-tuning losses by method name.
+FINETUNE_LOSSES = {'asr': ASRLoss, 'cloudseg': CloudSegLoss}
+
+
+class _Run:
+    """Bookkeeping of one training run: output folder, log, checkpoints, resume."""
+
+    def __init__(self, model, optimizer, scheduler, config, *, out_dir, seed, data, command,
+                 final_name, ship_half):
+        self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
+        self.config, self.out_dir, self.seed = dict(config), out_dir, seed
+        self.data, self.command = data or {}, command
+        self.final_name, self.ship_half = final_name, ship_half
+        self.start_step = 0
+        self.prior_time = 0.0
+        self.t0 = time.perf_counter()
+        if out_dir:
+            os.makedirs(out_dir, exist_ok=True)
+
+    def resume(self, path):
+        ckpt = load_checkpoint(path, kind=self.config['kind'], method=self.config.get('method'),
+                               arch=self.config['arch'], scale=self.config.get('scale'))
+        self.model.load_state_dict(ckpt['model'])
+        if 'optimizer' not in ckpt:
+            raise ValueError(f'checkpoint {path} has no optimiser state; it cannot be resumed '
+                             '(use it as initial weights instead)')
+        self.optimizer.load_state_dict(ckpt['optimizer'])
+        if self.scheduler is not None and 'scheduler' in ckpt:
+            self.scheduler.load_state_dict(ckpt['scheduler'])
+        self.start_step = int(ckpt['step'])
+        self.prior_time = float(ckpt.get('train_time_s') or 0.0)
+        return self.start_step
+
+    def elapsed(self):
+        return self.prior_time + time.perf_counter() - self.t0
+
+    def log(self, record):
+        if self.out_dir:
+            with open(os.path.join(self.out_dir, 'log.jsonl'), 'a') as f:
+                f.write(json.dumps(record) + '\n')
+
+    def save(self, step, metrics, final=False):
+        if not self.out_dir:
+            return None
+        common = {'step': step, 'seed': self.seed, 'data': self.data, 'metrics': metrics,
+                  'train_time_s': self.elapsed(), 'command': self.command}
+        save_checkpoint(os.path.join(self.out_dir, 'last.pt'), self.model, self.config,
+                        optimizer=self.optimizer, scheduler=self.scheduler, **common)
+        if final:
+            path = os.path.join(self.out_dir, self.final_name)
+            save_checkpoint(path, self.model, self.config, half=self.ship_half, **common)
+            with open(os.path.join(self.out_dir, 'metrics.json'), 'w') as f:
+                json.dump({'config': self.config, 'metrics': metrics, 'step': step,
+                           'train_time_s': self.elapsed(), 'seed': self.seed,
+                           'data': self.data, 'command': self.command}, f, indent=2)
+            return path
+        return None
+
+
+def _run_task(model, optimizer, scheduler, step_fn, validate, train_loader, *, steps, config,
+              out_dir, seed, data, command, final_name, ship_half, resume, val_every,
+              checkpoint_every, progress, desc):
+    run = _Run(model, optimizer, scheduler, config, out_dir=out_dir, seed=seed, data=data,
+               command=command, final_name=final_name, ship_half=ship_half)
+    if resume:
+        run.resume(resume)
+    seed_everything(seed + run.start_step)
+    result = {'checkpoint': None}
+
+    def on_checkpoint(step, metrics):
+        path = run.save(step, metrics, final=step == steps)
+        if path:
+            result['checkpoint'] = path
+
+    if run.start_step >= steps:
+        metrics = validate(steps) if validate else {}
+        on_checkpoint(steps, metrics)
+    else:
+        metrics, _ = fit(step_fn, train_loader, steps=steps, start_step=run.start_step,
+                         optimizer=optimizer, scheduler=scheduler, on_checkpoint=on_checkpoint,
+                         checkpoint_every=checkpoint_every, on_validate=validate,
+                         val_every=val_every, progress=progress, desc=desc, log=run.log)
+    result.update(metrics=metrics, step=steps, train_time_s=run.elapsed())
+    return result
+
+
+def _poly(optimizer, steps, warmup=0):
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, poly_lambda(steps, 0.9, warmup))
+
+
+def train_sr(model, train_loader, *, steps, config, lr=5e-4, device='cpu', val_loader=None,
+             out_dir=None, seed=0, resume=None, val_every=0, checkpoint_every=0, flip=True,
+             progress=True, data=None, command=None, val_batches=None):
+    """
+    Train a base SR model (the NAS baseline): L1 on ``(lr, hr)`` patches, Adam, poly LR decay.
+
+    Returns ``{'checkpoint', 'metrics', 'step', 'train_time_s'}``; validation metrics are the
+    PSNR of SR and bilinear on ``val_loader``.
+    """
+    device = torch.device(device)
+    model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.999))
+    scheduler = _poly(optimizer, steps)
+
+    def step_fn(batch, step):
+        model.train()
+        lr_img, hr = batch[0].to(device), batch[1].to(device)
+        if flip:
+            lr_img, hr = hflip_batch(lr_img, hr)
+        loss = sr_loss(sr_to_size(model, lr_img, hr.shape[-2:]), hr)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return {'l1': float(loss.detach())}
+
+    def validate(step):
+        return evaluate_sr(model, val_loader, device, max_batches=val_batches)
+
+    config = dict(config, kind='sr', method='sr')
+    return _run_task(model, optimizer, scheduler, step_fn,
+                     validate if val_loader is not None else None, train_loader, steps=steps,
+                     config=config, out_dir=out_dir, seed=seed, data=data, command=command,
+                     final_name=f'sr_x{config["scale"]}.pt', ship_half=False, resume=resume,
+                     val_every=val_every, checkpoint_every=checkpoint_every, progress=progress,
+                     desc=f'sr x{config["scale"]}')
+
+
+def train_seg(model, train_loader, *, steps, config, lr=1e-3, weight_decay=1e-4, device='cpu',
+              val_loader=None, out_dir=None, seed=0, resume=None, val_every=0,
+              checkpoint_every=0, flip=True, warmup=0, class_weights=None, progress=True,
+              data=None, command=None, ship_half=True, val_batches=None):
+    """
+    Segmentation training: cross entropy (ignore 255) on crops, flips, AdamW + poly LR.
+
+    Returns ``{'checkpoint', 'metrics', 'step', 'train_time_s'}`` with the validation mIoU.
+    The final ``seg.pt`` is stored in fp16 when ``ship_half`` (half the size).
+    """
+    device = torch.device(device)
+    model.to(device)
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (no_decay if p.ndim <= 1 else decay).append(p)
+    optimizer = torch.optim.AdamW([{'params': decay, 'weight_decay': weight_decay},
+                                   {'params': no_decay, 'weight_decay': 0.0}], lr=lr)
+    scheduler = _poly(optimizer, steps, warmup)
+    weight = None if class_weights is None else torch.as_tensor(class_weights,
+                                                                dtype=torch.float32,
+                                                                device=device)
+
+    def step_fn(batch, step):
+        model.train()
+        image, label = batch[0].to(device), batch[1].to(device)
+        if flip:
+            image, label = hflip_batch(image, label)
+        loss = F.cross_entropy(model(image), label, weight=weight, ignore_index=IGNORE_ID)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return {'ce': float(loss.detach())}
+
+    num_classes = int((config.get('arch_kwargs') or {}).get('num_classes', 19))
+
+    def validate(step):
+        return evaluate_seg(model, val_loader, device, num_classes, max_batches=val_batches)
+
+    config = dict(config, kind='seg', method='seg')
+    return _run_task(model, optimizer, scheduler, step_fn,
+                     validate if val_loader is not None else None, train_loader, steps=steps,
+                     config=config, out_dir=out_dir, seed=seed, data=data, command=command,
+                     final_name='seg.pt', ship_half=ship_half, resume=resume,
+                     val_every=val_every, checkpoint_every=checkpoint_every, progress=progress,
+                     desc='seg')
+
+
+def finetune_sr(sr_model, seg_model, train_loader, *, method, steps, config, lr=1e-4,
+                alpha=SEG_ALPHA, beta=SEG_BETA, max_area_fraction=DEFAULT_MAX_AREA_FRACTION,
+                frame_area=None, device='cpu', val_loader=None, out_dir=None, seed=0,
+                resume=None, val_every=0, checkpoint_every=0, flip=True, progress=True,
+                data=None, command=None, val_batches=None):
+    """
+    Fine-tune a base SR model for the frozen ``seg_model``: ``method`` 'asr' or 'cloudseg'.
+
+    ``asr``: paper Eq. 3 (:class:`runespoor.losses.ASRLoss`); ``cloudseg``: paper Eq. 2
+    (:class:`runespoor.losses.CloudSegLoss`).  ``seg_model`` is frozen (no gradients, eval
+    mode) and never updated; gradients flow through it into ``sr_model``.  Batches are
+    ``(lr, hr, label)``.  Validation reports PSNR, mIoU on SR vs bilinear and the accuracy on
+    small regions.
+    """
+    if method not in FINETUNE_LOSSES:
+        raise ValueError(f'unknown fine-tuning method {method!r}; choose asr or cloudseg')
+    device = torch.device(device)
+    sr_model.to(device)
+    freeze(seg_model.to(device))
+    if method == 'asr':
+        criterion = ASRLoss(seg_model, alpha, beta, max_area_fraction, frame_area=frame_area)
+    else:
+        criterion = CloudSegLoss(seg_model, alpha, beta)
+    optimizer = torch.optim.Adam(sr_model.parameters(), lr=lr)
+    scheduler = _poly(optimizer, steps)
+
+    def step_fn(batch, step):
+        sr_model.train()
+        lr_img, hr, label = (t.to(device) for t in batch[:3])
+        if flip:
+            lr_img, hr, label = hflip_batch(lr_img, hr, label)
+        sr = sr_to_size(sr_model, lr_img, hr.shape[-2:])
+        loss, parts = criterion(sr, hr, label)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return dict(parts, loss=float(loss.detach()))
+
+    num_classes = int(getattr(seg_model, 'num_classes', 19))
+
+    def validate(step):
+        return evaluate_sr(sr_model, val_loader, device, seg_model, num_classes,
+                           max_batches=val_batches, max_area_fraction=max_area_fraction)
+
+    config = dict(config, kind='sr', method=method, alpha=alpha, beta=beta)
+    if method == 'asr':
+        config['max_area_fraction'] = max_area_fraction
+    return _run_task(sr_model, optimizer, scheduler, step_fn,
+                     validate if val_loader is not None else None, train_loader,
+                     steps=steps, config=config, out_dir=out_dir, seed=seed, data=data,
+                     command=command, final_name=f'{method}_x{config["scale"]}.pt',
+                     ship_half=False, resume=resume, val_every=val_every,
+                     checkpoint_every=checkpoint_every, progress=progress,
+                     desc=f'{method} x{config["scale"]}')
