@@ -1,0 +1,412 @@
+# Copyright 2026 Runespoor maintainers. Licensed under the Apache License, Version 2.0.
+"""
+Runespoor cloud node: ``EncodedFrame`` -> reconstruct -> segment -> tail flag -> policy.
+
+Subscribes ``runespoor/encoded``; per analysed frame publishes ``runespoor/semantic_map``
+(mono8 train ids at source size), ``runespoor/tail_flag``, ``runespoor/semantic_map/color``
+(Cityscapes palette, for RViz) and every n-th ``runespoor/reconstructed`` frame; per received
+frame ``runespoor/link_feedback``; ``runespoor/rate_policy`` when the tail state changes; and
+``/diagnostics``.  The work is :class:`runespoor.cloud_pipeline.CloudPipeline`; this node
+adapts messages, owns the bounded queue and one worker thread.
+"""
+
+import sys
+import threading
+import time
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+import numpy as np
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rcl_interfaces.msg import SetParametersResult
+import rclpy
+import rclpy.executors
+from rclpy.node import Node
+from rclpy.qos import (DurabilityPolicy, HistoryPolicy, qos_profile_sensor_data, QoSProfile,
+                       ReliabilityPolicy)
+from runespoor import image_conv
+from runespoor.cloud_pipeline import (CloudPipeline, EncodedInput, FrameError, FrameQueue,
+                                      make_reconstructor, ModelError, PipelineConfig,
+                                      resolve_device, Segmenter, TEST_SEGMENTERS)
+from runespoor.edge_control import Knobs, WindowedRate
+from runespoor_msgs.msg import (EncodedFrame, LinkFeedback, RatePolicy, SemanticMap,
+                                TailFrameFlag)
+from sensor_msgs.msg import Image
+
+#: Results: reliable, a few deep, so consumers (planners, tests) get every map; see docs/nodes.md.
+RESULT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
+                        reliability=ReliabilityPolicy.RELIABLE,
+                        durability=DurabilityPolicy.VOLATILE)
+#: The uplink subscription is best effort: it accepts both best-effort and reliable edges.
+UPLINK_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5,
+                        reliability=ReliabilityPolicy.BEST_EFFORT,
+                        durability=DurabilityPolicy.VOLATILE)
+POLICY_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                        reliability=ReliabilityPolicy.RELIABLE,
+                        durability=DurabilityPolicy.TRANSIENT_LOCAL)
+FEEDBACK_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=20,
+                          reliability=ReliabilityPolicy.RELIABLE,
+                          durability=DurabilityPolicy.VOLATILE)
+DIAG_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
+                      reliability=ReliabilityPolicy.RELIABLE)
+
+
+def stamp_to_s(stamp):
+    """``builtin_interfaces/Time`` -> seconds (float)."""
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+def _desc(text, read_only=False, lo=None, hi=None, kind=float, **kw):
+    if lo is not None and kind is float:
+        kw['floating_point_range'] = [FloatingPointRange(from_value=float(lo),
+                                                         to_value=float(hi), step=0.0)]
+    elif lo is not None:
+        kw['integer_range'] = [IntegerRange(from_value=int(lo), to_value=int(hi), step=1)]
+    return ParameterDescriptor(description=text, read_only=read_only, **kw)
+
+
+#: name -> (default, descriptor); defaults mirror config/cloud.yaml.
+PARAMETERS = {
+    'method': ('bilinear', _desc('reconstruction: bilinear | sr | asr | cloudseg',
+                                 read_only=True)),
+    'device': ('auto', _desc('auto | cpu | cuda', read_only=True)),
+    'sr_dir': ('models/sr', _desc('folder of SR checkpoints <method>_x<scale>.pt',
+                                  read_only=True)),
+    'sr_scales': ([2, 4, 6, 8], _desc('scales whose SR checkpoints must exist at start-up',
+                                      read_only=True)),
+    'seg_arch': ('swiftnet_r18', _desc('segmentation architecture (runespoor.archs), or none / '
+                                       'palette (test modes without weights)', read_only=True)),
+    'seg_weights': ('models/seg/swiftnet_r18.pt', _desc('segmentation checkpoint',
+                                                        read_only=True)),
+    'tail_threshold': (0.01, _desc('a frame is a tail frame when its small-region ratio is '
+                                   'below this [fraction]', lo=0.0, hi=1.0)),
+    'small_region_fraction': (0.001, _desc('a region is small below this share of the frame '
+                                           '[fraction]', lo=0.0, hi=1.0)),
+    'hold_s': (1.0, _desc('tail mode is kept this long after the last tail frame [s]',
+                          lo=0.0, hi=600.0)),
+    'max_frame_age_s': (0.0, _desc('drop frames older than this at arrival; 0 = off (needs '
+                                   'synchronised clocks) [s]', lo=0.0, hi=3600.0)),
+    'queue_size': (2, _desc('frames waiting for analysis; full -> oldest dropped',
+                            read_only=True, lo=1, hi=100, kind=int)),
+    'publish_reconstructed_every_n': (5, _desc('publish every n-th reconstructed frame; 0 = '
+                                               'never', lo=0, hi=100000, kind=int)),
+    'publish_color': (True, _desc('publish the colourised map for RViz')),
+    'policy_standard_scale': (0, _desc('standard config sent in RatePolicy; 0 = the edge '
+                                       'chooses (its profile)', lo=0, hi=8, kind=int)),
+    'policy_standard_jpeg_quality': (0, _desc('JPEG quality of that config', lo=0, hi=100,
+                                              kind=int)),
+    'policy_tail_scale': (0, _desc('tail config sent in RatePolicy; 0 = the edge chooses',
+                                   lo=0, hi=8, kind=int)),
+    'policy_tail_jpeg_quality': (0, _desc('JPEG quality of that config', lo=0, hi=100,
+                                          kind=int)),
+    'feedback_window_s': (2.0, _desc('window of the received-throughput figure [s]',
+                                     read_only=True, lo=0.1, hi=60.0)),
+    'diagnostics_period_s': (1.0, _desc('/diagnostics period [s]', read_only=True, lo=0.1,
+                                        hi=60.0)),
+}
+
+
+def _knobs(scale, quality, tail):
+    if scale == 0:
+        return Knobs(0, 0, 0.0, tail)
+    return Knobs(int(scale), int(quality), 0.0, tail).validated('policy')
+
+
+class CloudNode(Node):
+    """Thin ROS adapter around :class:`CloudPipeline`."""
+
+    def __init__(self, node_name='runespoor_cloud', **kwargs):
+        super().__init__(node_name, **kwargs)
+        for name, (default, desc) in PARAMETERS.items():
+            self.declare_parameter(name, default, desc)
+        p = {name: self.get_parameter(name).value for name in PARAMETERS}
+        log = self.get_logger()
+        device = resolve_device(p['device'])
+        # Models: refuse to start on missing / mismatched files (ModelError names the file).
+        reconstructor = make_reconstructor(p['method'], p['sr_dir'], device,
+                                           tuple(int(s) for s in p['sr_scales']))
+        segmenter = Segmenter(p['seg_arch'], p['seg_weights'], device)
+        if p['seg_arch'] in TEST_SEGMENTERS:
+            log.warning(f'seg_arch "{p["seg_arch"]}": TEST MODE, no segmentation model is used '
+                        '(none: every pixel ignore; palette: nearest palette colour, only '
+                        "meaningful on the source's palette pattern)")
+        else:
+            log.info(f'segmentation: {p["seg_arch"]} from {p["seg_weights"]} '
+                     f'({segmenter.info.get("format")}) on {device}')
+        log.info(f'reconstruction: {p["method"]}'
+                 + (f' from {p["sr_dir"]} (scales {list(p["sr_scales"])})'
+                    if p['method'] != 'bilinear' else ' (no model)') + f' on {device}')
+        config = PipelineConfig(
+            tail_threshold=p['tail_threshold'], small_region_fraction=p['small_region_fraction'],
+            hold_s=p['hold_s'], max_frame_age_s=p['max_frame_age_s'],
+            policy_standard=_knobs(p['policy_standard_scale'],
+                                   p['policy_standard_jpeg_quality'], False),
+            policy_tail=_knobs(p['policy_tail_scale'], p['policy_tail_jpeg_quality'], True))
+        self.pipeline = CloudPipeline(reconstructor, segmenter, config)
+        self.queue = FrameQueue(p['queue_size'])
+        self.received = WindowedRate(p['feedback_window_s'])
+        self.counters = {'frames_received': 0, 'frames_analysed': 0, 'tail_frames': 0,
+                         'policies_sent': 0}
+        self._e2e_ms = []
+        self._last_error = ''
+        self._lock = threading.Lock()
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+
+        self.map_pub = self.create_publisher(SemanticMap, 'runespoor/semantic_map', RESULT_QOS)
+        self.flag_pub = self.create_publisher(TailFrameFlag, 'runespoor/tail_flag', RESULT_QOS)
+        self.color_pub = self.create_publisher(Image, 'runespoor/semantic_map/color',
+                                               qos_profile_sensor_data)
+        self.recon_pub = self.create_publisher(Image, 'runespoor/reconstructed',
+                                               qos_profile_sensor_data)
+        self.flag_image_pub = self.create_publisher(Image, 'runespoor/tail_flag/image',
+                                                    qos_profile_sensor_data)
+        self.policy_pub = self.create_publisher(RatePolicy, 'runespoor/rate_policy', POLICY_QOS)
+        self.feedback_pub = self.create_publisher(LinkFeedback, 'runespoor/link_feedback',
+                                                  FEEDBACK_QOS)
+        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', DIAG_QOS)
+        self.create_subscription(EncodedFrame, 'runespoor/encoded', self._on_frame, UPLINK_QOS)
+        self.create_timer(p['diagnostics_period_s'], self._publish_diagnostics)
+        self._stop = threading.Event()
+        self._worker = threading.Thread(target=self._work, name='cloud-worker', daemon=True)
+        self._worker.start()
+        log.info(f'cloud ready: listening on {self.resolve_topic_name("runespoor/encoded")}, '
+                 f'tail threshold {p["tail_threshold"]:g}, small regions < '
+                 f'{p["small_region_fraction"]:g} of the frame, hold {p["hold_s"]:g} s, '
+                 f'queue {p["queue_size"]}')
+
+    # -- parameters ------------------------------------------------------------------------
+    def _on_set_parameters(self, params):
+        cfg = self.pipeline.config
+        try:
+            for prm in params:
+                if prm.name not in PARAMETERS:
+                    continue
+                want = type(PARAMETERS[prm.name][0])
+                if want is float and isinstance(prm.value, int) and \
+                        not isinstance(prm.value, bool):
+                    raise ValueError(f'{prm.name} is a float (write {prm.value}.0)')
+                if not isinstance(prm.value, want):
+                    raise ValueError(f'{prm.name} must be {want.__name__}')
+                if want is float and not np.isfinite(prm.value):
+                    raise ValueError(f'{prm.name} must be finite')
+            new = {prm.name: prm.value for prm in params}
+            get = {n: new.get(n, self.get_parameter(n).value) for n in PARAMETERS}
+            std = _knobs(get['policy_standard_scale'], get['policy_standard_jpeg_quality'],
+                         False)
+            tail = _knobs(get['policy_tail_scale'], get['policy_tail_jpeg_quality'], True)
+        except ValueError as exc:
+            self.get_logger().warning(f'rejected parameter change: {exc}')
+            return SetParametersResult(successful=False, reason=str(exc))
+        cfg.tail_threshold = float(get['tail_threshold'])
+        cfg.small_region_fraction = float(get['small_region_fraction'])
+        cfg.hold_s = self.pipeline.tail.hold_s = float(get['hold_s'])
+        cfg.max_frame_age_s = self.pipeline.guard.max_age_s = float(get['max_frame_age_s'])
+        self.pipeline.tail.standard, self.pipeline.tail.tail = std, tail
+        self.get_logger().info(f'parameters changed: {new}')
+        return SetParametersResult(successful=True)
+
+    # -- input -----------------------------------------------------------------------------
+    def _on_frame(self, msg):
+        now = self.get_clock().now()
+        recv_s = now.nanoseconds * 1e-9
+        self.counters['frames_received'] += 1
+        nbytes = len(msg.image.data)
+        self.received.add(recv_s, nbytes)
+        frame = EncodedInput(
+            sequence=int(msg.sequence), data=bytes(msg.image.data), scale=int(msg.knobs.scale),
+            jpeg_quality=int(msg.knobs.jpeg_quality), source_width=int(msg.source_width),
+            source_height=int(msg.source_height), capture_s=stamp_to_s(msg.header.stamp),
+            send_s=stamp_to_s(msg.send_stamp), receive_s=recv_s,
+            frame_rate=float(msg.knobs.frame_rate), tail_specific=bool(msg.knobs.tail_specific),
+            policy_sequence=int(msg.policy_sequence), image_format=msg.image.format)
+        fb = LinkFeedback()
+        fb.header.stamp = now.to_msg()
+        fb.header.frame_id = msg.header.frame_id
+        fb.sequence = msg.sequence
+        fb.bytes = nbytes
+        fb.send_stamp = msg.send_stamp
+        fb.throughput_kbps = float(self.received.kbps())
+        fb.frames_dropped = int(sum(self.pipeline.errors.values()))
+        self.feedback_pub.publish(fb)
+        try:
+            self.pipeline.admit(frame)
+        except FrameError as exc:
+            self._bad_frame(exc)
+            return
+        frame.ros_header = msg.header  # copied into the outputs
+        if self.queue.put(frame) is not None:
+            self.pipeline.count_error('queue_full')
+
+    def _bad_frame(self, exc):
+        self._last_error = f'{exc.kind}: {exc}'
+        self.get_logger().warning(f'skipped frame ({exc.kind}): {exc}',
+                                  throttle_duration_sec=1.0)
+
+    # -- worker ----------------------------------------------------------------------------
+    def _work(self):
+        while not self._stop.is_set():
+            frame = self.queue.get(timeout=0.2)
+            if frame is None:
+                continue
+            try:
+                result = self.pipeline.process(frame)
+            except FrameError as exc:
+                self._bad_frame(exc)
+                continue
+            except Exception as exc:  # noqa: B902 - keep serving; count and report
+                self.pipeline.count_error('internal')
+                self._last_error = f'internal: {exc!r}'
+                self.get_logger().error(f'frame {frame.sequence} failed: {exc!r}',
+                                        throttle_duration_sec=1.0)
+                continue
+            try:
+                self._publish(frame, result)
+            except Exception as exc:  # noqa: B902 - context shut down under us
+                if self._stop.is_set() or not rclpy.ok(context=self.context):
+                    return
+                self.pipeline.count_error('internal')
+                self.get_logger().error(f'publishing frame {frame.sequence} failed: {exc!r}')
+
+    def _publish(self, frame, res):
+        header = frame.ros_header
+        t0 = time.perf_counter()
+        m = SemanticMap()
+        m.header = header
+        m.sequence = res.sequence
+        image_conv.fill_imgmsg(m.labels, res.labels, 'mono8')
+        m.labels.header = header
+        m.small_region_ratio = float(res.small_region_ratio)
+        m.knobs.scale = res.knobs.scale
+        m.knobs.jpeg_quality = res.knobs.jpeg_quality
+        m.knobs.frame_rate = float(res.knobs.frame_rate)
+        m.knobs.tail_specific = res.knobs.tail_specific
+        m.method = res.method
+        lat = res.latencies_ms
+        m.decode_ms = float(lat['decode_ms'])
+        m.reconstruct_ms = float(lat['reconstruct_ms'])
+        m.inference_ms = float(lat['inference_ms'])
+        m.uplink_ms = float((frame.receive_s - frame.send_s) * 1e3)
+        flag = TailFrameFlag()
+        flag.header = header
+        flag.sequence = res.sequence
+        flag.is_tail = bool(res.is_tail)
+        flag.signal = TailFrameFlag.SIGNAL_SMALL_REGION_RATIO
+        flag.signal_value = float(res.small_region_ratio)
+        flag.threshold = float(res.threshold)
+        if res.policy is not None:
+            self._send_policy(res.policy, header)
+        m.postprocess_ms = float(lat['postprocess_ms'] + (time.perf_counter() - t0) * 1e3)
+        now_s = self.get_clock().now().nanoseconds * 1e-9
+        m.end_to_end_ms = float((now_s - frame.capture_s) * 1e3)
+        self.map_pub.publish(m)
+        self.flag_pub.publish(flag)
+        with self._lock:
+            self.counters['frames_analysed'] += 1
+            self.counters['tail_frames'] += int(res.is_tail)
+            self._e2e_ms.append(m.end_to_end_ms)
+            del self._e2e_ms[:-200]
+        if self.get_parameter('publish_color').value and \
+                self.color_pub.get_subscription_count() > 0:
+            from runespoor.labels import colorize
+            self.color_pub.publish(image_conv.numpy_to_imgmsg(
+                colorize(res.labels, bgr=False), 'rgb8', header))
+        if self.flag_image_pub.get_subscription_count() > 0:
+            self.flag_image_pub.publish(image_conv.numpy_to_imgmsg(
+                tail_indicator(res.is_tail, res.small_region_ratio, res.threshold), 'bgr8',
+                header))
+        every = self.get_parameter('publish_reconstructed_every_n').value
+        if every and res.sequence % every == 0 and self.recon_pub.get_subscription_count() > 0:
+            self.recon_pub.publish(image_conv.numpy_to_imgmsg(res.reconstructed, 'bgr8',
+                                                              header))
+
+    def _send_policy(self, decision, header):
+        msg = RatePolicy()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.header.frame_id = header.frame_id
+        msg.policy_sequence = decision.policy_sequence
+        msg.mode = decision.mode
+        for field, knobs in ((msg.standard, decision.standard), (msg.tail, decision.tail)):
+            field.scale = knobs.scale
+            field.jpeg_quality = knobs.jpeg_quality
+            field.frame_rate = float(knobs.frame_rate)
+            field.tail_specific = knobs.tail_specific
+        msg.trigger_sequence = decision.trigger_sequence
+        msg.hold_s = float(decision.hold_s)
+        self.policy_pub.publish(msg)
+        self.counters['policies_sent'] += 1
+        self.get_logger().info(
+            f'RatePolicy {decision.policy_sequence}: '
+            f'{"TAIL" if decision.mode == RatePolicy.MODE_TAIL else "standard"} mode '
+            f'(frame {decision.trigger_sequence})')
+
+    # -- diagnostics -----------------------------------------------------------------------
+    def _publish_diagnostics(self):
+        pipe = self.pipeline
+        status = DiagnosticStatus()
+        status.name = f'{self.get_fully_qualified_name()}: analytics'
+        status.hardware_id = 'runespoor_cloud'
+        errors = dict(pipe.errors)
+        status.level = DiagnosticStatus.WARN if any(errors.values()) else DiagnosticStatus.OK
+        status.message = self._last_error or 'ok'
+        values = dict(self.counters)
+        values.update({f'errors_{k}': v for k, v in errors.items()})
+        values['queue_length'] = len(self.queue)
+        values['method'] = pipe.method
+        values['tail_mode'] = 'tail' if pipe.tail.mode == RatePolicy.MODE_TAIL else 'standard'
+        now_s = self.get_clock().now().nanoseconds * 1e-9
+        values['received_kbps'] = f'{self.received.kbps(now_s):.1f}'
+        for stage, s in pipe.latency.summary().items():
+            values[f'{stage}_p50'] = f'{s["p50"]:.2f}'
+            values[f'{stage}_p90'] = f'{s["p90"]:.2f}'
+        with self._lock:
+            if self._e2e_ms:
+                values['end_to_end_ms_p50'] = f'{np.percentile(self._e2e_ms, 50):.1f}'
+                values['end_to_end_ms_p90'] = f'{np.percentile(self._e2e_ms, 90):.1f}'
+        status.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
+        arr = DiagnosticArray()
+        arr.header.stamp = self.get_clock().now().to_msg()
+        arr.status = [status]
+        self.diag_pub.publish(arr)
+
+    def destroy_node(self):
+        """Stop the worker thread, then destroy the node."""
+        self._stop.set()
+        self.queue.close()
+        self._worker.join(5.0)
+        return super().destroy_node()
+
+
+def tail_indicator(is_tail, ratio, threshold, size=(240, 48)):
+    """Return a small BGR badge for RViz: red 'TAIL' or green 'standard' with the ratio."""
+    import cv2
+    w, h = size
+    img = np.empty((h, w, 3), np.uint8)
+    img[:] = (40, 40, 200) if is_tail else (60, 160, 60)
+    text = f'{"TAIL" if is_tail else "standard"} {ratio * 100:.2f}% (<{threshold * 100:g}%)' \
+        if is_tail else f'standard {ratio * 100:.2f}%'
+    cv2.putText(img, text, (6, h // 2 + 6), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1,
+                cv2.LINE_AA)
+    return img
+
+
+def main(args=None):
+    """Entry point of ``ros2 run runespoor_cloud cloud_node``."""
+    rclpy.init(args=args)
+    node = None
+    rc = 0
+    try:
+        node = CloudNode()
+        rclpy.spin(node)
+    except (ModelError, ValueError) as exc:
+        print(f'[FATAL] [runespoor_cloud] refusing to start: {exc}', file=sys.stderr)
+        rc = 2
+    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return rc
+
+
+if __name__ == '__main__':
+    sys.exit(main())
