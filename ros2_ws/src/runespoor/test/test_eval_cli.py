@@ -4,7 +4,6 @@
 import json
 import os
 
-import numpy as np
 import pytest
 from runespoor.cli import main
 import yaml
@@ -13,29 +12,10 @@ SCALES = (2, 4, 6, 8)
 SR_METHODS = ('sr', 'cloudseg', 'asr')
 
 
-def _write_dataset(root, n=4, width=128, height=64):
-    """Write ``n`` frames in Cityscapes layout: blocks of road/building/sky and a small pole."""
-    import cv2
-    from runespoor.labels import train_ids_to_label_ids
-    rng = np.random.default_rng(0)
-    for i in range(n):
-        train = np.full((height, width), 0, np.uint8)          # road
-        train[: height // 2] = 2                                # building
-        train[: height // 5] = 10                               # sky
-        x = 10 + 20 * i
-        train[10:40, x:x + 2] = 5                               # pole (small region)
-        train[45:52, 60:70] = 13                                # car
-        train[-3:, :] = 255                                     # ego vehicle: ignored
-        palette = rng.integers(0, 256, size=(256, 3), dtype=np.uint8)
-        image = palette[train] + rng.integers(0, 20, (height, width, 3), dtype=np.uint8)
-        d_img = os.path.join(root, 'leftImg8bit', 'val', 'town')
-        d_lbl = os.path.join(root, 'gtFine', 'val', 'town')
-        os.makedirs(d_img, exist_ok=True)
-        os.makedirs(d_lbl, exist_ok=True)
-        stem = f'town_000000_{i:06d}'
-        cv2.imwrite(os.path.join(d_img, stem + '_leftImg8bit.png'), image)
-        cv2.imwrite(os.path.join(d_lbl, stem + '_gtFine_labelIds.png'),
-                    train_ids_to_label_ids(train))
+def _write_dataset(root, n=4):
+    """Write ``n`` synthetic val frames of 128x64 in Cityscapes layout."""
+    from runespoor.data.synth import generate
+    generate(root, size=(128, 64), seed=0, n_train=0, n_val=n, n_sequences=0, n_clips=0)
 
 
 def _write_models(models, methods=SR_METHODS, scales=SCALES):

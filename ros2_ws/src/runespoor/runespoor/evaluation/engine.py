@@ -29,45 +29,32 @@ def list_frames(root, split, limit=None):
     """
     Return ``[(frame_name, image_path, label_path), ...]`` of a Cityscapes-layout split.
 
-    Frames are sorted by path (city, then sequence and frame number: stream order for the
-    frame-wise metric).  ``frame_name`` is ``<city>/<stem>``.
+    Uses :func:`runespoor.data.cityscapes.list_frames` (``*_gtFine_labelIds.png`` or
+    ``*_labelTrainIds.png``), sorted by city, sequence and frame number: stream order for the
+    frame-wise metric.  ``frame_name`` is ``<city>/<file stem>``.
     """
-    image_dir = os.path.join(root, 'leftImg8bit', split)
-    if not os.path.isdir(image_dir):
-        raise EvalError(f'no Cityscapes images at {image_dir} '
-                        '(expected leftImg8bit/<split>/<city>/*_leftImg8bit.png)')
-    frames = []
-    for city in sorted(os.listdir(image_dir)):
-        city_dir = os.path.join(image_dir, city)
-        if not os.path.isdir(city_dir):
-            continue
-        for name in sorted(os.listdir(city_dir)):
-            if not name.endswith('_leftImg8bit.png'):
-                continue
-            stem = name[:-len('_leftImg8bit.png')]
-            label = os.path.join(root, 'gtFine', split, city, stem + '_gtFine_labelIds.png')
-            if not os.path.isfile(label):
-                raise EvalError(f'frame {os.path.join(city_dir, name)} has no label {label}')
-            frames.append((f'{city}/{stem}', os.path.join(city_dir, name), label))
+    from runespoor.data.cityscapes import list_frames as cityscapes_frames
+    try:
+        frames = cityscapes_frames(root, split, require_labels=True)
+    except (OSError, ValueError) as exc:
+        raise EvalError(f'data set {root} split {split!r}: {exc}') from exc
     if not frames:
-        raise EvalError(f'no *_leftImg8bit.png frames under {image_dir}')
-    return frames[:int(limit)] if limit else frames
+        raise EvalError(f'no *_leftImg8bit.png frames under {root}/leftImg8bit/{split}')
+    out = []
+    for f in frames[:int(limit)] if limit else frames:
+        name = os.path.basename(f.image_path)[:-len('_leftImg8bit.png')]
+        out.append((f'{f.city}/{name}', f.image_path, f.label_path))
+    return out
 
 
 def load_frame(image_path, label_path):
     """Read a frame: ``(image BGR uint8 HxWx3, train-id label uint8 HxW)``."""
-    import cv2
-    from runespoor.labels import label_ids_to_train_ids
-    image = cv2.imread(image_path, cv2.IMREAD_COLOR)
-    if image is None:
-        raise EvalError(f'cannot read image {image_path}')
-    label = cv2.imread(label_path, cv2.IMREAD_UNCHANGED)
-    if label is None or label.ndim != 2:
-        raise EvalError(f'cannot read a single-channel label image {label_path}')
-    if label.shape != image.shape[:2]:
-        raise EvalError(f'label {label_path} is {label.shape[::-1]}, image is '
-                        f'{image.shape[1::-1]}')
-    return image, label_ids_to_train_ids(label)
+    from runespoor.data.cityscapes import read_image, read_label
+    try:
+        image = read_image(image_path)
+        return image, read_label(label_path, image.shape)
+    except (OSError, ValueError) as exc:
+        raise EvalError(str(exc)) from exc
 
 
 def resolve_device(name):
