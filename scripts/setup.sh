@@ -79,7 +79,10 @@ want="$(hash_files "$lock")"
 have="$(cat "$venv/.runespoor-lock" 2>/dev/null || true)"
 if [ "$want" != "$have" ]; then
     log "installing $lock into $venv (first time: ~2 min for Jazzy + torch, ~20 s for Kilted)"
-    "$venv/bin/python" -m pip install --disable-pip-version-check -q -r "$lock"
+    # pip's configuration here may name local index folders that do not exist; drop those
+    # warnings, keep everything else pip says.
+    "$venv/bin/python" -m pip install --disable-pip-version-check -q -r "$lock" 2>&1 \
+        | { grep -v "^WARNING: Location 'file://" || true; }
     echo "$want" > "$venv/.runespoor-lock"
 else
     log "$venv matches $lock (no reinstall)"
