@@ -23,7 +23,7 @@ hash_files() { cat "$@" | sha256sum | cut -d' ' -f1; }
 sources_changed_since() {
     local stamp="$1"
     [ -f "$stamp" ] || return 0
-    [ -n "$(find ros2_ws/src launch rviz -newer "$stamp" -not -path '*/__pycache__*' \
+    [ -n "$(find ros2_ws/src launch rviz -type f -newer "$stamp" -not -path '*/__pycache__*' \
             -not -name '*.pyc' -print -quit 2>/dev/null)" ]
 }
 
