@@ -9,6 +9,7 @@ numbers come from its tables (see :mod:`runespoor.evaluation.paper`).
 
 import math
 import os
+import textwrap
 
 import numpy as np
 
@@ -171,10 +172,10 @@ def bandwidth(report, path):
     ax.set_xlabel(f'bandwidth (Mbit/s at {report["settings"]["fps"]:g} fps, log scale)')
     ax.set_ylabel('mIoU (%)')
     ax.set_title('Accuracy vs bandwidth', fontsize=10)
-    ax.text(0.01, 0.01, 'paper: ' + paper.FIGURE_CLAIMS['fig14'].split(': ', 1)[1],
-            transform=ax.transAxes, fontsize=6, wrap=True, va='bottom')
-    ax.legend(fontsize=7, loc='lower right')
-    fig.tight_layout()
+    ax.legend(fontsize=7, loc='best')
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.text(0.01, 0.01, textwrap.fill(paper.FIGURE_CLAIMS['fig14'], 110), fontsize=7,
+             va='bottom')
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
