@@ -3,9 +3,10 @@
 
 import math
 
+import numpy as np
 import pytest
 
-from runespoor.metrics.detection import coco_map
+from runespoor.metrics.detection import coco_map, gt_from_visdrone
 
 GT = [{'boxes': [[0, 0, 10, 10]], 'classes': [1]}]
 
@@ -54,3 +55,19 @@ def test_no_detections_and_mismatch():
     assert result['mAP'] == 0.0 and result['per_class'][1] == 0.0
     with pytest.raises(ValueError):
         coco_map(GT, [])
+
+
+def test_visdrone_annotation_with_ignored_region(tmp_path):
+    from runespoor.data.visdrone import read_annotation
+    path = tmp_path / 'a.txt'
+    # a car (4), and an "ignored region" (category 0) where the detector finds another car
+    path.write_text('0,0,10,10,1,4,0,0\n40,40,30,30,0,0,0,0\n')
+    gt = gt_from_visdrone(read_annotation(str(path)))
+    dets = [{'boxes': [[0, 0, 10, 10], [45, 45, 10, 10]], 'scores': [0.5, 0.9],
+             'classes': [4, 4]}]
+    result = coco_map([gt], dets, class_ids=range(1, 11))
+    assert result['per_class'][4] == pytest.approx(1.0)  # the hit in the region is ignored
+    assert math.isnan(result['per_class'][1])            # no pedestrians: undefined
+    assert result['mAP'] == pytest.approx(1.0)
+    no_region = dict(gt, ignore_regions=np.zeros((0, 4)))
+    assert coco_map([no_region], dets)['mAP'] == pytest.approx(0.5)

@@ -24,8 +24,9 @@ Ignored boxes become COCO ``iscrowd`` annotations: a detection matching one (by 
 of the *detection* inside it) is neither a true nor a false positive, and missing it costs
 nothing.  ``ignore_regions`` are class-agnostic areas (VisDrone category 0, "ignored
 regions"): every detection of any class falling inside one is ignored, which we implement by
-one crowd annotation per class.  VisDrone's category 11 ("others") should simply be dropped
-from both sides by the data loader.
+one crowd annotation per class.  :func:`gt_from_visdrone` builds the ground truth of one image
+from :func:`runespoor.data.visdrone.read_annotation`, whose ``ignore`` boxes (categories 0
+"ignored regions" and 11 "others") become such regions.
 """
 
 import contextlib
@@ -74,6 +75,19 @@ def _build(gts, dets, class_ids):
                             'bbox': [float(v) for v in box], 'score': float(score),
                             'area': float(box[2] * box[3])})
     return images, annotations, results
+
+
+def gt_from_visdrone(annotation):
+    """
+    Return the ground truth of one image from a VisDrone annotation, for :func:`coco_map`.
+
+    ``annotation`` is a :class:`runespoor.data.visdrone.Annotation` (or any object with
+    ``boxes``, ``labels`` and ``ignore``): its boxes and classes 1..10 are scored, its ignore
+    boxes become class-agnostic ignore regions.
+    """
+    return {'boxes': np.asarray(annotation.boxes, np.float64).reshape(-1, 4),
+            'classes': np.asarray(annotation.labels, np.int64).reshape(-1),
+            'ignore_regions': np.asarray(annotation.ignore, np.float64).reshape(-1, 4)}
 
 
 def coco_map(gts, dets, class_ids=None, max_dets=100):
