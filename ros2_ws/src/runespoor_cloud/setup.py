@@ -25,6 +25,7 @@ setup(
     entry_points={
         'console_scripts': [
             'cloud_node = runespoor_cloud.cloud_node:main',
+            'run_graph = runespoor_cloud.graph:main',
         ],
     },
 )
