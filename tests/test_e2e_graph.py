@@ -88,8 +88,8 @@ def test_source_edge_cloud_maps_flags_and_policy(domain, probe, tmp_path):
     standard_before = [f for f in encoded if f.sequence < first_tail]
     assert standard_before and all(f.knobs.scale == 4 for f in standard_before)
     # ... and the cloud released it after the hold time (no flapping: one switch per stretch).
-    assert policies[-1].mode == RatePolicy.MODE_STANDARD
     modes = [p.mode for p in policies]
+    assert RatePolicy.MODE_STANDARD in modes[modes.index(RatePolicy.MODE_TAIL):]
     assert all(a != b for a, b in zip(modes, modes[1:]))
 
 
