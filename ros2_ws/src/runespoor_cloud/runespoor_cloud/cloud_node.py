@@ -148,6 +148,7 @@ class CloudNode(Node):
                          'policies_sent': 0}
         self._e2e_ms = []
         self._last_error = ''
+        self._last_logged = {}
         self._lock = threading.Lock()
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
@@ -237,9 +238,13 @@ class CloudNode(Node):
             self.pipeline.count_error('queue_full')
 
     def _bad_frame(self, exc):
+        """Log a skipped frame: every kind at once, then at most once a second per kind."""
         self._last_error = f'{exc.kind}: {exc}'
-        self.get_logger().warning(f'skipped frame ({exc.kind}): {exc}',
-                                  throttle_duration_sec=1.0)
+        now = time.monotonic()
+        if now - self._last_logged.get(exc.kind, -1e9) >= 1.0:
+            self._last_logged[exc.kind] = now
+            count = self.pipeline.errors.get(exc.kind, 0)
+            self.get_logger().warning(f'skipped frame ({exc.kind}, {count} so far): {exc}')
 
     # -- worker ----------------------------------------------------------------------------
     def _work(self):

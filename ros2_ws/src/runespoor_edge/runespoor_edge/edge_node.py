@@ -132,6 +132,7 @@ class EdgeNode(Node):
         self._encode_ms = deque(maxlen=200)
         self._bytes = deque(maxlen=200)
         self._last_error = ''
+        self._last_logged = {}
         self._mode = None
 
         self.pub = self.create_publisher(EncodedFrame, 'runespoor/encoded',
@@ -231,9 +232,15 @@ class EdgeNode(Node):
         self._handle(msg, 0, lambda: image_conv.compressed_to_bgr8(msg))
 
     def _input_error(self, text):
+        """Count and log a bad input: each new kind at once, repeats at most once a second."""
         self.counters['input_errors'] += 1
         self._last_error = text
-        self.get_logger().warning(text, throttle_duration_sec=1.0)
+        key = text.split(':')[1][:24] if ':' in text else text[:24]
+        now = time.monotonic()
+        if now - self._last_logged.get(key, -1e9) >= 1.0:
+            self._last_logged[key] = now
+            self.get_logger().warning(f'{text} ({self.counters["input_errors"]} input errors '
+                                      'so far)')
 
     def _handle(self, msg, pixels, convert):
         self.counters['frames_in'] += 1
