@@ -193,6 +193,11 @@ PARAMETERS = {
                               read_only=True)),
     'frame_id': ('camera_optical_frame', _desc('header.frame_id of the images',
                                                read_only=True)),
+    'wait_for_subscribers_s': (0.0, _desc('before the first frame, wait up to this long for '
+                                          'min_subscribers subscribers; 0 = start at once [s]',
+                                          read_only=True)),
+    'min_subscribers': (1, _desc('subscribers to wait for (see wait_for_subscribers_s)',
+                                 read_only=True)),
 }
 
 
@@ -226,6 +231,10 @@ class SourceNode(Node):
         self._thread.start()
 
     def _run(self):
+        wait_until = time.monotonic() + self.p['wait_for_subscribers_s']
+        while time.monotonic() < wait_until and not self._stop.is_set() and \
+                self.pub.get_subscription_count() < self.p['min_subscribers']:
+            self._stop.wait(0.05)
         start = time.monotonic()
         mult = self.p['rate_multiplier']
         try:

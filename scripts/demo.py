@@ -1,0 +1,292 @@
+#!/usr/bin/env python3
+# Copyright 2026 Runespoor maintainers. Licensed under the Apache License, Version 2.0.
+"""
+One-command demo (``make demo``): a synthetic clip through source -> edge -> cloud over DDS.
+
+1. Makes a 512x256 clip and writes it as a rosbag2 bag (``runespoor.data.bag.write_bag``):
+   procedural street scenes (``runespoor.data.scene``) when a trained segmentation model is
+   at ``--seg-weights``, otherwise the flat "palette" pattern that the cloud's ``palette`` test
+   segmenter reads without a model (said clearly in the output).
+2. Starts the source (replaying the bag), the edge and the cloud, each its own process, on a
+   random ROS_DOMAIN_ID, from the packages' YAML files plus demo overrides.
+3. Prints one line per second (frames in/out, uplink kbit/s, tail flags, mode, latency) and
+   writes ``out/demo/``: ``summary.json``, ``maps/*.png`` (colourised maps),
+   ``strip.png`` (input | reconstructed | segmentation, standard and tail frames) and the
+   nodes' logs.
+
+    source scripts/env.sh && python scripts/demo.py [--frames 170] [--method bilinear]
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+
+import cv2
+import numpy as np
+from rclpy.qos import (DurabilityPolicy, qos_profile_sensor_data, QoSProfile,
+                       ReliabilityPolicy)
+from runespoor import image_conv
+from runespoor.labels import colorize
+from runespoor_cloud.graph import Graph
+from runespoor_cloud.testing import child_env, free_domain_id, Probe
+from runespoor_msgs.msg import EncodedFrame, RatePolicy, SemanticMap, TailFrameFlag
+from sensor_msgs.msg import Image
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+W, H = 512, 256
+
+
+def log(text):
+    print(f'[demo] {text}', flush=True)
+
+
+def seg_choice(args):
+    """Return (seg_arch, seg_weights, data pattern) for what is available."""
+    weights = args.seg_weights
+    if args.data == 'palette' or not os.path.isfile(weights):
+        if args.data != 'palette':
+            log(f'no segmentation weights at {weights}: using the cloud\'s "palette" TEST '
+                'segmenter on flat palette frames (no DNN). Train a model (models/seg/...) '
+                'to run the real analytics path.')
+        return 'palette', '', 'palette'
+    arch = args.seg_arch
+    if arch == 'auto':
+        import torch
+        ckpt = torch.load(weights, map_location='cpu', weights_only=True)
+        arch = ckpt.get('config', {}).get('arch', 'swiftnet_r18')
+    log(f'segmentation model {arch} from {weights}')
+    return arch, weights, 'scene'
+
+
+def make_clip(pattern, frames, path):
+    """Render the clip and write it as a bag; return the bag path (or None: no bag support)."""
+    if pattern == 'palette':
+        from runespoor_edge.source_node import palette_frame
+        images = (palette_frame(i, W, H, 40, 12) for i in range(frames))
+    else:
+        from runespoor.data.scene import make_scene
+        scene = make_scene(np.random.default_rng(7), frames)
+        images = (scene.render(i, (W, H))[0] for i in range(frames))
+    try:
+        from runespoor.data.bag import write_bag
+    except ImportError as exc:
+        log(f'no bag writer ({exc}); the source renders the {pattern} pattern live instead')
+        return None
+    if os.path.exists(path):
+        shutil.rmtree(path)
+    t0 = time.monotonic()
+    n = write_bag(path, images, fps=17.0)
+    log(f'wrote {n} frames ({pattern}, {W}x{H}) to bag {os.path.relpath(path, REPO)} '
+        f'in {time.monotonic() - t0:.1f} s')
+    return path
+
+
+def label_image(img, text):
+    out = img.copy()
+    cv2.rectangle(out, (0, 0), (out.shape[1], 22), (0, 0, 0), -1)
+    cv2.putText(out, text, (5, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1,
+                cv2.LINE_AA)
+    return out
+
+
+def stamp_key(stamp):
+    return (stamp.sec, stamp.nanosec)
+
+
+def percentile(values, q):
+    return float(np.percentile(values, q)) if values else None
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('--frames', type=int, default=170, help='clip length (17 fps)')
+    ap.add_argument('--out', default=os.path.join(REPO, 'out', 'demo'))
+    ap.add_argument('--method', default='bilinear', help='bilinear | sr | asr | cloudseg')
+    ap.add_argument('--sr-dir', default=os.path.join(REPO, 'models', 'sr'))
+    ap.add_argument('--seg-weights', default=os.path.join(REPO, 'models', 'seg',
+                                                          'swiftnet_r18.pt'))
+    ap.add_argument('--seg-arch', default='auto')
+    ap.add_argument('--data', choices=('auto', 'palette'), default='auto')
+    ap.add_argument('--scale', type=int, default=4, help='edge standard scale')
+    ap.add_argument('--quality', type=int, default=70, help='edge standard JPEG quality')
+    ap.add_argument('--timeout', type=float, default=150.0, help='max seconds of streaming')
+    args = ap.parse_args(argv)
+
+    t_start = time.monotonic()
+    out = os.path.abspath(args.out)
+    if os.path.isdir(out):
+        shutil.rmtree(out)
+    os.makedirs(os.path.join(out, 'maps'))
+    seg_arch, seg_weights, pattern = seg_choice(args)
+    bag = make_clip(pattern, args.frames, os.path.join(out, 'clip_bag'))
+    source = {'rate': 17.0, 'loop': False, 'max_frames': args.frames, 'width': W, 'height': H,
+              'wait_for_subscribers_s': 20.0, 'min_subscribers': 2}  # edge + this monitor
+    source.update({'mode': 'bag', 'path': bag} if bag else
+                  {'mode': 'synthetic', 'pattern': pattern})
+    cloud = {'seg_arch': seg_arch, 'seg_weights': seg_weights, 'method': args.method,
+             'sr_dir': args.sr_dir, 'device': 'auto', 'publish_reconstructed_every_n': 1,
+             'queue_size': 2, 'hold_s': 1.0}
+    edge = {'scale': args.scale, 'jpeg_quality': args.quality}
+    domain = free_domain_id()
+    probe = Probe(domain, 'runespoor_demo_monitor')
+    reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+    latched = QoSProfile(depth=20, reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    camera, recon = {}, {}
+    counts = {'in': 0}
+
+    def on_camera(msg):
+        counts['in'] += 1
+        if len(camera) < 400:
+            camera[stamp_key(msg.header.stamp)] = image_conv.imgmsg_to_bgr8(msg)
+
+    def on_recon(msg):
+        if len(recon) < 400:
+            recon[stamp_key(msg.header.stamp)] = image_conv.imgmsg_to_bgr8(msg)
+
+    probe.node.create_subscription(Image, 'camera/image_raw', on_camera,
+                                   qos_profile_sensor_data)
+    probe.node.create_subscription(Image, 'runespoor/reconstructed', on_recon,
+                                   qos_profile_sensor_data)
+    encoded = probe.collect(EncodedFrame, 'runespoor/encoded', qos_profile_sensor_data)
+    maps = probe.collect(SemanticMap, 'runespoor/semantic_map', reliable)
+    flags = probe.collect(TailFrameFlag, 'runespoor/tail_flag', reliable)
+    policies = probe.collect(RatePolicy, 'runespoor/rate_policy', latched)
+    graph = Graph(child_env(domain), log_dir=os.path.join(out, 'logs'))
+    enc_bytes = []  # (arrival time, bytes)
+    status = 'ok'
+    try:
+        graph.start('cloud', overrides=cloud)
+        graph.start('edge', overrides=edge)
+        if not probe.spin_until(lambda: len(graph.alive()) < 2 or
+                                probe.node.count_publishers('runespoor/link_feedback') > 0,
+                                60):
+            raise RuntimeError('cloud did not come up in 60 s')
+        if len(graph.alive()) < 2:
+            raise RuntimeError('a node died at start-up:\n' + graph.log('cloud')[-2000:])
+        graph.start('source', overrides=source)
+        log(f'streaming {args.frames} frames at 17 fps (ROS_DOMAIN_ID={domain}, edge x'
+            f'{args.scale} q{args.quality}, tail x2 q40, cloud {args.method} + {seg_arch})')
+        last_print = time.monotonic()
+        last_map = time.monotonic()
+        seen = [0, 0, 0, 0]
+        deadline = time.monotonic() + args.timeout
+        while time.monotonic() < deadline:
+            n_maps = len(maps)
+            probe.spin_until(lambda: False, 0.2)
+            now = time.monotonic()
+            if len(maps) != n_maps:
+                last_map = now
+            for f in encoded[len(enc_bytes):]:
+                enc_bytes.append((now, len(f.image.data)))
+            if now - last_print >= 1.0:
+                window = [b for t, b in enc_bytes if t > now - 1.0]
+                new_flags = flags[seen[2]:]
+                lat = [m.end_to_end_ms for m in maps[seen[1]:]]
+                mode = 'TAIL' if policies and policies[-1].mode == RatePolicy.MODE_TAIL \
+                    else 'std'
+                print(f'[demo] t={now - t_start:5.1f}s in {counts["in"] - seen[0]:3d} '
+                      f'out {len(encoded) - seen[3]:3d} analysed {len(maps) - seen[1]:3d} | '
+                      f'uplink {sum(window) * 8 / 1000:7.1f} kbit/s | tail flags '
+                      f'{sum(f.is_tail for f in new_flags):2d}/{len(new_flags):2d} | mode '
+                      f'{mode:4s} | e2e latency p50 '
+                      f'{np.median(lat) if lat else float("nan"):6.1f} ms', flush=True)
+                seen = [counts['in'], len(maps), len(flags), len(encoded)]
+                last_print = now
+            done = 'source finished' in graph.log('source')
+            if done and now - last_map > 3.0:
+                break
+            if len(graph.alive()) < 3:
+                raise RuntimeError('a node died:\n' + '\n'.join(
+                    graph.log(k)[-1500:] for k in graph.procs))
+        else:
+            status = 'timeout'
+            log(f'stopped after the {args.timeout:g} s timeout')
+    finally:
+        codes = graph.stop()
+        probe.close()
+    log(f'nodes stopped: {codes}')
+    summary = write_outputs(out, args, seg_arch, pattern, counts, encoded, maps, flags,
+                            policies, camera, recon, enc_bytes, status,
+                            graph.log('source'))
+    log(json.dumps(summary, indent=1))
+    log(f'wrote {os.path.relpath(out, os.getcwd())}/ (summary.json, strip.png, maps/) in '
+        f'{time.monotonic() - t_start:.0f} s')
+    return 0 if status == 'ok' and summary['frames_analyzed'] > 0 else 1
+
+
+def write_outputs(out, args, seg_arch, pattern, counts, encoded, maps, flags, policies,
+                  camera, recon, enc_bytes, status, source_log):
+    """Write summary.json, the colourised maps and the side-by-side strip; return summary."""
+    import re
+    found = re.findall(r'source finished after (\d+) frames', source_log)
+    published = int(found[-1]) if found else counts['in']
+    span = (enc_bytes[-1][0] - enc_bytes[0][0]) if len(enc_bytes) > 1 else 0.0
+    kbps = sum(b for _, b in enc_bytes[1:]) * 8 / 1000 / span if span > 0 else 0.0
+    lat = [m.end_to_end_ms for m in maps]
+    scales = sorted({int(f.knobs.scale) for f in encoded})
+    summary = {
+        'status': status,
+        'frames_published': published,
+        'frames_received_by_monitor': counts['in'],
+        'frames_encoded': len(encoded),
+        'frames_analyzed': len(maps),
+        'frames_skipped_by_cloud': len(encoded) - len(maps),  # bounded queue, newest first
+        'tail_frames': int(sum(f.is_tail for f in flags)),
+        'tail_flags': len(flags),
+        'policies': [{'policy_sequence': p.policy_sequence, 'mode': int(p.mode),
+                      'trigger_sequence': p.trigger_sequence} for p in policies],
+        'frames_sent_tail_specific': int(sum(f.knobs.tail_specific for f in encoded)),
+        'uplink_kbps_mean': round(kbps, 1),
+        'bytes_per_frame_mean': round(float(np.mean([len(f.image.data) for f in encoded])), 1)
+        if encoded else None,
+        'latency_ms_p50': percentile(lat, 50),
+        'latency_ms_p90': percentile(lat, 90),
+        'inference_ms_p50': percentile([m.inference_ms for m in maps], 50),
+        'reconstruct_ms_p50': percentile([m.reconstruct_ms for m in maps], 50),
+        'method': args.method,
+        'scale': args.scale,
+        'jpeg_quality': args.quality,
+        'scales_seen': scales,
+        'segmentation': seg_arch,
+        'data': pattern,
+        'resolution': [W, H],
+    }
+    with open(os.path.join(out, 'summary.json'), 'w') as f:
+        json.dump(summary, f, indent=1)
+    for m in maps[::max(1, len(maps) // 20)]:
+        labels = image_conv.imgmsg_to_numpy(m.labels)
+        cv2.imwrite(os.path.join(out, 'maps', f'map_{m.sequence:05d}.png'),
+                    colorize(labels, bgr=True))
+    rows = []
+    flag_by_seq = {f.sequence: f for f in flags}
+    for want_tail in (False, True):
+        picked = [m for m in maps if stamp_key(m.header.stamp) in camera and
+                  stamp_key(m.header.stamp) in recon and
+                  bool(m.knobs.tail_specific) == want_tail]
+        # tail config: show one frame that has small objects (sent at the higher resolution
+        # while the hold time keeps the tail config) and one tail frame
+        picked.sort(key=lambda m: m.small_region_ratio <= 0.0)
+        picked = picked[:1] + [m for m in picked if m.small_region_ratio <= 0.0][:1] \
+            if want_tail else picked[:2]
+        for m in picked:
+            key = stamp_key(m.header.stamp)
+            f = flag_by_seq.get(m.sequence)
+            verdict = 'TAIL frame' if f is not None and f.is_tail else 'not tail'
+            seg = colorize(image_conv.imgmsg_to_numpy(m.labels), bgr=True)
+            rows.append(np.hstack([
+                label_image(camera[key], f'input #{m.sequence}'),
+                label_image(recon[key], f'{m.method} from x{m.knobs.scale} '
+                                        f'q{m.knobs.jpeg_quality}'
+                                        f'{" (tail config)" if want_tail else ""}'),
+                label_image(seg, f'{m.small_region_ratio * 100:.2f}% small -> {verdict}')]))
+    if rows:
+        cv2.imwrite(os.path.join(out, 'strip.png'), np.vstack(rows))
+    return summary
+
+
+if __name__ == '__main__':
+    sys.exit(main())
