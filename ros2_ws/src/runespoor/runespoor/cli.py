@@ -18,6 +18,8 @@ COMMANDS = {
     'train': ('runespoor.engine.cli', 'train the segmentation model and the SR / ASR models'),
     'eval': ('runespoor.evaluation.cli',
              'evaluate methods x scales x JPEG qualities; write the paper-shaped report'),
+    'profile': ('runespoor.cac.profile_cli',
+                'tail-aware offline profiling: edge profile YAML + tail-frame threshold'),
 }
 
 
