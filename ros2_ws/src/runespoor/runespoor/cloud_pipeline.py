@@ -310,13 +310,32 @@ class Segmenter:
             return logits.argmax(1)[0].to(torch.uint8).cpu().numpy()
 
 
+_PALETTE_LUT = {}
+
+
+def _palette_lut(palette_bgr):
+    """Nearest palette index for every colour quantised to 5 bits per channel (32768 bins)."""
+    key = palette_bgr.tobytes()
+    if key not in _PALETTE_LUT:
+        levels = (np.arange(32, dtype=np.float32) * 8 + 4)
+        b, g, r = np.meshgrid(levels, levels, levels, indexing='ij')
+        bins = np.stack([b.ravel(), g.ravel(), r.ravel()], 1)
+        dist = ((bins[:, None, :] - palette_bgr[None, :, :]) ** 2).sum(2)
+        _PALETTE_LUT[key] = dist.argmin(1).astype(np.uint8)
+    return _PALETTE_LUT[key]
+
+
 def palette_segment(image_bgr, palette_bgr=None):
-    """Label each pixel with the train id of the nearest Cityscapes palette colour."""
+    """
+    Label each pixel with the train id of the nearest Cityscapes palette colour.
+
+    A lookup table over colours quantised to 5 bits per channel (no BLAS call, so it does not
+    compete with torch's threads); exact for palette colours, nearest bin otherwise.
+    """
     pal = _palette_bgr() if palette_bgr is None else palette_bgr
-    img = image_bgr.reshape(-1, 3).astype(np.float32)
-    # |x - p|^2 = |x|^2 - 2 x.p + |p|^2; the |x|^2 term does not change the argmin
-    dist = (pal * pal).sum(1)[None, :] - 2.0 * img @ pal.T
-    return dist.argmin(1).astype(np.uint8).reshape(image_bgr.shape[:2])
+    lut = _palette_lut(np.ascontiguousarray(pal, dtype=np.float32))
+    q = (image_bgr >> 3).astype(np.int32)
+    return lut[(q[..., 0] << 10) | (q[..., 1] << 5) | q[..., 2]]
 
 
 class BilinearReconstructor:

@@ -102,6 +102,10 @@ PARAMETERS = {
     'uplink_reliability': ('best_effort', _desc(
         'QoS reliability of runespoor/encoded: best_effort (drop, never stall) or reliable',
         read_only=True, additional_constraints='best_effort | reliable')),
+    'input_reliability': ('best_effort', _desc(
+        'QoS reliability of the camera subscription: best_effort (sensor data QoS) or '
+        'reliable (for large raw frames that Fast DDS drops as best effort, docs/nodes.md)',
+        read_only=True, additional_constraints='best_effort | reliable')),
     'frame_id': ('', _desc("frame_id of EncodedFrame; empty = copy the camera's")),
     'diagnostics_period_s': (1.0, _desc('period of /diagnostics [s]', read_only=True,
                                         floating_point_range=_float_range(0.1, 60.0))),
@@ -137,12 +141,14 @@ class EdgeNode(Node):
 
         self.pub = self.create_publisher(EncodedFrame, 'runespoor/encoded',
                                          UPLINK_QOS[p['uplink_reliability']])
+        camera_qos = qos_profile_sensor_data if p['input_reliability'] == 'best_effort' \
+            else QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=2,
+                            reliability=ReliabilityPolicy.RELIABLE)
         if p['input_type'] == 'compressed':
             self.create_subscription(CompressedImage, 'camera/image_raw/compressed',
-                                     self._on_compressed, qos_profile_sensor_data)
+                                     self._on_compressed, camera_qos)
         else:
-            self.create_subscription(Image, 'camera/image_raw', self._on_image,
-                                     qos_profile_sensor_data)
+            self.create_subscription(Image, 'camera/image_raw', self._on_image, camera_qos)
         self.create_subscription(RatePolicy, 'runespoor/rate_policy', self._on_policy,
                                  POLICY_QOS)
         self.create_subscription(LinkFeedback, 'runespoor/link_feedback', self._on_feedback,
@@ -179,8 +185,9 @@ class EdgeNode(Node):
         if p.get('bandwidth_source', 'fixed') not in ('fixed', 'estimate'):
             raise ValueError(f'parameter bandwidth_source={p["bandwidth_source"]!r}: '
                              'fixed or estimate')
-        if p.get('uplink_reliability', 'best_effort') not in UPLINK_QOS:
-            raise ValueError('parameter uplink_reliability: best_effort or reliable')
+        for key in ('uplink_reliability', 'input_reliability'):
+            if p.get(key, 'best_effort') not in UPLINK_QOS:
+                raise ValueError(f'parameter {key}: best_effort or reliable')
 
     def _load_profile(self, path):
         if not path:

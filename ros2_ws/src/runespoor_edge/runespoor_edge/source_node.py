@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.node import Node
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import HistoryPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from runespoor import image_conv
 from sensor_msgs.msg import Image
 
@@ -198,6 +198,8 @@ PARAMETERS = {
                                           read_only=True)),
     'min_subscribers': (1, _desc('subscribers to wait for (see wait_for_subscribers_s)',
                                  read_only=True)),
+    'reliability': ('best_effort', _desc('QoS of camera/image_raw: best_effort (sensor data) '
+                                         'or reliable', read_only=True)),
 }
 
 
@@ -218,7 +220,12 @@ class SourceNode(Node):
             raise ValueError(f'parameter path={self.p["path"]!r} does not exist '
                              f'(mode {self.p["mode"]})')
         self.frames = makers[self.p['mode']](self.p)
-        self.pub = self.create_publisher(Image, 'camera/image_raw', qos_profile_sensor_data)
+        if self.p['reliability'] not in ('best_effort', 'reliable'):
+            raise ValueError('parameter reliability: best_effort or reliable')
+        qos = qos_profile_sensor_data if self.p['reliability'] == 'best_effort' else \
+            QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=2,
+                       reliability=ReliabilityPolicy.RELIABLE)
+        self.pub = self.create_publisher(Image, 'camera/image_raw', qos)
         self.published = 0
         self.done = threading.Event()
         self._stop = threading.Event()
