@@ -1,0 +1,68 @@
+# Copyright 2026 Runespoor maintainers. Licensed under the Apache License, Version 2.0.
+"""Cloud node in-process: refusal on missing weights, parameters, params-file rewriting."""
+
+import numpy as np
+import pytest
+import rclpy
+from rclpy.parameter import Parameter
+from runespoor.cloud_pipeline import ModelError
+from runespoor_cloud.cloud_node import CloudNode, PARAMETERS, tail_indicator
+from runespoor_cloud.params_file import any_namespace_params, rewrite_keys
+import yaml
+
+pytestmark = pytest.mark.ros
+
+
+@pytest.fixture
+def ctx():
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=int(np.random.default_rng().integers(101, 200)))
+    yield context
+    rclpy.try_shutdown(context=context)
+
+
+def overrides(**kw):
+    return [Parameter(k, value=v) for k, v in kw.items()]
+
+
+def test_missing_weights_refused_naming_file(ctx, tmp_path):
+    path = str(tmp_path / 'seg' / 'swiftnet_r18.pt')
+    with pytest.raises(ModelError, match='swiftnet_r18.pt'):
+        CloudNode(context=ctx, parameter_overrides=overrides(seg_weights=path, device='cpu'))
+
+
+def test_missing_sr_checkpoint_refused(ctx, tmp_path):
+    with pytest.raises(ModelError, match='asr_x4.pt'):
+        CloudNode(context=ctx, parameter_overrides=overrides(
+            method='asr', sr_dir=str(tmp_path), sr_scales=[4], seg_arch='palette',
+            device='cpu'))
+
+
+def test_test_mode_starts_and_validates_parameters(ctx):
+    params = overrides(seg_arch='palette', device='cpu')
+    node = CloudNode(context=ctx, parameter_overrides=params)
+    try:
+        for name in PARAMETERS:
+            assert node.describe_parameter(name).description
+        assert node.set_parameters([Parameter('tail_threshold', value=0.02)])[0].successful
+        assert node.pipeline.config.tail_threshold == 0.02
+        assert not node.set_parameters([Parameter('tail_threshold', value=2.0)])[0].successful
+        assert not node.set_parameters([Parameter('hold_s', value='long')])[0].successful
+        assert not node.set_parameters([Parameter('policy_tail_scale', value=3)])[0].successful
+        assert not node.set_parameters([Parameter('method', value='asr')])[0].successful
+    finally:
+        node.destroy_node()
+
+
+def test_params_file_rewritten_for_any_namespace(tmp_path):
+    src = tmp_path / 'x.yaml'
+    src.write_text('runespoor_cloud:\n  ros__parameters:\n    hold_s: 2.0\n')
+    out = any_namespace_params(str(src), str(tmp_path / 'out'))
+    want = {'/**/runespoor_cloud': {'ros__parameters': {'hold_s': 2.0}}}
+    assert yaml.safe_load(open(out)) == want
+    assert any_namespace_params(str(src), str(tmp_path / 'out')) == out
+    assert rewrite_keys({'/robot1/a': 1}) == {'/robot1/a': 1}
+
+
+def test_tail_indicator_badge():
+    assert tail_indicator(True, 0.001, 0.01).shape == (48, 240, 3)
