@@ -27,7 +27,6 @@ itself is fitted by CAC's profiling; this module only defines the regions.
 """
 
 import numpy as np
-from skimage.measure import label as sk_label
 
 #: Components smaller than this fraction of the frame area are "small" (see module docstring).
 DEFAULT_MAX_AREA_FRACTION = 0.001
@@ -81,6 +80,7 @@ def small_region_mask(train_id_map, max_area_fraction=DEFAULT_MAX_AREA_FRACTION,
 
 def _small_components(train_id_map, max_area_fraction, ignore_id, frame_area):
     """Return ``(component map, small flag per component, area per component)``."""
+    from skimage.measure import label as sk_label  # imported on first use (light package import)
     labels = _as_label_map(train_id_map)
     thresh = area_threshold(labels.shape, max_area_fraction, frame_area)
     if thresh <= 1.0:
