@@ -1,0 +1,100 @@
+"""Tests of the SR losses: detailed regions, frozen analytics model, one fine-tuning step."""
+
+import pytest
+
+from runespoor.archs import build_seg, build_sr
+from runespoor.losses import (ASRLoss, CloudSegLoss, detail_mask, freeze, masked_cross_entropy,
+                              sr_loss)
+from runespoor.reconstruct import sr_to_size
+import torch
+
+SEG_KW = {'widths': (8, 8, 16, 16), 'decoder_channels': 8}
+
+
+def _batch(scale=2, h=16, w=32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    hr = torch.rand(2, 3, h, w, generator=g)
+    lr = torch.nn.functional.avg_pool2d(hr, scale)
+    label = torch.zeros(2, h, w, dtype=torch.int64)
+    label[:, :8] = 2
+    label[:, 2:4, 3:5] = 5          # small: 4 px of 512
+    label[:, 10, 20] = 11           # small: 1 px
+    label[:, 12:14, 0:2] = 255      # ignore
+    return lr, hr, label
+
+
+def test_detail_mask_batches_small_region_mask():
+    _, _, label = _batch()
+    mask = detail_mask(label, max_area_fraction=0.02)      # threshold ~10 px
+    assert mask.shape == label.shape and mask.dtype == torch.bool
+    assert mask[:, 2:4, 3:5].all() and mask[:, 10, 20].all()
+    assert mask.sum() == 2 * 5
+
+
+def test_masked_cross_entropy_only_counts_masked_pixels():
+    logits = torch.randn(1, 4, 3, 3, requires_grad=True)
+    target = torch.zeros(1, 3, 3, dtype=torch.int64)
+    mask = torch.zeros(1, 3, 3, dtype=torch.bool)
+    mask[0, 1, 1] = True
+    got = masked_cross_entropy(logits, target, mask)
+    want = torch.nn.functional.cross_entropy(logits[:, :, 1, 1], target[:, 1, 1])
+    assert torch.allclose(got, want)
+    empty = masked_cross_entropy(logits, target, torch.zeros_like(mask))
+    assert float(empty.detach()) == 0.0 and not torch.isnan(empty.detach())
+    empty.backward()      # still differentiable
+
+
+def test_asr_loss_is_weighted_sum():
+    torch.manual_seed(0)
+    seg = build_seg('swiftnet_r18', **SEG_KW)
+    lr, hr, label = _batch()
+    sr = torch.nn.functional.interpolate(lr, size=hr.shape[-2:], mode='bilinear')
+    loss_fn = ASRLoss(seg, alpha=0.95, beta=0.05, max_area_fraction=0.02)
+    loss, parts = loss_fn(sr, hr, label)
+    assert parts['ce'] > 0 and parts['detail_px'] == pytest.approx(10 / (2 * 512))
+    assert float(loss) == pytest.approx(0.95 * parts['l1'] + 0.05 * parts['ce'], rel=1e-5)
+    assert parts['l1'] == pytest.approx(float(sr_loss(sr, hr)))
+
+
+@pytest.mark.parametrize('method', ['asr', 'cloudseg'])
+def test_one_finetune_step_lowers_loss_and_keeps_analytics_frozen(method):
+    torch.manual_seed(0)
+    sr_model = build_sr('carn', 2, channels=8, blocks=1)
+    seg = build_seg('swiftnet_r18', **SEG_KW)
+    seg.train()                                   # the loss must put it in eval mode
+    before = {k: v.clone() for k, v in seg.state_dict().items()}
+    if method == 'asr':
+        loss_fn = ASRLoss(seg, max_area_fraction=0.02)
+    else:
+        loss_fn = CloudSegLoss(seg)
+    loss_fn.train()                               # and keep it there
+    assert not seg.training
+    assert not any(p.requires_grad for p in seg.parameters())
+    lr, hr, label = _batch()
+    opt = torch.optim.Adam(sr_model.parameters(), lr=1e-3)
+
+    def loss_value():
+        return loss_fn(sr_to_size(sr_model, lr, hr.shape[-2:]), hr, label)[0]
+
+    loss0 = loss_value()
+    opt.zero_grad()
+    loss0.backward()
+    assert all(p.grad is None for p in seg.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in sr_model.parameters())
+    opt.step()
+    with torch.no_grad():
+        loss1 = loss_value()
+    assert float(loss1) < float(loss0.detach())
+    for k, v in seg.state_dict().items():
+        assert torch.equal(v, before[k]), k       # bit-identical, BN statistics included
+
+
+def test_analytics_gradient_reaches_sr_model():
+    torch.manual_seed(0)
+    sr_model = build_sr('carn', 2, channels=8, blocks=1)
+    seg = freeze(build_seg('swiftnet_r18', **SEG_KW))
+    lr, hr, label = _batch()
+    loss_fn = ASRLoss(seg, alpha=0.0, beta=1.0, max_area_fraction=0.02)
+    loss, _ = loss_fn(sr_to_size(sr_model, lr, hr.shape[-2:]), hr, label)
+    loss.backward()
+    assert sr_model.entry.weight.grad.abs().sum() > 0
