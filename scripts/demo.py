@@ -102,6 +102,7 @@ def percentile(values, q):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('--task', choices=('segmentation', 'detection'), default='segmentation')
     ap.add_argument('--frames', type=int, default=170, help='clip length (17 fps)')
     ap.add_argument('--out', default=os.path.join(REPO, 'out', 'demo'))
     ap.add_argument('--method', default='bilinear', help='bilinear | sr | asr | cloudseg')
@@ -114,6 +115,10 @@ def main(argv=None):
     ap.add_argument('--quality', type=int, default=70, help='edge standard JPEG quality')
     ap.add_argument('--timeout', type=float, default=150.0, help='max seconds of streaming')
     args = ap.parse_args(argv)
+    if args.task != 'segmentation':
+        log('the node graph runs semantic segmentation only; the detection path '
+            '(Detection2DArray) is not wired into the cloud node yet')
+        return 2
 
     t_start = time.monotonic()
     out = os.path.abspath(args.out)
