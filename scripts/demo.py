@@ -105,7 +105,9 @@ def main(argv=None):
     ap.add_argument('--task', choices=('segmentation', 'detection'), default='segmentation')
     ap.add_argument('--frames', type=int, default=170, help='clip length (17 fps)')
     ap.add_argument('--out', default=os.path.join(REPO, 'out', 'demo'))
-    ap.add_argument('--method', default='bilinear', help='bilinear | sr | asr | cloudseg')
+    ap.add_argument('--method', default='auto',
+                    help='bilinear | sr | asr | cloudseg; auto: asr when models/sr has '
+                         'asr_x2.pt and asr_x4.pt (the scales the demo uses), else bilinear')
     ap.add_argument('--sr-dir', default=os.path.join(REPO, 'models', 'sr'))
     ap.add_argument('--seg-weights', default=os.path.join(REPO, 'models', 'seg',
                                                           'swiftnet_r18.pt'))
@@ -120,6 +122,12 @@ def main(argv=None):
             '(Detection2DArray) is not wired into the cloud node yet')
         return 2
 
+    if args.method == 'auto':
+        have = all(os.path.isfile(os.path.join(args.sr_dir, f'asr_x{s}.pt'))
+                   for s in (2, args.scale))
+        args.method = 'asr' if have else 'bilinear'
+        log(f'reconstruction: {args.method}' + ('' if have else
+            f' (no asr_x2.pt / asr_x{args.scale}.pt in {args.sr_dir})'))
     t_start = time.monotonic()
     out = os.path.abspath(args.out)
     if os.path.isdir(out):
@@ -132,7 +140,8 @@ def main(argv=None):
     source.update({'mode': 'bag', 'path': bag} if bag else
                   {'mode': 'synthetic', 'pattern': pattern})
     cloud = {'seg_arch': seg_arch, 'seg_weights': seg_weights, 'method': args.method,
-             'sr_dir': args.sr_dir, 'device': 'auto', 'publish_reconstructed_every_n': 1,
+             'sr_dir': args.sr_dir, 'sr_scales': sorted({2, args.scale}), 'device': 'auto',
+             'publish_reconstructed_every_n': 1,
              'queue_size': 2, 'hold_s': 1.0}
     edge = {'scale': args.scale, 'jpeg_quality': args.quality}
     domain = free_domain_id()
