@@ -84,3 +84,13 @@ def test_load_user_weights(tmp_path):
     bad.write_bytes(b'nope')
     with pytest.raises(WeightsError, match='bad.pth'):
         load_weights(src, str(bad))
+
+
+@pytest.mark.parametrize('arch', sorted(SR_ARCHS))
+def test_global_residual_starts_at_bilinear(arch):
+    x = torch.rand(1, 3, 6, 9)
+    model = build_sr(arch, 6, global_residual=True)
+    want = torch.nn.functional.interpolate(x, size=(36, 54), mode='bilinear',
+                                           align_corners=False)
+    assert torch.allclose(model(x), want)
+    assert count_parameters(model) == count_parameters(build_sr(arch, 6))

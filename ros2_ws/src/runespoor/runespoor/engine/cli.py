@@ -25,7 +25,8 @@ DEFAULTS = {
                'quality': [40, 90], 'lr': None, 'steps': None, 'batch': None, 'arch': None},
     'seg': {'arch': 'swiftnet_r18_lite', 'steps': 3000, 'batch': 8, 'crop': [256, 256],
             'lr': 2e-3, 'weight_decay': 1e-4, 'warmup': 100, 'weights': None},
-    'sr': {'arch': 'carn_m', 'scale': 4, 'steps': 600, 'batch': 8, 'patch': 32, 'lr': 5e-4},
+    'sr': {'arch': 'carn_m', 'scale': 4, 'steps': 600, 'batch': 8, 'patch': 32, 'lr': 5e-4,
+           'global_residual': True},
     'asr': {'scale': 4, 'steps': 150, 'batch': 4, 'crop': None, 'lr': 1e-4, 'alpha': 0.95,
             'beta': 0.05, 'max_area_fraction': None, 'init': None, 'seg': None},
     'cloudseg': {'scale': 4, 'steps': 150, 'batch': 4, 'crop': None, 'lr': 1e-4,
@@ -56,6 +57,8 @@ def add_arguments(parser):
     a('--alpha', type=float, help='fine-tune: weight of the L1 term')
     a('--beta', type=float, help='fine-tune: weight of the analytics term')
     a('--max-area-fraction', type=float, help='asr: small-region cutoff (fraction of frame)')
+    a('--global-residual', type=_yes_no, metavar='yes|no',
+      help='sr: predict a residual over bilinear upsampling (default yes; the paper: no)')
     a('--init', help='asr/cloudseg: base SR checkpoint to start from')
     a('--seg', help='asr/cloudseg: checkpoint of the frozen segmentation model')
     a('--weights', help='seg: weights file to start from (checkpoint or state dict)')
@@ -70,6 +73,15 @@ def add_arguments(parser):
     a('--checkpoint-every', type=int, help='write last.pt every N steps')
     a('--no-progress', dest='progress', action='store_const', const=False,
       help='no tqdm progress bar')
+
+
+def _yes_no(text):
+    value = text.strip().lower()
+    if value in ('yes', 'true', '1', 'on'):
+        return True
+    if value in ('no', 'false', '0', 'off'):
+        return False
+    raise ValueError(f'expected yes or no, got {text!r}')
 
 
 def resolve_config(args):
@@ -249,11 +261,12 @@ def run(args):
                                weight_decay=cfg['weight_decay'], warmup=cfg['warmup'],
                                **common)
         elif task == 'sr':
-            model = build_sr(cfg['arch'], scale=cfg['scale'])
+            arch_kwargs = {'global_residual': bool(cfg['global_residual'])}
+            model = build_sr(cfg['arch'], scale=cfg['scale'], **arch_kwargs)
             print(f'SR model {cfg["arch"]} x{cfg["scale"]}: '
                   f'{count_parameters(model):,} parameters')
             result = train_sr(model, train_loader, val_loader=val_loader,
-                              config=dict(run_cfg, arch_kwargs={}), **common)
+                              config=dict(run_cfg, arch_kwargs=arch_kwargs), **common)
         else:
             if not cfg['init'] and not cfg['resume']:
                 raise ValueError(f'{task} fine-tunes a base SR model: --init PATH (sr_x<N>.pt)')
