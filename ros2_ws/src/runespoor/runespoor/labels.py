@@ -1,4 +1,5 @@
-"""The Cityscapes label table: ids, train ids, colours, names, categories.
+"""
+The Cityscapes label table: ids, train ids, colours, names, categories.
 
 The table is read from ``cityscapesscripts.helpers.labels`` when that package is importable and
 otherwise from the frozen copy below (identical to cityscapesscripts 2.x; a test checks that the
@@ -146,7 +147,8 @@ def train_ids_to_label_ids(array):
 
 
 def colorize(train_id_map, bgr=False):
-    """Colour a train-id map with the Cityscapes palette.
+    """
+    Colour a train-id map with the Cityscapes palette.
 
     Returns an ``H x W x 3`` uint8 image, **RGB** by default (``bgr=True`` for OpenCV order);
     train id 255 and unknown ids are black.

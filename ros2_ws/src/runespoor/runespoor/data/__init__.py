@@ -1,4 +1,5 @@
-"""Data: synthetic Cityscapes-layout street video, loaders, torch datasets, statistics, bags.
+"""
+Data: synthetic Cityscapes-layout street video, loaders, torch datasets, statistics, bags.
 
 Modules (import them explicitly; nothing heavy is imported here):
 ``scene`` (procedural street renderer), ``synth`` (writes the Cityscapes layout),

@@ -1,4 +1,5 @@
-"""Write and read rosbag2 bags of camera frames with the ``rosbags`` library (no rclpy).
+"""
+Write and read rosbag2 bags of camera frames with the ``rosbags`` library (no rclpy).
 
 :func:`write_bag` stores BGR frames as ``sensor_msgs/msg/Image`` (encoding ``bgr8``) on one
 topic, stamped at a fixed rate, in MCAP (default) or SQLite3 storage with a ``metadata.yaml``
@@ -32,7 +33,8 @@ def _storage(storage):
 
 def write_bag(path, frames, fps=17.0, topic=DEFAULT_TOPIC, frame_id=DEFAULT_FRAME_ID,
               start_ns=1_600_000_000_000_000_000, storage='mcap', version=DEFAULT_VERSION):
-    """Write ``frames`` (an iterable of BGR uint8 HxWx3 arrays) as a rosbag2 bag at ``path``.
+    """
+    Write ``frames`` (an iterable of BGR uint8 HxWx3 arrays) as a rosbag2 bag at ``path``.
 
     Frame ``k`` is stamped ``start_ns + round(k * 1e9 / fps)`` (header stamp and bag time).
     ``path`` must not exist (rosbag2 convention).  Returns the number of frames written.
@@ -79,7 +81,8 @@ def _to_bgr(msg):
 
 
 def read_bag(path, topic=DEFAULT_TOPIC):
-    """Yield ``(stamp_ns, bgr_image)`` of the ``sensor_msgs/Image`` messages on ``topic``.
+    """
+    Yield ``(stamp_ns, bgr_image)`` of the ``sensor_msgs/Image`` messages on ``topic``.
 
     The stamp is the message header stamp.  Raises ``FileNotFoundError`` naming ``path`` for a
     missing bag and ``ValueError`` if the topic is absent.

@@ -1,4 +1,5 @@
-"""``runespoor bag``: write a Cityscapes-layout sequence into a rosbag2 bag, or describe one.
+"""
+``runespoor bag``: write a Cityscapes-layout sequence into a rosbag2 bag, or describe one.
 
 ``runespoor bag make --root DIR --split demoVideo --out BAG`` writes the first clip (or the one
 chosen with ``--city``/``--seq``) as ``sensor_msgs/Image`` bgr8 on ``/camera/image_raw`` at

@@ -1,4 +1,5 @@
-"""Read (and name) the Cityscapes layout: frames, gtFine labels and sequences.
+"""
+Read (and name) the Cityscapes layout: frames, gtFine labels and sequences.
 
 Layout, as published (``<root>`` holds the folders below)::
 
@@ -60,7 +61,7 @@ class Sequence:
 
     @property
     def labelled(self):
-        """Indices (into :attr:`frames`) of frames with a label file."""
+        """Return the indices (into :attr:`frames`) of frames with a label file."""
         return [i for i, f in enumerate(self.frames) if f.label_path]
 
     def __len__(self):
@@ -69,7 +70,8 @@ class Sequence:
 
 
 def parse_name(path):
-    """Return ``(city, seq, frame)`` of a ``<city>_<seq>_<frame>_...`` file name.
+    """
+    Return ``(city, seq, frame)`` of a ``<city>_<seq>_<frame>_...`` file name.
 
     Raises :class:`LayoutError` naming ``path`` if the name does not follow the pattern.
     """
@@ -116,7 +118,8 @@ def read_image(path):
 
 
 def read_label(path, shape=None):
-    """Read a gtFine label PNG as train ids (uint8, 255 = ignore).
+    """
+    Read a gtFine label PNG as train ids (uint8, 255 = ignore).
 
     ``*_labelTrainIds.png`` is returned as stored; ``*_labelIds.png`` is mapped with the
     Cityscapes table.  ``shape`` (``(H, W)``) is checked if given.
@@ -171,7 +174,8 @@ def _scan(folder, root, split, with_labels):
 
 
 def list_frames(root, split, require_labels=True):
-    """Frames of ``leftImg8bit/<split>/`` with their gtFine labels, sorted by city, seq, frame.
+    """
+    Frames of ``leftImg8bit/<split>/`` with their gtFine labels, sorted by city, seq, frame.
 
     With ``require_labels`` a frame without a label file raises ``FileNotFoundError`` naming
     the expected label path; without it such frames get ``label_path=None``.
@@ -187,7 +191,8 @@ def list_frames(root, split, require_labels=True):
 
 
 def list_sequences(root, split):
-    """Return the ordered clips of ``split`` as a list of :class:`Sequence`.
+    """
+    Return the ordered clips of ``split`` as a list of :class:`Sequence`.
 
     Frames come from ``leftImg8bit_sequence/<split>/`` if present, else from
     ``leftImg8bit/<split>/`` (e.g. ``demoVideo``).
@@ -205,7 +210,8 @@ def list_sequences(root, split):
 
 
 class CityscapesFrames:
-    """A list of frames that loads ``dict(image, label, path, city, seq, frame)`` by index.
+    """
+    A list of frames that loads ``dict(image, label, path, city, seq, frame)`` by index.
 
     ``image`` is BGR uint8 HxWx3; ``label`` train ids uint8 HxW (255 ignore) or ``None`` for a
     frame without a label.  Build it from a root and split (:func:`list_frames`), from a

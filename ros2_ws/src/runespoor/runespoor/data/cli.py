@@ -1,4 +1,5 @@
-"""``runespoor data``: generate the synthetic data set and measure its statistics.
+"""
+``runespoor data``: generate the synthetic data set and measure its statistics.
 
 ``runespoor data synth --out DIR --size 512x256 --seed 0`` writes the Cityscapes layout
 (:mod:`runespoor.data.synth`); ``runespoor data stats --root DIR --split val`` prints (and

@@ -1,4 +1,5 @@
-"""Torch datasets for SR training, segmentation training and evaluation.
+"""
+Torch datasets for SR training, segmentation training and evaluation.
 
 Tensor convention for the whole project: images float32 RGB in [0, 1], shape ``3 x H x W``;
 labels int64 ``H x W`` with 255 = ignore.  Randomness (crops, flips) comes from ``torch``'s
@@ -55,7 +56,8 @@ class _LRU:
 
 
 class SRPatchDataset(Dataset):
-    """Random (LR, HR) patch pairs for super-resolution training.
+    """
+    Random (LR, HR) patch pairs for super-resolution training.
 
     ``source``: frames (labels are not needed: sequence frames work).  ``scale`` and
     ``quality`` are the edge knobs; ``lr_patch`` the LR patch side (HR side ``lr_patch*scale``);
@@ -110,7 +112,8 @@ class SRPatchDataset(Dataset):
 
 
 class SegCropDataset(Dataset):
-    """Random crops and horizontal flips of labelled frames for segmentation training.
+    """
+    Random crops and horizontal flips of labelled frames for segmentation training.
 
     ``crop`` is ``(width, height)`` or ``None`` for whole frames.  Items are
     ``(image 3xHxW float32, label HxW int64)``.
@@ -147,7 +150,8 @@ class SegCropDataset(Dataset):
 
 
 class EvalFrames(Dataset):
-    """Whole frames in order, for evaluation.
+    """
+    Whole frames in order, for evaluation.
 
     Items are dicts: ``image`` (3xHxW float32), ``label`` (HxW int64; all 255 when the frame
     has no label), ``has_label`` (bool), ``index`` and ``path`` -- all collatable.

@@ -1,4 +1,5 @@
-"""Procedural street scenes seen by a forward car camera, rendered in perspective.
+"""
+Procedural street scenes seen by a forward car camera, rendered in perspective.
 
 A :class:`Scene` is a straight street (road, sidewalks, terrain, building rows, cross streets)
 populated with world objects in metres -- trees, walls, fences, poles with signs and traffic
@@ -832,7 +833,8 @@ class Scene:
 
 
 def make_scene(rng, n_frames, fps=FPS, hard=0.15, crowd_zones=None):
-    """Return a random :class:`Scene` for ``n_frames`` frames.
+    """
+    Return a random :class:`Scene` for ``n_frames`` frames.
 
     ``rng`` is a ``numpy.random.Generator`` (the only source of randomness); ``hard`` is the
     expected number of hard stretches (blur / low contrast) and crowd zones per 30 frames.

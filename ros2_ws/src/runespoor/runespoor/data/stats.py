@@ -1,4 +1,5 @@
-"""Label and JPEG-size statistics of a Cityscapes-layout data set, next to real Cityscapes.
+"""
+Label and JPEG-size statistics of a Cityscapes-layout data set, next to real Cityscapes.
 
 :func:`label_stats` measures what SPEC §3 "Reference statistics" reports for 23 real gtFine
 frames: pixel share per class over valid pixels, connected components per frame (8-connected,
@@ -102,7 +103,8 @@ def label_stats(label_maps):
 
 
 def jpeg_sizes(images_bgr, scales=(1, 2, 4, 6, 8), qualities=(40, 60, 70, 90)):
-    """Mean JPEG bytes per frame of the edge codec for each ``(scale, quality)``.
+    """
+    Mean JPEG bytes per frame of the edge codec for each ``(scale, quality)``.
 
     Returns ``{(scale, quality): mean_bytes}`` over ``images_bgr`` (BGR uint8 frames).
     """
@@ -120,7 +122,8 @@ def jpeg_sizes(images_bgr, scales=(1, 2, 4, 6, 8), qualities=(40, 60, 70, 90)):
 
 
 def jpeg_reference_for(width, scale, quality):
-    """Return the real-frame reference KB at the same *output* size (``None``: not tabulated).
+    """
+    Return the real-frame reference KB at the same *output* size (``None``: not tabulated).
 
     A ``width``-wide frame at ``scale`` has the output width of a 2048-wide frame at
     ``scale * 2048 / width`` (so 512x256 at x1 compares with 2048x1024 at x4).

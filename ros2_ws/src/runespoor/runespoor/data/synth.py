@@ -1,4 +1,5 @@
-"""Write a synthetic street-scene data set in the exact Cityscapes layout.
+"""
+Write a synthetic street-scene data set in the exact Cityscapes layout.
 
 :func:`generate` renders scenes of :mod:`runespoor.data.scene` and writes::
 
@@ -88,7 +89,8 @@ def render_snippet_frame(seed, split, index, t, size, hard=0.15):
 
 def generate(out_dir, size=(512, 256), seed=0, n_train=20, n_val=10, n_sequences=2,
              clip_frames=340, n_clips=1, hard=0.15, write_color=True, progress=None):
-    """Write a synthetic Cityscapes-layout data set under ``out_dir``; return a summary dict.
+    """
+    Write a synthetic Cityscapes-layout data set under ``out_dir``; return a summary dict.
 
     ``size`` is ``(width, height)`` (or a string for :func:`parse_size`); ``n_train`` and
     ``n_val`` labelled frames; ``n_sequences`` snippets per split with all 30 frames;

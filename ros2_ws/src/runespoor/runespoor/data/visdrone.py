@@ -1,4 +1,5 @@
-"""Read the VisDrone2019-DET layout: ``images/*.jpg`` and ``annotations/*.txt``.
+"""
+Read the VisDrone2019-DET layout: ``images/*.jpg`` and ``annotations/*.txt``.
 
 Each annotation line is ``x,y,w,h,score,category,truncation,occlusion`` (pixels, top-left
 corner).  Category 0 ("ignored regions") and 11 ("others") are not evaluated: they are returned
@@ -18,7 +19,8 @@ IGNORED_CATEGORIES = (0, 11)
 
 @dataclass
 class Annotation:
-    """Boxes of one image.
+    """
+    Boxes of one image.
 
     ``boxes`` (N x 4, x, y, w, h float32), ``labels`` (N, int64 1..10),
     ``truncation`` and ``occlusion`` (N, int64), ``ignore`` (M x 4 boxes of categories 0/11).
@@ -61,7 +63,8 @@ def read_annotation(path):
 
 
 def list_images(root):
-    """``[(image_path, annotation_path), ...]`` of a VisDrone-DET split folder, sorted.
+    """
+    ``[(image_path, annotation_path), ...]`` of a VisDrone-DET split folder, sorted.
 
     ``root`` holds ``images/`` and ``annotations/``; an image without an annotation file raises
     ``FileNotFoundError`` naming the missing path.
