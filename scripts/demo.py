@@ -110,7 +110,7 @@ def main(argv=None):
                          'asr_x2.pt and asr_x4.pt (the scales the demo uses), else bilinear')
     ap.add_argument('--sr-dir', default=os.path.join(REPO, 'models', 'sr'))
     ap.add_argument('--seg-weights', default=os.path.join(REPO, 'models', 'seg',
-                                                          'swiftnet_r18.pt'))
+                                                          'swiftnet_r18_lite.pt'))
     ap.add_argument('--seg-arch', default='auto')
     ap.add_argument('--data', choices=('auto', 'palette'), default='auto')
     ap.add_argument('--scale', type=int, default=4, help='edge standard scale')

@@ -73,10 +73,11 @@ PARAMETERS = {
                                   read_only=True)),
     'sr_scales': ([2, 4, 6, 8], _desc('scales whose SR checkpoints must exist at start-up',
                                       read_only=True)),
-    'seg_arch': ('swiftnet_r18', _desc('segmentation architecture (runespoor.archs), or none / '
-                                       'palette (test modes without weights)', read_only=True)),
-    'seg_weights': ('models/seg/swiftnet_r18.pt', _desc('segmentation checkpoint',
-                                                        read_only=True)),
+    'seg_arch': ('swiftnet_r18_lite', _desc('segmentation architecture (runespoor.archs), or '
+                                            'none / palette (test modes without weights)',
+                                            read_only=True)),
+    'seg_weights': ('models/seg/swiftnet_r18_lite.pt', _desc('segmentation checkpoint',
+                                                             read_only=True)),
     'tail_threshold': (0.01, _desc('a frame is a tail frame when its small-region ratio is '
                                    'below this [fraction]', lo=0.0, hi=1.0)),
     'small_region_fraction': (0.001, _desc('a region is small below this share of the frame '
