@@ -7,6 +7,8 @@
 
 _rs_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 _rs_wheels="${1:-${ROS_WHEELS:-jazzy}}"
+# Relative model paths in the nodes' YAML (models/...) resolve against this folder.
+export RUNESPOOR_HOME="$_rs_root"
 
 if [ -n "${ROS_DISTRO:-}" ] && [ -z "${RUNESPOOR_WHEELS_ENV:-}" ]; then
     # System ROS 2 (a robot): the user has sourced /opt/ros/$ROS_DISTRO/setup.bash already.

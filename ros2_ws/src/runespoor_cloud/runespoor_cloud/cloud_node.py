@@ -10,6 +10,7 @@ frame ``runespoor/link_feedback``; ``runespoor/rate_policy`` when the tail state
 adapts messages, owns the bounded queue and one worker thread.
 """
 
+import os
 import sys
 import threading
 import time
@@ -48,6 +49,19 @@ FEEDBACK_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=20,
                           durability=DurabilityPolicy.VOLATILE)
 DIAG_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
                       reliability=ReliabilityPolicy.RELIABLE)
+
+
+def resolve_model_path(path):
+    """
+    Resolve a relative model path against ``$RUNESPOOR_HOME``, else the working directory.
+
+    ``scripts/env.sh`` sets ``RUNESPOOR_HOME`` to the repository, so the YAML default
+    ``models/...`` finds the shipped weights wherever ``ros2 launch`` is started.
+    """
+    if not path or os.path.isabs(path):
+        return path
+    home = os.environ.get('RUNESPOOR_HOME')
+    return os.path.join(home, path) if home else os.path.abspath(path)
 
 
 def stamp_to_s(stamp):
@@ -120,6 +134,8 @@ class CloudNode(Node):
         for name, (default, desc) in PARAMETERS.items():
             self.declare_parameter(name, default, desc)
         p = {name: self.get_parameter(name).value for name in PARAMETERS}
+        for key in ('sr_dir', 'seg_weights'):
+            p[key] = resolve_model_path(p[key])
         log = self.get_logger()
         device = resolve_device(p['device'])
         # Models: refuse to start on missing / mismatched files (ModelError names the file).
