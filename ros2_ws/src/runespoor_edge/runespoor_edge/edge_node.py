@@ -14,6 +14,7 @@ import array
 from collections import deque
 import os
 import sys
+import threading
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -109,6 +110,34 @@ PARAMETERS = {
     'frame_id': ('', _desc("frame_id of EncodedFrame; empty = copy the camera's")),
     'diagnostics_period_s': (1.0, _desc('period of /diagnostics [s]', read_only=True,
                                         floating_point_range=_float_range(0.1, 60.0))),
+    'controller': ('cac', _desc(
+        'knob controller: cac (profile + RatePolicy, paper §3.2) or awstream (the baseline: '
+        'bandwidth-driven choice with periodic online re-profiling; ignores RatePolicy)',
+        read_only=True, additional_constraints='cac | awstream')),
+    'awstream_stats_file': ('', _desc(
+        'awstream: profile_summary.json of `runespoor profile` (config_stats = candidates '
+        'with bytes and accuracy); empty = the standard configs of the profile table',
+        read_only=True)),
+    'awstream_period_s': (10.0, _desc('awstream: online re-profiling period; 0 = never [s]',
+                                      read_only=True,
+                                      floating_point_range=_float_range(0.0, 3600.0))),
+    'awstream_seg_weights': ('', _desc(
+        'awstream: segmentation checkpoint for re-profiling on the raw frame; "palette" = the '
+        'palette test segmenter; empty = no re-profiling', read_only=True)),
+    'awstream_method': ('bilinear', _desc('awstream: reconstruction used when re-profiling '
+                                          '(bilinear | sr | asr | cloudseg)', read_only=True)),
+    'awstream_sr_dir': ('models/sr', _desc('awstream: folder of <method>_x<scale>.pt',
+                                           read_only=True)),
+    'awstream_fps': (17.0, _desc('awstream: frame rate that converts the candidate bytes '
+                                 'per frame into kbit/s [Hz]', read_only=True,
+                                 floating_point_range=_float_range(0.1, 240.0))),
+    'emulated_uplink_kbps': (0.0, _desc(
+        'in-process link emulation (token bucket) for machines without tc shaping: frames wait '
+        'until the bucket lets them out; 0 = off [kbit/s]',
+        floating_point_range=_float_range(0.0, 1e7))),
+    'emulated_queue_ms': (400.0, _desc(
+        'emulation: a frame that would wait longer than this is dropped (like tc tbf latency) '
+        '[ms]', floating_point_range=_float_range(1.0, 60000.0))),
 }
 
 
@@ -127,12 +156,18 @@ class EdgeNode(Node):
             profile=self._load_profile(p['profile_file']), use_profile=p['use_profile'],
             bandwidth_source=p['bandwidth_source'], bandwidth_kbps=float(p['bandwidth_kbps']))
         self.controller.estimator.rate.window_s = float(p['bandwidth_window_s'])
+        self.awstream = None
+        self._profiling = None
+        if p['controller'] == 'awstream':
+            self.awstream = self._make_awstream(p)
+        self.link = EmulatedLink(self, p['emulated_uplink_kbps'], p['emulated_queue_ms'])
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
         self.sequence = 0
         self.counters = {'frames_in': 0, 'frames_sent': 0, 'frames_gated': 0,
                          'input_errors': 0, 'encode_errors': 0, 'policies_rejected': 0,
-                         'feedback_samples': 0}
+                         'feedback_samples': 0, 'emulated_drops': 0, 'awstream_profiles': 0,
+                         'awstream_raw_bytes': 0}
         self._encode_ms = deque(maxlen=200)
         self._bytes = deque(maxlen=200)
         self._last_error = ''
@@ -162,8 +197,10 @@ class EdgeNode(Node):
             f'{self.resolve_topic_name("runespoor/encoded")} ({p["uplink_reliability"]}), '
             f'standard x{std.scale} q{std.jpeg_quality} {std.frame_rate:g} fps, tail '
             f'x{self.controller.tail.scale} q{self.controller.tail.jpeg_quality}, profile '
-            f'{"on" if p["use_profile"] else "off"}, image conversion: '
-            f'{image_conv.backend()}')
+            f'{"on" if p["use_profile"] else "off"}, controller {p["controller"]}, image '
+            f'conversion: {image_conv.backend()}'
+            + (f', EMULATED uplink {p["emulated_uplink_kbps"]:g} kbit/s (in-process token '
+               'bucket)' if p['emulated_uplink_kbps'] > 0 else ''))
 
     # -- parameters ------------------------------------------------------------------------
     @staticmethod
@@ -188,6 +225,11 @@ class EdgeNode(Node):
         for key in ('uplink_reliability', 'input_reliability'):
             if p.get(key, 'best_effort') not in UPLINK_QOS:
                 raise ValueError(f'parameter {key}: best_effort or reliable')
+        if p.get('controller', 'cac') not in ('cac', 'awstream'):
+            raise ValueError(f'parameter controller={p["controller"]!r}: cac or awstream')
+        if p.get('emulated_uplink_kbps', 0.0) < 0 or not np.isfinite(
+                p.get('emulated_uplink_kbps', 0.0)):
+            raise ValueError('parameter emulated_uplink_kbps must be >= 0')
 
     def _load_profile(self, path):
         if not path:
@@ -223,6 +265,11 @@ class EdgeNode(Node):
                 bandwidth_source=merged['bandwidth_source'],
                 bandwidth_kbps=float(merged['bandwidth_kbps']))
             self.controller.estimator.rate.window_s = float(merged['bandwidth_window_s'])
+            if self.awstream is not None:
+                self.awstream.on_bandwidth(float(merged['bandwidth_kbps']))
+                self.awstream.bandwidth_source = merged['bandwidth_source']
+            self.link.configure(float(merged['emulated_uplink_kbps']),
+                                float(merged['emulated_queue_ms']))
         except ValueError as exc:
             self.get_logger().warning(f'rejected parameter change: {exc}')
             return SetParametersResult(successful=False, reason=str(exc))
@@ -256,7 +303,10 @@ class EdgeNode(Node):
         if t <= 0:
             capture = self.get_clock().now().to_msg()
             t = stamp_to_s(capture)
-        decision = self.controller.on_frame(t, pixels or None)
+        if self.awstream is not None:
+            decision = self.awstream.on_frame(t, None, pixels or None)
+        else:
+            decision = self.controller.on_frame(t, pixels or None)
         if not decision.send:
             self.counters['frames_gated'] += 1
             return
@@ -265,6 +315,8 @@ class EdgeNode(Node):
         except image_conv.ImageConversionError as exc:
             self._input_error(f'dropped camera frame: {exc}')
             return
+        if self.awstream is not None:
+            self._maybe_reprofile(t, image)
         knobs = decision.knobs
         t0 = time.perf_counter()
         try:
@@ -298,13 +350,18 @@ class EdgeNode(Node):
         out.encode_ms = float(encode_ms)
         out.bandwidth_estimate_kbps = float(decision.bandwidth_kbps)
         out.send_stamp = self.get_clock().now().to_msg()
-        self.pub.publish(out)
+        if not self.link.send(out, len(enc.data)):
+            self.counters['emulated_drops'] += 1
         self.sequence += 1
         self.counters['frames_sent'] += 1
         self._encode_ms.append(encode_ms)
         self._bytes.append(len(enc.data))
 
     def _on_policy(self, msg):
+        if self.awstream is not None:
+            self.get_logger().info(f'RatePolicy {msg.policy_sequence} ignored (controller '
+                                   'awstream has no content awareness)', once=True)
+            return
         try:
             policy = PolicyUpdate(
                 policy_sequence=int(msg.policy_sequence), mode=int(msg.mode),
@@ -325,10 +382,105 @@ class EdgeNode(Node):
             f'{msg.trigger_sequence}), applied from the next frame')
 
     def _on_feedback(self, msg):
-        if self.controller.on_feedback(int(msg.sequence), int(msg.bytes),
-                                       stamp_to_s(msg.send_stamp),
-                                       stamp_to_s(msg.header.stamp)):
+        sample = (int(msg.sequence), int(msg.bytes), stamp_to_s(msg.send_stamp),
+                  stamp_to_s(msg.header.stamp))
+        if self.awstream is not None:
+            self.awstream.on_feedback(*sample)
+        if self.controller.on_feedback(*sample):
             self.counters['feedback_samples'] += 1
+
+    # -- AWStream baseline -------------------------------------------------------------
+    def _make_awstream(self, p):
+        """Build the AWStream-style controller (runespoor.cac.awstream) from the parameters."""
+        from runespoor.cac.awstream import AWStreamController
+        kw = {'period_s': float(p['awstream_period_s']),
+              'bandwidth_source': p['bandwidth_source'],
+              'bandwidth_kbps': float(p['bandwidth_kbps']),
+              'estimator': self.controller.estimator,
+              'measure': self._awstream_measure(p)}
+        if p['awstream_stats_file']:
+            import json
+            from runespoor.cac.selection import ConfigStats
+            try:
+                with open(p['awstream_stats_file'], 'r', encoding='utf-8') as f:
+                    summary = json.load(f)
+                stats = [ConfigStats(**{k: (float('nan') if v is None else v)
+                                        for k, v in d.items()})
+                         for d in summary['config_stats']]
+                w, h = summary['source_size']
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise ValueError(f'parameter awstream_stats_file: cannot use '
+                                 f'{p["awstream_stats_file"]}: {exc}') from exc
+            ctl = AWStreamController.from_stats(stats, float(p['awstream_fps']), w, h, **kw)
+        else:
+            ctl = AWStreamController.from_profile(self.controller.profile, **kw)
+        self.get_logger().info(
+            f'controller awstream: {len(ctl.candidates)} candidate configs, re-profiling '
+            + (f'every {ctl.period_s:g} s' if kw['measure'] is not None and ctl.period_s > 0
+               else 'off'))
+        return ctl
+
+    def _awstream_measure(self, p):
+        """Return AWStream's online-profiling callable, or None (no re-profiling)."""
+        weights = p['awstream_seg_weights']
+        if not weights or p['awstream_period_s'] <= 0:
+            return None
+        from runespoor.cac.awstream import make_measure
+        from runespoor.cloud_pipeline import (make_reconstructor, ModelError, resolve_device,
+                                              Segmenter)
+        try:
+            import torch
+            torch.set_num_threads(1)  # the camera path keeps the other cores
+        except ImportError:
+            pass
+        try:
+            device = resolve_device('cpu')
+            recon = make_reconstructor(p['awstream_method'], p['awstream_sr_dir'], device,
+                                       (2, 4, 6, 8))
+            if weights == 'palette':
+                seg = Segmenter('palette')
+            else:
+                import torch
+                ckpt = torch.load(weights, map_location='cpu', weights_only=False)
+                arch = ckpt.get('config', {}).get('arch') or ckpt.get('arch')
+                seg = Segmenter(arch, weights, device)
+        except (ModelError, OSError, ValueError) as exc:
+            raise ValueError(f'awstream re-profiling models: {exc}') from exc
+
+        def analyse(lr, scale, size=None):
+            hr, tensor = recon.reconstruct(lr, scale, size)
+            return seg(hr, tensor)
+        return make_measure(analyse)
+
+    def _maybe_reprofile(self, t, image):
+        """Start an online re-profiling on ``image`` in the background when one is due."""
+        busy = self._profiling is not None and self._profiling.is_alive()
+        if busy or not self.awstream.profiling_due(t):
+            return
+        raw = codec.encode_frame(image, 1, 95)  # AWStream uploads raw data as a reference
+        self.counters['awstream_raw_bytes'] += len(raw.data)
+
+        def work():
+            t0 = time.monotonic()
+            try:
+                self.awstream.reprofile(t, image)
+            except Exception as exc:  # noqa: B902 - keep streaming; report it
+                self._last_error = f'awstream re-profiling failed: {exc!r}'
+                self.get_logger().error(self._last_error)
+                return
+            self.counters['awstream_profiles'] += 1
+            best = self.awstream._choose(self.awstream.current_bandwidth_kbps(), None)
+            self.get_logger().info(
+                f'awstream re-profiling {self.awstream.profiles} at t={t:.2f} took '
+                f'{time.monotonic() - t0:.2f} s; choice now x{best.knobs.scale} '
+                f'q{best.knobs.jpeg_quality}')
+        self._profiling = threading.Thread(target=work, name='awstream-profiling', daemon=True)
+        self._profiling.start()
+
+    def destroy_node(self):
+        """Stop the emulated link's sender thread, then destroy the node."""
+        self.link.close()
+        return super().destroy_node()
 
     # -- diagnostics -----------------------------------------------------------------------
     def _publish_diagnostics(self):
@@ -360,6 +512,83 @@ class EdgeNode(Node):
         arr.header.stamp = self.get_clock().now().to_msg()
         arr.status = [status]
         self.diag_pub.publish(arr)
+
+
+class EmulatedLink:
+    """
+    In-process uplink emulation: a token bucket between the encoder and the publisher.
+
+    Used where the link cannot be shaped with ``tc`` (``runespoor.cac.shaper.TokenBucket``,
+    reported as emulation).  A frame leaves when the bucket allows; one that would wait longer
+    than ``queue_ms`` is dropped, like ``tc tbf``'s latency limit.  ``rate_kbps == 0``
+    publishes at once.  A sender thread does the waiting, so the executor never sleeps.
+    """
+
+    def __init__(self, node, rate_kbps=0.0, queue_ms=400.0):
+        self.node = node
+        self.bucket = None
+        self.queue_ms = float(queue_ms)
+        self._pending = deque()
+        self._cond = threading.Condition()
+        self._closed = False
+        self._thread = None
+        self.configure(rate_kbps, queue_ms)
+
+    def configure(self, rate_kbps, queue_ms):
+        """Change the emulated rate [kbit/s] (0 = off) and the queue limit [ms]."""
+        from runespoor.cac.shaper import TokenBucket
+        with self._cond:
+            self.queue_ms = float(queue_ms)
+            now = time.monotonic()
+            if rate_kbps <= 0:
+                self.bucket = None
+            elif self.bucket is None:
+                self.bucket = TokenBucket(rate_kbps * 1000.0, 4096, now)
+            else:
+                self.bucket.set_rate(rate_kbps * 1000.0, now)
+            if self.bucket is not None and self._thread is None:
+                self._thread = threading.Thread(target=self._run, name='emulated-link',
+                                                daemon=True)
+                self._thread.start()
+
+    def send(self, msg, nbytes):
+        """Publish ``msg`` now or after the bucket's wait; return False if it was dropped."""
+        with self._cond:
+            if self.bucket is None:
+                self.node.pub.publish(msg)
+                return True
+            now = time.monotonic()
+            wait = self.bucket.delay_for(nbytes, now)
+            if wait * 1000.0 > self.queue_ms:
+                self.bucket.tokens += nbytes  # never entered the queue
+                return False
+            self._pending.append((now + wait, msg))
+            self._cond.notify()
+            return True
+
+    def _run(self):
+        while True:
+            with self._cond:
+                while not self._pending and not self._closed:
+                    self._cond.wait(0.5)
+                if self._closed:
+                    return
+                due, msg = self._pending[0]
+                delay = due - time.monotonic()
+                if delay > 0:
+                    self._cond.wait(delay)
+                    continue
+                self._pending.popleft()
+            try:
+                self.node.pub.publish(msg)
+            except Exception:  # noqa: B902 - context shut down under us
+                return
+
+    def close(self):
+        """Stop the sender thread (frames still waiting are dropped)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
 
 
 def default_profile_path():
