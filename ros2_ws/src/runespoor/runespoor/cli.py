@@ -20,6 +20,7 @@ COMMANDS = {
              'evaluate methods x scales x JPEG qualities; write the paper-shaped report'),
     'profile': ('runespoor.cac.profile_cli',
                 'tail-aware offline profiling: edge profile YAML + tail-frame threshold'),
+    'experiment': ('runespoor.cac.experiment_cli', 'the CAC experiment of paper §5.3 (cac)'),
 }
 
 
