@@ -461,6 +461,10 @@ class EdgeNode(Node):
         self.counters['awstream_raw_bytes'] += len(raw.data)
 
         def work():
+            try:  # Linux: per-thread niceness, the camera path keeps priority
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+            except (AttributeError, OSError):
+                pass
             t0 = time.monotonic()
             try:
                 self.awstream.reprofile(t, image)

@@ -126,6 +126,18 @@ def paper_rule_tail_rows(rows, config_stats, fps=FPS):
     return out, notes
 
 
+def speed_rows(rows, speed):
+    """Return ``rows`` with every non-zero ``frame_rate`` multiplied by ``speed`` (replay)."""
+    out = []
+    for row in rows:
+        row = {k: (dict(v) if isinstance(v, dict) else v) for k, v in row.items()}
+        for key in ('standard', 'tail'):
+            if float(row[key].get('frame_rate', 0) or 0) > 0:
+                row[key]['frame_rate'] = round(float(row[key]['frame_rate']) * speed, 3)
+        out.append(row)
+    return out
+
+
 def profile_yaml(profile, rows):
     """Return the edge's profile YAML text: ``profile`` (parsed) with ``rows`` as entries."""
     import yaml
