@@ -288,6 +288,9 @@ def run_mode(mode, cfg, work):
     env['ROS_DOMAIN_ID'] = str(random.SystemRandom().randint(1, 100))
     env['PYTHONUNBUFFERED'] = '1'
     env['RCUTILS_LOGGING_BUFFERED_STREAM'] = '0'
+    # one BLAS/OpenMP thread per process: cloud, edge, source and monitor share the CPUs, and
+    # oversubscribed torch threads are several times slower than one each
+    env.setdefault('OMP_NUM_THREADS', '1')
     link = None
     prefix = {'edge': [], 'cloud': []}
     if cfg['shaper'] == 'netns':
