@@ -396,8 +396,7 @@ class EdgeNode(Node):
         kw = {'period_s': float(p['awstream_period_s']),
               'bandwidth_source': p['bandwidth_source'],
               'bandwidth_kbps': float(p['bandwidth_kbps']),
-              'estimator': self.controller.estimator,
-              'measure': self._awstream_measure(p)}
+              'estimator': self.controller.estimator}
         if p['awstream_stats_file']:
             import json
             from runespoor.cac.selection import ConfigStats
@@ -414,14 +413,16 @@ class EdgeNode(Node):
             ctl = AWStreamController.from_stats(stats, float(p['awstream_fps']), w, h, **kw)
         else:
             ctl = AWStreamController.from_profile(self.controller.profile, **kw)
+        ctl.measure = self._awstream_measure(
+            p, sorted({c.knobs.scale for c in ctl.candidates if c.knobs.scale > 1}))
         self.get_logger().info(
             f'controller awstream: {len(ctl.candidates)} candidate configs, re-profiling '
-            + (f'every {ctl.period_s:g} s' if kw['measure'] is not None and ctl.period_s > 0
+            + (f'every {ctl.period_s:g} s' if ctl.measure is not None and ctl.period_s > 0
                else 'off'))
         return ctl
 
-    def _awstream_measure(self, p):
-        """Return AWStream's online-profiling callable, or None (no re-profiling)."""
+    def _awstream_measure(self, p, scales):
+        """Return AWStream's online-profiling callable for ``scales``, or None (none)."""
         weights = p['awstream_seg_weights']
         if not weights or p['awstream_period_s'] <= 0:
             return None
@@ -436,7 +437,7 @@ class EdgeNode(Node):
         try:
             device = resolve_device('cpu')
             recon = make_reconstructor(p['awstream_method'], p['awstream_sr_dir'], device,
-                                       (2, 4, 6, 8))
+                                       tuple(scales))
             if weights == 'palette':
                 seg = Segmenter('palette')
             else:

@@ -83,6 +83,8 @@ def add_arguments(parser):
     p.add_argument('--profile-split', default='val')
     p.add_argument('--profile-frames', type=int, default=24)
     p.add_argument('--profile-qualities', default='40,60,75,90')
+    p.add_argument('--profile-scales', default='2,4,6,8',
+                   help='scales to profile (and whose SR checkpoints must exist)')
     p.add_argument('--tail-configs', choices=('fill', 'profile'), default='fill',
                    help='fill (default): where profiling kept the standard config as the tail '
                         'one, use the paper rule (finer scale, lowest quality, frame rate '
@@ -129,7 +131,8 @@ def resolve_method(args):
     """Return (method, note): asr falls back to sr when its checkpoints are missing."""
     if args.method in ('bilinear',):
         return args.method, None
-    missing = [s for s in (2, 4, 6, 8)
+    scales = [int(v) for v in args.profile_scales.split(',') if int(v) > 1]
+    missing = [s for s in scales
                if not os.path.isfile(os.path.join(args.sr_dir, f'{args.method}_x{s}.pt'))]
     if missing and args.method == 'asr':
         note = (f'asr checkpoints missing in {args.sr_dir} '
@@ -187,7 +190,8 @@ def make_profile(args, method, targets_kbps, out_dir):
     cmd = [sys.executable, '-m', 'runespoor.cli', 'profile', '--data', args.data,
            '--split', args.profile_split, '--seg', args.seg, '--sr-dir', args.sr_dir,
            '--method', method, '--out', out_dir, '--frames', str(args.profile_frames),
-           '--qualities', args.profile_qualities, '--reference-size', 'native',
+           '--qualities', args.profile_qualities, '--scales', args.profile_scales,
+           '--reference-size', 'native',
            '--bandwidths', mbit, '--fps', f'{args.fps:g}', '--accuracy-vs', 'hr',
            '--no-progress']
     log('profiling: ' + ' '.join(cmd[2:]))
