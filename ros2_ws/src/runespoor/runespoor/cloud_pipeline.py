@@ -411,6 +411,7 @@ class PipelineConfig:
     """Tunables of :class:`CloudPipeline` (the cloud node's parameters)."""
 
     tail_threshold: float = 0.01
+    tail_direction: str = 'below'   # tail when ratio < threshold (paper); 'above': ratio >
     small_region_fraction: float = 0.001
     hold_s: float = 1.0
     max_frame_age_s: float = 0.0
@@ -508,7 +509,7 @@ class CloudPipeline:
         labels = self.segmenter(hr, tensor)
         t3 = time.perf_counter()
         ratio = small_region_ratio(labels, self.config.small_region_fraction)
-        is_tail = ratio < self.config.tail_threshold
+        is_tail = is_tail_ratio(ratio, self.config.tail_threshold, self.config.tail_direction)
         policy = self.tail.update(is_tail, self.clock(), seq)
         t4 = time.perf_counter()
         lat = {'decode_ms': (t1 - t0) * 1e3, 'reconstruct_ms': (t2 - t1) * 1e3,
@@ -520,6 +521,24 @@ class CloudPipeline:
             self.tail_frames += int(is_tail)
         return FrameResult(seq, labels, hr, ratio, is_tail, self.config.tail_threshold,
                            frame.knobs, self.method, lat, policy, frame)
+
+
+#: Directions of the tail rule (``runespoor.cac.tail.fit_threshold`` reports which one fits).
+TAIL_DIRECTIONS = ('below', 'above')
+
+
+def is_tail_ratio(ratio, threshold, direction='below'):
+    """
+    Return True if a frame with small-region ``ratio`` is a tail frame.
+
+    ``below`` is the paper's rule (few small regions -> tail); ``above`` is the rule profiling
+    fits when the data say the opposite (many small regions -> low accuracy).
+    """
+    if direction == 'above':
+        return ratio > threshold
+    if direction != 'below':
+        raise ValueError(f'tail direction {direction!r}: use below or above')
+    return ratio < threshold
 
 
 def small_region_ratio(labels, max_area_fraction):

@@ -27,7 +27,8 @@ from rclpy.qos import (DurabilityPolicy, HistoryPolicy, qos_profile_sensor_data,
 from runespoor import image_conv
 from runespoor.cloud_pipeline import (CloudPipeline, EncodedInput, FrameError, FrameQueue,
                                       make_reconstructor, ModelError, PipelineConfig,
-                                      resolve_device, Segmenter, TEST_SEGMENTERS)
+                                      resolve_device, Segmenter, TAIL_DIRECTIONS,
+                                      TEST_SEGMENTERS)
 from runespoor.edge_control import Knobs, WindowedRate
 from runespoor_msgs.msg import (EncodedFrame, LinkFeedback, RatePolicy, SemanticMap,
                                 TailFrameFlag)
@@ -94,6 +95,10 @@ PARAMETERS = {
                                                              read_only=True)),
     'tail_threshold': (0.01, _desc('a frame is a tail frame when its small-region ratio is '
                                    'below this [fraction]', lo=0.0, hi=1.0)),
+    'tail_direction': ('below', _desc('below: tail when the ratio is below the threshold '
+                                      '(paper); above: when above (the rule profiling fits '
+                                      'on data where many small regions mean low accuracy)',
+                                      additional_constraints='below | above')),
     'small_region_fraction': (0.001, _desc('a region is small below this share of the frame '
                                            '[fraction]', lo=0.0, hi=1.0)),
     'hold_s': (1.0, _desc('tail mode is kept this long after the last tail frame [s]',
@@ -137,6 +142,8 @@ class CloudNode(Node):
         for key in ('sr_dir', 'seg_weights'):
             p[key] = resolve_model_path(p[key])
         log = self.get_logger()
+        if p['tail_direction'] not in TAIL_DIRECTIONS:
+            raise ValueError(f'parameter tail_direction={p["tail_direction"]!r}: below or above')
         device = resolve_device(p['device'])
         # Models: refuse to start on missing / mismatched files (ModelError names the file).
         reconstructor = make_reconstructor(p['method'], p['sr_dir'], device,
@@ -153,7 +160,8 @@ class CloudNode(Node):
                  + (f' from {p["sr_dir"]} (scales {list(p["sr_scales"])})'
                     if p['method'] != 'bilinear' else ' (no model)') + f' on {device}')
         config = PipelineConfig(
-            tail_threshold=p['tail_threshold'], small_region_fraction=p['small_region_fraction'],
+            tail_threshold=p['tail_threshold'], tail_direction=p['tail_direction'],
+            small_region_fraction=p['small_region_fraction'],
             hold_s=p['hold_s'], max_frame_age_s=p['max_frame_age_s'],
             policy_standard=_knobs(p['policy_standard_scale'],
                                    p['policy_standard_jpeg_quality'], False),
@@ -187,7 +195,8 @@ class CloudNode(Node):
         self._worker = threading.Thread(target=self._work, name='cloud-worker', daemon=True)
         self._worker.start()
         log.info(f'cloud ready: listening on {self.resolve_topic_name("runespoor/encoded")}, '
-                 f'tail threshold {p["tail_threshold"]:g}, small regions < '
+                 f'tail when the ratio is {p["tail_direction"]} {p["tail_threshold"]:g}, small '
+                 'regions < '
                  f'{p["small_region_fraction"]:g} of the frame, hold {p["hold_s"]:g} s, '
                  f'queue {p["queue_size"]}')
 
@@ -208,6 +217,8 @@ class CloudNode(Node):
                     raise ValueError(f'{prm.name} must be finite')
             new = {prm.name: prm.value for prm in params}
             get = {n: new.get(n, self.get_parameter(n).value) for n in PARAMETERS}
+            if get['tail_direction'] not in TAIL_DIRECTIONS:
+                raise ValueError(f'tail_direction {get["tail_direction"]!r}: below or above')
             std = _knobs(get['policy_standard_scale'], get['policy_standard_jpeg_quality'],
                          False)
             tail = _knobs(get['policy_tail_scale'], get['policy_tail_jpeg_quality'], True)
@@ -215,6 +226,7 @@ class CloudNode(Node):
             self.get_logger().warning(f'rejected parameter change: {exc}')
             return SetParametersResult(successful=False, reason=str(exc))
         cfg.tail_threshold = float(get['tail_threshold'])
+        cfg.tail_direction = get['tail_direction']
         cfg.small_region_fraction = float(get['small_region_fraction'])
         cfg.hold_s = self.pipeline.tail.hold_s = float(get['hold_s'])
         cfg.max_frame_age_s = self.pipeline.guard.max_age_s = float(get['max_frame_age_s'])
