@@ -40,6 +40,15 @@ def test_schedule_parse_scale_and_lookup():
             ex.parse_schedule(bad)
 
 
+def test_tail_rule_directions():
+    from runespoor.cloud_pipeline import is_tail_ratio
+    assert is_tail_ratio(0.005, 0.01) and not is_tail_ratio(0.02, 0.01)
+    assert is_tail_ratio(0.02, 0.01, 'above') and not is_tail_ratio(0.005, 0.01, 'above')
+    assert not is_tail_ratio(0.0, 0.0)                 # threshold 0: never (ASR-only mode)
+    with pytest.raises(ValueError):
+        is_tail_ratio(0.1, 0.01, 'sideways')
+
+
 def test_paper_rule_fills_only_rows_without_a_tail_config():
     stats = [{'scale': s, 'quality': q, 'bytes_all': b} for s, q, b in
              [(2, 40, 4000.0), (2, 90, 11000.0), (4, 40, 1700.0), (4, 60, 2000.0),

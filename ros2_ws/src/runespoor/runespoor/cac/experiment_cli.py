@@ -91,6 +91,8 @@ def add_arguments(parser):
                         'lowered to the same bytes/s); profile: as profiled')
     p.add_argument('--tail-threshold', type=float, default=None,
                    help='cloud tail threshold (default: tail_detection of the profile)')
+    p.add_argument('--tail-direction', choices=('below', 'above'), default=None,
+                   help='tail rule direction (default: tail_detection of the profile)')
     p.add_argument('--hold-s', type=float, default=1.0,
                    help='CAC hold time in clip seconds (back to standard after calm)')
     p.add_argument('--awstream-period-s', type=float, default=10.0,
@@ -309,7 +311,11 @@ def run_mode(mode, cfg, work):
     emulate = cfg['shaper'] == 'inprocess'
     bw0 = int(steps[0][1] * cfg['headroom'])
     cloud = dict(cfg['cloud'])
-    cloud['tail_threshold'] = cfg['tail_threshold'] if mode == 'cac' else 0.0
+    if mode == 'cac':
+        cloud['tail_threshold'] = cfg['tail_threshold']
+        cloud['tail_direction'] = cfg['tail_direction']
+    else:  # never flags
+        cloud['tail_threshold'], cloud['tail_direction'] = 0.0, 'below'
     edge = dict(cfg['edge'])
     edge.update({'bandwidth_kbps': float(bw0),
                  'controller': 'awstream' if mode == 'awstream' else 'cac'})
@@ -384,11 +390,22 @@ def run(args):
     """Run the experiment; return the exit status."""
     if args.experiment != 'cac':
         return 2
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f'signal {signum}')
+
+    # also when started in the background (SIGINT ignored): stop the nodes, delete the
+    # namespaces
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     try:
         return _run_cac(args)
     except RuntimeError as exc:
         log(f'error: {exc}')
         return 2
+    except KeyboardInterrupt:
+        log('interrupted; nodes stopped, namespaces deleted')
+        return 130
 
 
 def _run_cac(args):
@@ -441,9 +458,10 @@ def _run_cac(args):
     det = profile.get('tail_detection', {})
     threshold = args.tail_threshold if args.tail_threshold is not None else \
         float(det.get('threshold', 0.01))
-    if det.get('direction', 'below') != 'below' and args.tail_threshold is None:
-        log(f'profile tail_detection direction is {det.get("direction")!r}; the cloud only '
-            'flags "below"; using the threshold as is')
+    direction = args.tail_direction or det.get('direction', 'below')
+    log(f'tail rule: small-region ratio {direction} {threshold:g}'
+        + (f' (profile: recall {det.get("recall")}, precision {det.get("precision")})'
+           if det else ''))
     rows = [{'bandwidth_kbps': e['bandwidth_kbps'], 'standard': e['standard'],
              'tail': e['tail']} for e in profile['entries']]
     rule_notes = []
@@ -469,6 +487,7 @@ def _run_cac(args):
     cfg = {
         'steps_kbps': steps_kbps, 'speed': args.speed, 'headroom': args.headroom,
         'frames': len(images), 'shaper': shaper, 'tail_threshold': threshold,
+        'tail_direction': direction,
         'timeout': args.timeout, 'keep_records': args.keep_records,
         'cloud': {'method': method, 'sr_dir': os.path.abspath(args.sr_dir),
                   'sr_scales': scales or [2], 'seg_arch': arch,
@@ -510,7 +529,8 @@ def _run_cac(args):
                      'edge_plans_for': args.headroom},
         'profile': {'file': yml, 'source': profile_dir, 'rows': rows,
                     'tail_configs': args.tail_configs, 'paper_rule_notes': rule_notes,
-                    'tail_detection': det, 'tail_threshold_used': threshold},
+                    'tail_detection': det, 'tail_threshold_used': threshold,
+                    'tail_direction_used': direction},
         'accuracy': 'relative = mIoU of the map of the cloud vs the same segmentation model '
                     'on the HR frame (label void ignored), the §5.3 baseline of the paper; '
                     'absolute '
