@@ -401,16 +401,17 @@ def plot_fig15(result, path):
             ax.axvline(t, color='k', ls=':', lw=0.8)
     for i, (t, r) in enumerate(steps):
         ax1.text(t + 0.1, 0.02, f'{result["schedule"]["nominal_mbit"][i][1]:g} Mbit/s '
-                 f'nominal\n({r * 1000:.0f} kbit/s)', transform=ax1.get_xaxis_transform(),
-                 fontsize=7, va='bottom')
+                 f'nominal\n= {r * 1000:.0f} kbit/s', transform=ax1.get_xaxis_transform(),
+                 fontsize=6.5, va='bottom')
     ax1.set_ylabel('relative mIoU (vs HR prediction)')
     ax1.set_ylim(0, 1.02)
-    ax1.legend(loc='lower right', fontsize=8)
+    ax1.legend(loc='upper right', fontsize=8, ncol=3)
     ax1.grid(alpha=0.3)
-    ax2.set_ylabel('throughput [kbit/s]')
+    ax2.set_ylabel('received at the cloud [kbit/s]')
+    ax2.set_ylim(0, max(ys) * 1.25 if ys else None)
     ax2.set_xlabel('clip time [s]')
     ax2.grid(alpha=0.3)
-    ax2.legend(loc='upper right', fontsize=8)
+    ax2.legend(loc='upper right', fontsize=8, ncol=4)
     fig.suptitle(f'CAC experiment (paper Fig. 15 shape): {result["clip"]["frames"]} frames '
                  f'{result["clip"]["size"][0]}x{result["clip"]["size"][1]}, '
                  f'{result["method"]}, shaper {result["shaper"]["kind"]}', fontsize=9)
