@@ -143,9 +143,10 @@ def profile_yaml(profile, rows):
     import yaml
     doc = dict(profile)
     doc['entries'] = rows
-    return ('# Profile of runespoor experiment cac: tail-specific configs filled in by the '
-            "paper's rule\n# where tail-aware profiling kept the standard one "
-            '(runespoor.cac.experiment.paper_rule_tail_rows).\n'
+    return ('# Profile the edge loaded in runespoor experiment cac: the profiled rows, tail '
+            "configs filled in by the paper's rule\n# where profiling kept the standard one "
+            '(--tail-configs fill, runespoor.cac.experiment.paper_rule_tail_rows), frame rates '
+            'x --speed.\n'
             + yaml.safe_dump({'profile': doc}, sort_keys=False, default_flow_style=None))
 
 
