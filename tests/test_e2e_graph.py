@@ -75,6 +75,7 @@ def test_source_edge_cloud_maps_flags_and_policy(domain, probe, tmp_path):
     for m in maps[:-2]:  # the last maps' flags may still be in flight
         assert m.sequence in flag_by_seq
         f = flag_by_seq[m.sequence]
+        assert f.direction == TailFrameFlag.DIRECTION_BELOW  # the default, paper's rule
         assert f.is_tail == (m.small_region_ratio < f.threshold)
     assert any(f.is_tail for f in flags) and any(not f.is_tail for f in flags)
     # The cloud's tail policy changed the knobs of the following frames (tail: x2, q40).

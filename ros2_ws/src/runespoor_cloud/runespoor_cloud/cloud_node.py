@@ -326,6 +326,9 @@ class CloudNode(Node):
         flag.signal = TailFrameFlag.SIGNAL_SMALL_REGION_RATIO
         flag.signal_value = float(res.small_region_ratio)
         flag.threshold = float(res.threshold)
+        flag.direction = (TailFrameFlag.DIRECTION_ABOVE
+                          if self.pipeline.config.tail_direction == 'above'
+                          else TailFrameFlag.DIRECTION_BELOW)
         if res.policy is not None:
             self._send_policy(res.policy, header)
         m.postprocess_ms = float(lat['postprocess_ms'] + (time.perf_counter() - t0) * 1e3)
