@@ -337,7 +337,35 @@ def validate_policy(policy):
         raise PolicyError(f'policy {policy.policy_sequence}: hold_s {policy.hold_s!r} invalid')
 
 
-class EdgeController:
+class UplinkBandwidth:
+    """
+    The bandwidth a controller plans for: a fixed value, or the link estimate from feedback.
+
+    Shared by :class:`EdgeController` and the AWStream-style baseline
+    (:class:`runespoor.cac.awstream.AWStreamController`).  Subclasses create ``self._lock``.
+    """
+
+    def _init_bandwidth(self, bandwidth_source, bandwidth_kbps, estimator):
+        if bandwidth_source not in ('fixed', 'estimate'):
+            raise ValueError(f'bandwidth_source {bandwidth_source!r}: use fixed or estimate')
+        self.bandwidth_source = bandwidth_source
+        self.bandwidth_kbps = float(bandwidth_kbps)
+        self.estimator = estimator or BandwidthEstimator()
+
+    def on_feedback(self, sequence, nbytes, send_s, receive_s):
+        """Feed one ``LinkFeedback`` sample to the bandwidth estimator."""
+        with self._lock:
+            return self.estimator.add(sequence, nbytes, send_s, receive_s)
+
+    def current_bandwidth_kbps(self):
+        """Bandwidth used for the choice [kbit/s]; 0 = unknown."""
+        if self.bandwidth_source == 'estimate':
+            est = self.estimator.estimate_kbps()
+            return est if est > 0 else self.bandwidth_kbps
+        return self.bandwidth_kbps
+
+
+class EdgeController(UplinkBandwidth):
     """
     Current knobs of the edge, chosen from parameters, the profile, the bandwidth and the policy.
 
@@ -361,11 +389,7 @@ class EdgeController:
         self.tail = replace(tail or standard, tail_specific=True).validated('tail')
         self.profile = profile
         self.use_profile = bool(use_profile)
-        if bandwidth_source not in ('fixed', 'estimate'):
-            raise ValueError(f'bandwidth_source {bandwidth_source!r}: use fixed or estimate')
-        self.bandwidth_source = bandwidth_source
-        self.bandwidth_kbps = float(bandwidth_kbps)
-        self.estimator = estimator or BandwidthEstimator()
+        self._init_bandwidth(bandwidth_source, bandwidth_kbps, estimator)
         self.gate = FrameRateGate(self.standard.frame_rate)
         self._pending = None
         self.policy = None
@@ -419,19 +443,7 @@ class EdgeController:
         latest = self._pending or self.policy
         return None if latest is None else latest.policy_sequence
 
-    def on_feedback(self, sequence, nbytes, send_s, receive_s):
-        """Feed one ``LinkFeedback`` sample to the bandwidth estimator."""
-        with self._lock:
-            return self.estimator.add(sequence, nbytes, send_s, receive_s)
-
     # -- per frame -------------------------------------------------------------------------
-    def current_bandwidth_kbps(self):
-        """Bandwidth used for the profile lookup [kbit/s]; 0 = unknown."""
-        if self.bandwidth_source == 'estimate':
-            est = self.estimator.estimate_kbps()
-            return est if est > 0 else self.bandwidth_kbps
-        return self.bandwidth_kbps
-
     def configs(self, source_pixels=None):
         """Return the (standard, tail) configs in force, before the policy's mode is applied."""
         std, tail = self.standard, self.tail

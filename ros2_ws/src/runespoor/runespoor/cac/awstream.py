@@ -24,8 +24,8 @@ from dataclasses import dataclass, replace
 import math
 import threading
 
-from runespoor.edge_control import (BandwidthEstimator, FrameDecision, FrameRateGate, Knobs,
-                                    MODE_STANDARD)
+from runespoor.edge_control import (FrameDecision, FrameRateGate, Knobs, MODE_STANDARD,
+                                    UplinkBandwidth)
 
 #: AWStream's re-profiling period used by default [s] (paper: ~10 s to react).
 DEFAULT_PERIOD_S = 10.0
@@ -40,7 +40,7 @@ class Candidate:
     accuracy: float      # current accuracy estimate (0..1; relative or absolute)
 
 
-class AWStreamController:
+class AWStreamController(UplinkBandwidth):
     """
     Bandwidth-driven knob choice with periodic online re-profiling (no content awareness).
 
@@ -69,18 +69,14 @@ class AWStreamController:
             raise ValueError(f'period_s {period_s!r} must be >= 0')
         if not 0.0 < smoothing <= 1.0:
             raise ValueError(f'smoothing {smoothing!r} outside (0, 1]')
-        if bandwidth_source not in ('fixed', 'estimate'):
-            raise ValueError(f'bandwidth_source {bandwidth_source!r}: use fixed or estimate')
         self._lock = threading.Lock()
+        self._init_bandwidth(bandwidth_source, bandwidth_kbps, estimator)
         self.candidates = [replace(c, knobs=replace(c.knobs, tail_specific=False).validated())
                            for c in candidates]
         self.source_pixels = int(source_pixels)
         self.period_s = float(period_s)
         self.measure = measure
         self.smoothing = float(smoothing)
-        self.bandwidth_source = bandwidth_source
-        self.bandwidth_kbps = float(bandwidth_kbps)
-        self.estimator = estimator or BandwidthEstimator()
         self.gate = FrameRateGate(0.0)
         self._first_t = None
         self.last_profile_s = None
@@ -120,18 +116,6 @@ class AWStreamController:
             raise ValueError(f'bandwidth_kbps {bandwidth_kbps!r} must be >= 0')
         with self._lock:
             self.bandwidth_kbps = bw
-
-    def on_feedback(self, sequence, nbytes, send_s, receive_s):
-        """Feed one ``LinkFeedback`` sample to the bandwidth estimator."""
-        with self._lock:
-            return self.estimator.add(sequence, nbytes, send_s, receive_s)
-
-    def current_bandwidth_kbps(self):
-        """Bandwidth used for the choice [kbit/s]; 0 = unknown."""
-        if self.bandwidth_source == 'estimate':
-            est = self.estimator.estimate_kbps()
-            return est if est > 0 else self.bandwidth_kbps
-        return self.bandwidth_kbps
 
     # -- per frame -------------------------------------------------------------------------
     def profiling_due(self, t):
