@@ -18,7 +18,7 @@ from rclpy.qos import (DurabilityPolicy, qos_profile_sensor_data, QoSProfile,
                        ReliabilityPolicy)
 from runespoor import codec
 from runespoor_cloud.graph import Graph
-from runespoor_cloud.testing import child_env, diagnostics_values, free_domain_id, Probe
+from runespoor_cloud.testing import child_env, diagnostics_values
 from runespoor_msgs.msg import EncodedFrame, KnobConfig, RatePolicy, SemanticMap
 from sensor_msgs.msg import Image
 
@@ -50,18 +50,6 @@ def encoded(seq, scale=2, data=None, width=W, height=H, fmt='jpeg', stamp=None):
         data = codec.encode_frame(frame_image(), scale if scale in codec.SCALES else 2, 80).data
     msg.image.data = array.array('B', data)
     return msg
-
-
-@pytest.fixture
-def domain():
-    return free_domain_id()
-
-
-@pytest.fixture
-def probe(domain):
-    p = Probe(domain)
-    yield p
-    p.close()
 
 
 def test_cloud_survives_every_bad_frame(domain, probe, tmp_path):

@@ -11,7 +11,7 @@ import pytest
 from rclpy.qos import (DurabilityPolicy, qos_profile_sensor_data, QoSProfile,
                        ReliabilityPolicy)
 from runespoor_cloud.graph import Graph
-from runespoor_cloud.testing import child_env, diagnostics_values, free_domain_id, Probe
+from runespoor_cloud.testing import child_env, diagnostics_values
 from runespoor_msgs.msg import EncodedFrame, KnobConfig, RatePolicy, SemanticMap, TailFrameFlag
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
@@ -24,18 +24,6 @@ CLOUD = {'seg_arch': 'palette', 'seg_weights': '', 'method': 'bilinear', 'device
 RELIABLE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
-
-
-@pytest.fixture
-def domain():
-    return free_domain_id()
-
-
-@pytest.fixture
-def probe(domain):
-    p = Probe(domain)
-    yield p
-    p.close()
 
 
 def test_source_edge_cloud_maps_flags_and_policy(domain, probe, tmp_path):
