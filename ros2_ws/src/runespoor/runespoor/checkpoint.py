@@ -6,7 +6,7 @@ A checkpoint is a ``torch.save``-d dict (readable with ``weights_only=True``)::
     {'format': 'runespoor-checkpoint', 'version': 1,
      'model': state_dict,            # fp32, or fp16 when saved with half=True (shipping)
      'optimizer': ..., 'scheduler': ..., 'step': int,   # only in resumable checkpoints
-     'config': {'kind': 'sr'|'seg', 'method': 'sr'|'asr'|'cloudseg'|'seg',
+     'config': {'kind': 'sr'|'seg'|'det', 'method': 'sr'|'asr'|'cloudseg'|'seg'|'det',
                 'arch': str, 'arch_kwargs': {...}, 'scale': int|None, ...training config},
      'seed': int, 'data': {...}, 'train_time_s': float, 'metrics': {...},
      'code_version': str, 'command': str, 'created': ISO time}
@@ -107,7 +107,7 @@ def load_checkpoint(path, *, kind=None, method=None, arch=None, scale=None,
 
 def build_model(ckpt, path='<checkpoint>'):
     """Build the network recorded in a loaded checkpoint dict and load its weights."""
-    from .archs import build_seg, build_sr
+    from .archs import build_det, build_seg, build_sr
     config = ckpt['config']
     kwargs = dict(config.get('arch_kwargs') or {})
     try:
@@ -116,6 +116,8 @@ def build_model(ckpt, path='<checkpoint>'):
             model = build_sr(config['arch'], scale=config['scale'], **kwargs)
         elif config['kind'] == 'seg':
             model = build_seg(config['arch'], **kwargs)
+        elif config['kind'] == 'det':
+            model = build_det(config['arch'], **kwargs)
         else:
             raise CheckpointError(f'checkpoint {path} has unknown kind {config["kind"]!r}')
         model.load_state_dict(ckpt['model'], strict=True)

@@ -10,6 +10,14 @@ Training losses of the SR models (paper §3.1).
   beta * CE(inf(SR), argmax inf(HR))`` on the whole frame: the model's own HR prediction is the
   target, no label is needed.
 
+Detection (the drone-view task), with a :class:`runespoor.archs.det.Detector`:
+
+* :class:`DetASRLoss`: Eq. 3 with the detector's own training loss (focal classification + box
+  regression) restricted to the *small* ground-truth boxes (area below
+  :data:`DET_SMALL_BOX_FRACTION` of the frame); anchors of larger boxes are ignored.
+* :class:`DetCloudSegLoss`: Eq. 2 for detection -- the targets are the detector's own
+  detections on the HR frame (score >= ``pseudo_score``), all sizes.
+
 The analytics model is frozen (:func:`freeze`): ``requires_grad_(False)`` and eval mode (BN
 statistics fixed).  Gradients still flow *through* it into the SR model.  Tensors follow the
 project convention: images ``B x 3 x H x W`` float RGB in [0, 1], labels ``B x H x W`` int64
@@ -25,6 +33,11 @@ from .regions import DEFAULT_MAX_AREA_FRACTION, IGNORE_ID, small_region_mask
 
 #: Default loss weights for segmentation (paper §4): alpha (similarity), beta (analytics).
 SEG_ALPHA, SEG_BETA = 0.95, 0.05
+#: Default loss weights for detection (paper §4).
+DET_ALPHA, DET_BETA = 0.9, 0.1
+#: A ground-truth box is "small" (detailed) below this share of the frame area: 0.0005 of
+#: 1920x1080 is 1037 px^2, about COCO's "small" object (32 x 32 px) at VisDrone resolution.
+DET_SMALL_BOX_FRACTION = 0.0005
 
 
 def freeze(model):
@@ -133,3 +146,72 @@ class CloudSegLoss(_FrozenAnalyticsLoss):
         ce = F.cross_entropy(self.analytics(sr), target)
         loss = self.alpha * l1 + self.beta * ce
         return loss, {'l1': float(l1.detach()), 'ce': float(ce.detach())}
+
+
+def _detection_total(parts):
+    return parts['classification'] + parts['bbox_regression']
+
+
+class DetASRLoss(_FrozenAnalyticsLoss):
+    """
+    Analytics-aware loss of paper Eq. 3 for detection.
+
+    ``alpha * L1(SR, HR) + beta * L_det(det(SR), small GT boxes)`` where ``L_det`` is the frozen
+    detector's own loss (:meth:`runespoor.archs.det.Detector.detection_loss`: focal loss +
+    box regression) with only the boxes whose area is below ``max_area_fraction`` of the frame
+    as objects; anchors matched to larger boxes are ignored, the rest is background.
+    ``frame_area``: area (px) the fraction refers to, when the images are crops.
+
+    ``forward(sr, hr, targets)`` returns ``(loss, parts)``, parts ``{'l1', 'det', 'cls',
+    'box', 'small_boxes'}`` (detached floats).
+    """
+
+    def __init__(self, detector, alpha=DET_ALPHA, beta=DET_BETA,
+                 max_area_fraction=DET_SMALL_BOX_FRACTION, frame_area=None):
+        super().__init__(detector, alpha, beta)
+        self.max_area_fraction = float(max_area_fraction)
+        self.frame_area = frame_area
+
+    def small_boxes(self, targets, image_size):
+        """Per target, the bool mask of its small boxes."""
+        from .archs.det import small_box_keep
+        area = self.frame_area or image_size[0] * image_size[1]
+        return [small_box_keep(t['boxes'], self.max_area_fraction, area).to(
+            t['boxes'].device if torch.is_tensor(t['boxes']) else 'cpu') for t in targets]
+
+    def forward(self, sr, hr, targets):
+        keep = self.small_boxes(targets, sr.shape[-2:])
+        l1 = sr_loss(sr, hr)
+        parts = self.analytics.detection_loss(sr, targets, keep)
+        det = _detection_total(parts)
+        loss = self.alpha * l1 + self.beta * det
+        return loss, {'l1': float(l1.detach()), 'det': float(det.detach()),
+                      'cls': float(parts['classification'].detach()),
+                      'box': float(parts['bbox_regression'].detach()),
+                      'small_boxes': float(sum(int(k.sum()) for k in keep))}
+
+
+class DetCloudSegLoss(_FrozenAnalyticsLoss):
+    """
+    CloudSeg's loss (paper Eq. 2) for detection: match the detector's own output on HR.
+
+    The analytics term is the detector's loss on SR against its detections on HR (score >=
+    ``pseudo_score``), whole frame, no labels.
+
+    ``forward(sr, hr, targets=None)`` returns ``(loss, parts)``.
+    """
+
+    def __init__(self, detector, alpha=DET_ALPHA, beta=DET_BETA, pseudo_score=0.3):
+        super().__init__(detector, alpha, beta)
+        self.pseudo_score = float(pseudo_score)
+
+    def forward(self, sr, hr, targets=None):
+        with torch.no_grad():
+            found = self.analytics(hr)
+        pseudo = [{'boxes': d['boxes'][d['scores'] >= self.pseudo_score],
+                   'labels': d['labels'][d['scores'] >= self.pseudo_score]} for d in found]
+        l1 = sr_loss(sr, hr)
+        det = _detection_total(self.analytics.detection_loss(sr, pseudo))
+        loss = self.alpha * l1 + self.beta * det
+        return loss, {'l1': float(l1.detach()), 'det': float(det.detach()),
+                      'pseudo_boxes': float(sum(len(p['boxes']) for p in pseudo))}

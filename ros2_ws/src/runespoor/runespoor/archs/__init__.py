@@ -3,6 +3,7 @@ Network architectures, with an explicit name -> builder registry.
 
 >>> sr = build_sr('carn_m', scale=4)
 >>> seg = build_seg('swiftnet_r18', num_classes=19)
+>>> det = build_det('retinanet_r18_lite', num_classes=10)
 
 Every builder is configured only by keyword arguments, so a checkpoint that records
 ``(arch, kwargs)`` can rebuild its model (see :mod:`runespoor.checkpoint`).
@@ -11,6 +12,7 @@ Every builder is configured only by keyword arguments, so a checkpoint that reco
 import functools
 
 from .carn import CARN, CARNM
+from .det import Detector
 from .seg import SwiftNet, TorchvisionSeg
 
 #: Super-resolution architectures: name -> class taking ``scale=`` and optional kwargs.
@@ -29,6 +31,13 @@ SEG_ARCHS = {
     'deeplabv3_mobilenet_v3_large': functools.partial(TorchvisionSeg,
                                                       arch='deeplabv3_mobilenet_v3_large'),
     'deeplabv3_resnet50': functools.partial(TorchvisionSeg, arch='deeplabv3_resnet50'),
+}
+
+#: Detection architectures: name -> callable taking ``num_classes=`` and optional kwargs.
+DET_ARCHS = {
+    'retinanet_r18_lite': functools.partial(Detector, backbone='r18_lite'),
+    'retinanet_resnet50_fpn': functools.partial(Detector, backbone='resnet50_fpn',
+                                                head_convs=4, box_loss='l1'),
 }
 
 
@@ -56,6 +65,24 @@ def build_seg(name, num_classes=19, weights=None, **kwargs):
     except KeyError:
         raise ValueError(f'unknown segmentation arch {name!r}; '
                          f'choose one of {", ".join(SEG_ARCHS)}')
+    model = factory(num_classes=int(num_classes), **kwargs)
+    if weights:
+        load_weights(model, weights)
+    return model
+
+
+def build_det(name, num_classes=10, weights=None, **kwargs):
+    """
+    Return the detector ``name`` (a key of :data:`DET_ARCHS`).
+
+    ``weights``: optional path of a weights file to load (see :func:`load_weights`; a plain
+    torchvision RetinaNet state dict is accepted for the torchvision backbone).
+    """
+    try:
+        factory = DET_ARCHS[name]
+    except KeyError:
+        raise ValueError(f'unknown detection arch {name!r}; '
+                         f'choose one of {", ".join(DET_ARCHS)}')
     model = factory(num_classes=int(num_classes), **kwargs)
     if weights:
         load_weights(model, weights)
@@ -91,7 +118,8 @@ def load_weights(model, path):
         raise WeightsError(f'weights file {path} holds no state dict')
     state = _strip(state, 'module.')
     own = model.state_dict()
-    if isinstance(model, TorchvisionSeg) and not any(k.startswith('net.') for k in state):
+    if isinstance(model, (TorchvisionSeg, Detector)) and \
+            not any(k.startswith('net.') for k in state):
         state = {'net.' + k: v for k, v in state.items()}
     state = {k: (v.to(own[k].dtype) if k in own and torch.is_tensor(v) else v)
              for k, v in state.items()}
@@ -108,5 +136,6 @@ def count_parameters(model):
     return sum(p.numel() for p in model.parameters())
 
 
-__all__ = ['CARN', 'CARNM', 'SwiftNet', 'TorchvisionSeg', 'SR_ARCHS', 'SEG_ARCHS',
-           'build_sr', 'build_seg', 'load_weights', 'count_parameters', 'WeightsError']
+__all__ = ['CARN', 'CARNM', 'Detector', 'SwiftNet', 'TorchvisionSeg', 'SR_ARCHS', 'SEG_ARCHS',
+           'DET_ARCHS', 'build_sr', 'build_seg', 'build_det', 'load_weights',
+           'count_parameters', 'WeightsError']

@@ -1,5 +1,5 @@
 r"""
-``runespoor train seg|sr|asr|cloudseg``: train the analytics model and the SR models.
+``runespoor train seg|det|sr|asr|cloudseg``: train the analytics models and the SR models.
 
 Settings come from built-in defaults per task, then an optional YAML file (``--config``, keys
 as the long option names with ``_``), then the command line.  Examples (512x256 demo data)::
@@ -9,37 +9,59 @@ as the long option names with ``_``), then the command line.  Examples (512x256 
     runespoor train asr --config config/train/finetune.yaml --scale 4 \
         --init out/sr_x4/sr_x4.pt --seg out/seg/seg.pt --out out/asr_x4
 
+The detection task (drone view, VisDrone-DET layout: ``--data`` holds
+``VisDrone2019-DET-train`` and ``VisDrone2019-DET-val``) uses ``--analytics detection``::
+
+    runespoor train det --config config/train/det.yaml --data data/drone640 --out out/det
+    runespoor train sr --analytics detection --data data/drone640 --scale 4 \
+        --init models/sr/sr_x4.pt --out out/det_sr_x4
+    runespoor train asr --analytics detection --data data/drone640 --scale 4 \
+        --init out/det_sr_x4/sr_x4.pt --det out/det/det.pt --out out/det_asr_x4
+
 ``--data random`` trains on tiny generated blobs (a smoke test of the whole path).
 """
 
 import shlex
 import sys
 
-TASKS = ('seg', 'sr', 'asr', 'cloudseg')
+TASKS = ('seg', 'det', 'sr', 'asr', 'cloudseg')
+#: Analytics tasks: what the SR models are trained on / fine-tuned for.
+ANALYTICS = ('segmentation', 'detection')
+#: Split folders of the VisDrone-DET layout under a detection data root.
+DRONE_SPLITS = {'train': 'VisDrone2019-DET-train', 'val': 'VisDrone2019-DET-val'}
 
 #: Defaults per task (sized for the 512x256 CPU demo; see config/train/*.yaml).
 DEFAULTS = {
     'common': {'data': None, 'out': None, 'seed': 0, 'device': 'auto', 'threads': 0,
                'workers': 0, 'resume': None, 'val_every': 0, 'val_batches': None,
                'checkpoint_every': 100, 'progress': True, 'num_classes': 19,
-               'quality': [40, 90], 'lr': None, 'steps': None, 'batch': None, 'arch': None},
+               'quality': [40, 90], 'lr': None, 'steps': None, 'batch': None, 'arch': None,
+               'analytics': 'segmentation'},
     'seg': {'arch': 'swiftnet_r18_lite', 'steps': 3000, 'batch': 8, 'crop': [256, 256],
             'lr': 2e-3, 'weight_decay': 1e-4, 'warmup': 100, 'weights': None},
+    'det': {'arch': 'retinanet_r18_lite', 'steps': 3000, 'batch': 8, 'crop': [192, 320],
+            'lr': 2e-3, 'weight_decay': 1e-4, 'warmup': 100, 'weights': None,
+            'num_classes': 10, 'analytics': 'detection'},
     'sr': {'arch': 'carn_m', 'scale': 4, 'steps': 600, 'batch': 8, 'patch': 32, 'lr': 5e-4,
-           'global_residual': True},
-    'asr': {'scale': 4, 'steps': 150, 'batch': 4, 'crop': None, 'lr': 1e-4, 'alpha': 0.95,
-            'beta': 0.05, 'max_area_fraction': None, 'init': None, 'seg': None},
+           'global_residual': True, 'init': None},
+    'asr': {'scale': 4, 'steps': 150, 'batch': 4, 'crop': None, 'lr': 1e-4, 'alpha': None,
+            'beta': None, 'max_area_fraction': None, 'init': None, 'seg': None, 'det': None},
     'cloudseg': {'scale': 4, 'steps': 150, 'batch': 4, 'crop': None, 'lr': 1e-4,
-                 'alpha': 0.95, 'beta': 0.05, 'init': None, 'seg': None},
+                 'alpha': None, 'beta': None, 'init': None, 'seg': None, 'det': None},
 }
 
 
 def add_arguments(parser):
     """Add the ``train`` options to ``parser``."""
     a = parser.add_argument
-    a('task', choices=TASKS, help='what to train: seg model, base SR, ASR or CloudSeg fine-tune')
+    a('task', choices=TASKS, help='what to train: seg model, detector, base SR, ASR or CloudSeg '
+                                  'fine-tune')
+    a('--analytics', choices=ANALYTICS,
+      help='sr/asr/cloudseg: the analytics task and its data (default segmentation: '
+           'Cityscapes layout; detection: VisDrone-DET layout)')
     a('--config', help='YAML file of settings (keys = long option names with _)')
-    a('--data', help="dataset root in Cityscapes layout, or 'random' for a smoke test")
+    a('--data', help="dataset root (Cityscapes layout; detection: a folder holding "
+                     "VisDrone2019-DET-train/-val), or 'random' for a smoke test")
     a('--out', help='output folder (checkpoints, log.jsonl, metrics.json)')
     a('--arch', help='architecture (seg: swiftnet_r18[_lite], lraspp_mobilenet_v3_large...; '
                      'sr: carn, carn_m)')
@@ -48,21 +70,25 @@ def add_arguments(parser):
     a('--batch', type=int, help='batch size')
     a('--patch', type=int, help='SR: LR patch side in pixels (HR patch = patch * scale)')
     a('--crop', type=int, nargs=2, metavar=('H', 'W'),
-      help='seg/fine-tune: crop size of the HR frames (default: whole frames for fine-tuning)')
+      help='seg/det/fine-tune: crop size of the HR frames (default: whole frames for '
+           'fine-tuning)')
     a('--lr', type=float, help='peak learning rate (poly decay to 0)')
     a('--weight-decay', type=float, help='seg: AdamW weight decay')
     a('--warmup', type=int, help='seg: linear warm-up steps')
     a('--quality', type=int, nargs=2, metavar=('LO', 'HI'),
       help='JPEG quality range of the degraded LR frames (inclusive)')
-    a('--alpha', type=float, help='fine-tune: weight of the L1 term')
-    a('--beta', type=float, help='fine-tune: weight of the analytics term')
-    a('--max-area-fraction', type=float, help='asr: small-region cutoff (fraction of frame)')
+    a('--alpha', type=float, help='fine-tune: weight of the L1 term (0.95 seg, 0.9 det)')
+    a('--beta', type=float, help='fine-tune: weight of the analytics term (0.05 seg, 0.1 det)')
+    a('--max-area-fraction', type=float,
+      help='asr: small-region / small-box cutoff (fraction of frame; 0.001 seg, 0.0005 det)')
     a('--global-residual', type=_yes_no, metavar='yes|no',
       help='sr: predict a residual over bilinear upsampling (default yes; the paper: no)')
-    a('--init', help='asr/cloudseg: base SR checkpoint to start from')
+    a('--init', help='asr/cloudseg: base SR checkpoint to start from; sr: optional initial '
+                     'weights (e.g. the street model for drone video)')
     a('--seg', help='asr/cloudseg: checkpoint of the frozen segmentation model')
-    a('--weights', help='seg: weights file to start from (checkpoint or state dict)')
-    a('--num-classes', type=int, help='segmentation classes (19)')
+    a('--det', help='asr/cloudseg --analytics detection: checkpoint of the frozen detector')
+    a('--weights', help='seg/det: weights file to start from (checkpoint or state dict)')
+    a('--num-classes', type=int, help='classes (segmentation 19, detection 10)')
     a('--seed', type=int, help='random seed')
     a('--device', help="'cpu', 'cuda' or 'auto'")
     a('--threads', type=int, help='torch CPU threads (0: leave as is)')
@@ -110,14 +136,14 @@ def resolve_config(args):
     return cfg
 
 
-def _loader(dataset, batch, shuffle, workers, seed, drop_last=True):
+def _loader(dataset, batch, shuffle, workers, seed, drop_last=True, collate_fn=None):
     import torch
     from torch.utils.data import DataLoader
     g = torch.Generator()
     g.manual_seed(int(seed))
     return DataLoader(dataset, batch_size=batch, shuffle=shuffle, num_workers=workers,
                       drop_last=drop_last and shuffle, generator=g,
-                      persistent_workers=workers > 0)
+                      persistent_workers=workers > 0, collate_fn=collate_fn)
 
 
 def build_data(cfg):
@@ -126,6 +152,8 @@ def build_data(cfg):
     task, data = cfg['task'], cfg['data']
     if not data:
         raise ValueError('no data: pass --data ROOT (Cityscapes layout) or --data random')
+    if cfg['analytics'] == 'detection':
+        return _drone_data(cfg)
     if data == 'random':
         desc = {'source': 'random blobs (smoke test)'}
         if task == 'sr':
@@ -196,6 +224,63 @@ def _cityscapes_data(cfg):
             val_set, desc)
 
 
+def _drone_data(cfg):
+    """
+    Return datasets on a VisDrone-DET root (or random boxes) for the detection task.
+
+    det: random crops of the train frames with flips, whole val frames.  sr: LR/HR patches of
+    the train frames.  asr/cloudseg: whole train frames (or crops) degraded at a random quality
+    in ``quality``, with their targets.  SR validation: whole val frames at quality 75.
+    """
+    import os
+
+    from torch.utils.data import ConcatDataset
+
+    from ..data.datasets import SRPatchDataset
+    from ..data.det_datasets import DetCropDataset, DetFrames, RandomDetData, sr_frames
+    from .datasets import DegradedFrames
+    task, root = cfg['task'], cfg['data']
+    crop = cfg.get('crop')
+    crop_wh = None if not crop else (int(crop[1]), int(crop[0]))
+    if root == 'random':
+        desc = {'source': 'random boxes (smoke test)'}
+        train = RandomDetData(16, (64, 96), seed=cfg['seed'])
+        val = RandomDetData(4, (64, 96), seed=99)
+        if task == 'det':  # whole 96x64 frames: the default crop does not fit
+            return DetCropDataset(train, None), val, desc
+        if task == 'sr':
+            from .datasets import RandomSRData
+            return (RandomSRData(32, cfg['scale'], cfg['patch'] or 8, seed=cfg['seed']),
+                    DegradedFrames(val, cfg['scale'], 90), desc)
+        return (DegradedFrames(train, cfg['scale'], cfg['quality']),
+                DegradedFrames(val, cfg['scale'], 90), desc)
+    dirs = {k: os.path.join(root, v) for k, v in DRONE_SPLITS.items()}
+    for split, path in dirs.items():
+        if not os.path.isdir(path):
+            raise ValueError(f'{path}: folder not found (detection data root needs '
+                             f'{DRONE_SPLITS["train"]}/ and {DRONE_SPLITS["val"]}/; make one '
+                             'with runespoor data drone --out ROOT)')
+    train, val = DetFrames(dirs['train']), DetFrames(dirs['val'])
+    desc = {'source': 'visdrone-det layout', 'train_frames': len(train),
+            'val_frames': len(val)}
+    if task == 'det':
+        return DetCropDataset(train, crop_wh), val, desc
+    val_set = DegradedFrames(val, cfg['scale'], 75)
+    if task == 'sr':
+        qualities = sr_qualities(cfg['quality'])
+        frames = sr_frames(dirs['train'])
+        parts = [SRPatchDataset(frames, cfg['scale'], q, lr_patch=cfg['patch'])
+                 for q in qualities]
+        desc.update(sr_frames=len(frames), qualities=qualities, lr_patch=cfg['patch'])
+        return ConcatDataset(parts), val_set, desc
+    desc.update(quality=list(cfg['quality']), crop=crop)
+    if crop:
+        h, w = train[0][0].shape[-2:]
+        desc['frame_area'] = int(h * w)
+    return (DegradedFrames(DetCropDataset(train, crop_wh), cfg['scale'], cfg['quality']),
+            val_set, desc)
+
+
 def _image_area(path):
     import cv2
     img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
@@ -210,10 +295,22 @@ def _seg_model(cfg, device):
     if cfg['task'] == 'seg':
         model = build_seg(cfg['arch'], num_classes=cfg['num_classes'], weights=cfg['weights'])
         return model, {'num_classes': cfg['num_classes']}
+    if cfg['analytics'] == 'detection':
+        if not cfg.get('det'):
+            raise ValueError(f'{cfg["task"]} --analytics detection needs the frozen detector: '
+                             '--det PATH')
+        model, _ = load_model(cfg['det'], kind='det', device=device)
+        return model, None
     if not cfg['seg']:
         raise ValueError(f'{cfg["task"]} needs the frozen segmentation model: --seg PATH')
     model, _ = load_model(cfg['seg'], kind='seg', device=device)
     return model, None
+
+
+def _det_model(cfg):
+    from ..archs import build_det
+    model = build_det(cfg['arch'], num_classes=cfg['num_classes'], weights=cfg['weights'])
+    return model, {'num_classes': cfg['num_classes']}
 
 
 def run(args):
@@ -225,7 +322,9 @@ def run(args):
     from ..archs import build_sr, count_parameters
     from ..checkpoint import CheckpointError, load_model
     from .loop import resolve_device, seed_everything
-    from .tasks import finetune_sr, train_seg, train_sr
+    from ..data.det_datasets import det_collate
+    from ..losses import DET_ALPHA, DET_BETA, SEG_ALPHA, SEG_BETA
+    from .tasks import finetune_sr, train_det, train_seg, train_sr
 
     try:
         cfg = resolve_config(args)
@@ -248,8 +347,12 @@ def run(args):
     task = cfg['task']
     try:
         train_set, val_set, data_desc = build_data(cfg)
-        train_loader = _loader(train_set, cfg['batch'], True, cfg['workers'], cfg['seed'])
-        val_loader = _loader(val_set, 1, False, 0, cfg['seed']) if val_set is not None else None
+        collate = det_collate if cfg['analytics'] == 'detection' and task != 'sr' else None
+        train_loader = _loader(train_set, cfg['batch'], True, cfg['workers'], cfg['seed'],
+                               collate_fn=collate)
+        val_collate = det_collate if cfg['analytics'] == 'detection' else None
+        val_loader = _loader(val_set, 1, False, 0, cfg['seed'], collate_fn=val_collate) \
+            if val_set is not None else None
         common['data'] = dict(data_desc, root=cfg['data'], train_samples=len(train_set),
                               val_samples=len(val_set) if val_set is not None else 0)
         run_cfg = {k: v for k, v in cfg.items() if k not in ('progress',)}
@@ -260,10 +363,22 @@ def run(args):
                                config=dict(run_cfg, arch_kwargs=arch_kwargs),
                                weight_decay=cfg['weight_decay'], warmup=cfg['warmup'],
                                **common)
+        elif task == 'det':
+            model, arch_kwargs = _det_model(cfg)
+            print(f'detector {cfg["arch"]}: {count_parameters(model):,} parameters')
+            result = train_det(model, train_loader, val_loader=val_loader,
+                               config=dict(run_cfg, arch_kwargs=arch_kwargs),
+                               weight_decay=cfg['weight_decay'], warmup=cfg['warmup'],
+                               **common)
         elif task == 'sr':
             arch_kwargs = {'global_residual': bool(cfg['global_residual'])}
-            model = build_sr(cfg['arch'], scale=cfg['scale'], **arch_kwargs)
-            print(f'SR model {cfg["arch"]} x{cfg["scale"]}: '
+            if cfg['init']:  # e.g. start drone SR from the street model
+                model, init_ckpt = load_model(cfg['init'], kind='sr', scale=cfg['scale'])
+                arch_kwargs = init_ckpt['config'].get('arch_kwargs', arch_kwargs)
+                run_cfg['arch'] = init_ckpt['config']['arch']
+            else:
+                model = build_sr(cfg['arch'], scale=cfg['scale'], **arch_kwargs)
+            print(f'SR model {run_cfg["arch"]} x{cfg["scale"]}: '
                   f'{count_parameters(model):,} parameters')
             result = train_sr(model, train_loader, val_loader=val_loader,
                               config=dict(run_cfg, arch_kwargs=arch_kwargs), **common)
@@ -279,8 +394,14 @@ def run(args):
                 kw['max_area_fraction'] = cfg['max_area_fraction']
             if task == 'asr' and data_desc.get('frame_area'):
                 kw['frame_area'] = data_desc['frame_area']
+            detection = cfg['analytics'] == 'detection'
+            alpha = cfg['alpha'] if cfg['alpha'] is not None else (
+                DET_ALPHA if detection else SEG_ALPHA)
+            beta = cfg['beta'] if cfg['beta'] is not None else (
+                DET_BETA if detection else SEG_BETA)
             result = finetune_sr(sr_model, seg_model, train_loader, method=task,
-                                 val_loader=val_loader, alpha=cfg['alpha'], beta=cfg['beta'],
+                                 val_loader=val_loader, alpha=alpha, beta=beta,
+                                 analytics=cfg['analytics'],
                                  config=dict(run_cfg, arch=sr_cfg['arch'],
                                              arch_kwargs=sr_cfg.get('arch_kwargs', {})),
                                  **kw, **common)

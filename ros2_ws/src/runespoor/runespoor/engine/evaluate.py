@@ -92,3 +92,76 @@ def evaluate_sr(sr_model, loader, device, seg_model=None, num_classes=19, max_ba
             out['detail_acc'] = hits / total
             out['bilinear_detail_acc'] = hits_bl / total
     return out
+
+
+def detections_to_coco(found, targets=None):
+    """
+    Convert detector outputs (and targets) to :func:`runespoor.metrics.detection.coco_map` form.
+
+    ``found``: list of dicts ``boxes`` x1y1x2y2, ``scores``, ``labels``; ``targets``: list of
+    dicts ``boxes`` x1y1x2y2, ``labels``, ``ignore``.  Returns ``(gts, dets)`` (``gts`` None
+    without targets), boxes as x, y, w, h NumPy arrays.
+    """
+    def xywh(b):
+        b = torch.as_tensor(b, dtype=torch.float64).reshape(-1, 4).cpu().numpy()
+        return np.concatenate([b[:, :2], b[:, 2:] - b[:, :2]], 1)
+
+    dets = [{'boxes': xywh(d['boxes']), 'scores': d['scores'].detach().cpu().numpy(),
+             'classes': d['labels'].detach().cpu().numpy()} for d in found]
+    if targets is None:
+        return None, dets
+    gts = [{'boxes': xywh(t['boxes']),
+            'classes': torch.as_tensor(t['labels']).cpu().numpy(),
+            'ignore_regions': xywh(t.get('ignore', torch.zeros((0, 4))))} for t in targets]
+    return gts, dets
+
+
+def _coco_summary(gts, dets, class_ids, prefix=''):
+    from ..metrics.detection import coco_map
+    res = coco_map(gts, dets, class_ids=class_ids)
+    per_class = [None if math.isnan(v) else float(v) for v in res['per_class'].values()]
+    return {f'{prefix}map': float(res['mAP']), f'{prefix}ap50': float(res['AP50']),
+            f'{prefix}ap': per_class}
+
+
+@torch.no_grad()
+def evaluate_det(model, loader, device, num_classes=10, max_batches=None):
+    """COCO-style mAP (pycocotools) of ``model`` on ``(image, targets)`` batches."""
+    model.eval()
+    gts, dets = [], []
+    for i, batch in enumerate(loader):
+        if max_batches is not None and i >= max_batches:
+            break
+        image, targets = batch[-2], batch[-1]
+        g, d = detections_to_coco(model(image.to(device)), targets)
+        gts += g
+        dets += d
+    return _coco_summary(gts, dets, list(range(1, num_classes + 1)))
+
+
+@torch.no_grad()
+def evaluate_sr_det(sr_model, loader, device, detector, num_classes=10, max_batches=None):
+    """PSNR of SR and bilinear on ``(lr, hr, targets)`` batches, and the mAP on each."""
+    sr_model.eval()
+    detector.eval()
+    psnr_sr = psnr_bl = 0.0
+    n = 0
+    gts, dets, dets_bl = [], [], []
+    for i, batch in enumerate(loader):
+        if max_batches is not None and i >= max_batches:
+            break
+        lr, hr, targets = batch[0].to(device), batch[1].to(device), batch[2]
+        sr = sr_to_size(sr_model, lr, hr.shape[-2:]).clamp(0, 1)
+        bl = bilinear(lr, hr.shape[-2:]).clamp(0, 1)
+        psnr_sr += psnr_batch(sr, hr) * lr.shape[0]
+        psnr_bl += psnr_batch(bl, hr) * lr.shape[0]
+        n += lr.shape[0]
+        g, d = detections_to_coco(detector(sr), targets)
+        gts += g
+        dets += d
+        dets_bl += detections_to_coco(detector(bl))[1]
+    classes = list(range(1, num_classes + 1))
+    out = {'psnr': psnr_sr / max(n, 1), 'psnr_bilinear': psnr_bl / max(n, 1)}
+    out.update(_coco_summary(gts, dets, classes))
+    out['bilinear_map'] = _coco_summary(gts, dets_bl, classes)['map']
+    return out

@@ -24,15 +24,19 @@ import time
 import torch
 import torch.nn.functional as F
 
-from .evaluate import evaluate_seg, evaluate_sr
+from .evaluate import evaluate_det, evaluate_seg, evaluate_sr, evaluate_sr_det
 from .loop import fit, hflip_batch, poly_lambda, seed_everything
 from ..checkpoint import load_checkpoint, save_checkpoint
-from ..losses import ASRLoss, CloudSegLoss, freeze, SEG_ALPHA, SEG_BETA, sr_loss
+from ..losses import (ASRLoss, CloudSegLoss, DET_SMALL_BOX_FRACTION, DetASRLoss,
+                      DetCloudSegLoss, freeze, SEG_ALPHA, SEG_BETA, sr_loss)
 from ..reconstruct import sr_to_size
 from ..regions import DEFAULT_MAX_AREA_FRACTION, IGNORE_ID
 
-#: Fine-tuning losses by method name.
-FINETUNE_LOSSES = {'asr': ASRLoss, 'cloudseg': CloudSegLoss}
+#: Fine-tuning losses by analytics task and method name.
+FINETUNE_LOSSES = {'segmentation': {'asr': ASRLoss, 'cloudseg': CloudSegLoss},
+                   'detection': {'asr': DetASRLoss, 'cloudseg': DetCloudSegLoss}}
+#: Analytics tasks that SR models can be fine-tuned for.
+ANALYTICS_TASKS = tuple(FINETUNE_LOSSES)
 
 
 class _Run:
@@ -205,35 +209,96 @@ def train_seg(model, train_loader, *, steps, config, lr=1e-3, weight_decay=1e-4,
                      desc='seg')
 
 
+def train_det(model, train_loader, *, steps, config, lr=1e-3, weight_decay=1e-4, device='cpu',
+              val_loader=None, out_dir=None, seed=0, resume=None, val_every=0,
+              checkpoint_every=0, warmup=100, progress=True, data=None, command=None,
+              ship_half=True, val_batches=None, clip_grad=10.0):
+    """
+    Detector training: RetinaNet's focal + box loss on ``(image, targets)`` batches, AdamW + poly.
+
+    Flips and crops come from the dataset (:class:`runespoor.data.det_datasets.
+    DetCropDataset`).  Returns ``{'checkpoint', 'metrics', 'step', 'train_time_s'}`` with the
+    validation mAP (pycocotools).  The final ``det.pt`` is stored in fp16 when ``ship_half``.
+    """
+    device = torch.device(device)
+    model.to(device)
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (no_decay if p.ndim <= 1 else decay).append(p)
+    optimizer = torch.optim.AdamW([{'params': decay, 'weight_decay': weight_decay},
+                                   {'params': no_decay, 'weight_decay': 0.0}], lr=lr)
+    scheduler = _poly(optimizer, steps, warmup)
+
+    def step_fn(batch, step):
+        model.train()
+        image, targets = batch[0].to(device), batch[1]
+        parts = model.detection_loss(image, targets)
+        loss = parts['classification'] + parts['bbox_regression']
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if clip_grad:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip_grad)
+        optimizer.step()
+        return {'loss': float(loss.detach()), 'cls': float(parts['classification'].detach()),
+                'box': float(parts['bbox_regression'].detach())}
+
+    num_classes = int(getattr(model, 'num_classes', 10))
+
+    def validate(step):
+        return evaluate_det(model, val_loader, device, num_classes, max_batches=val_batches)
+
+    config = dict(config, kind='det', method='det')
+    return _run_task(model, optimizer, scheduler, step_fn,
+                     validate if val_loader is not None else None, train_loader, steps=steps,
+                     config=config, out_dir=out_dir, seed=seed, data=data, command=command,
+                     final_name='det.pt', ship_half=ship_half, resume=resume,
+                     val_every=val_every, checkpoint_every=checkpoint_every, progress=progress,
+                     desc='det')
+
+
 def finetune_sr(sr_model, seg_model, train_loader, *, method, steps, config, lr=1e-4,
-                alpha=SEG_ALPHA, beta=SEG_BETA, max_area_fraction=DEFAULT_MAX_AREA_FRACTION,
+                alpha=SEG_ALPHA, beta=SEG_BETA, max_area_fraction=None,
                 frame_area=None, device='cpu', val_loader=None, out_dir=None, seed=0,
                 resume=None, val_every=0, checkpoint_every=0, flip=True, progress=True,
-                data=None, command=None, val_batches=None):
+                data=None, command=None, val_batches=None, analytics='segmentation'):
     """
-    Fine-tune a base SR model for the frozen ``seg_model``: ``method`` 'asr' or 'cloudseg'.
+    Fine-tune a base SR model for the frozen analytics model: ``method`` 'asr' or 'cloudseg'.
 
-    ``asr``: paper Eq. 3 (:class:`runespoor.losses.ASRLoss`); ``cloudseg``: paper Eq. 2
-    (:class:`runespoor.losses.CloudSegLoss`).  ``seg_model`` is frozen (no gradients, eval
-    mode) and never updated; gradients flow through it into ``sr_model``.  Batches are
-    ``(lr, hr, label)``.  Validation reports PSNR, mIoU on SR vs bilinear and the accuracy on
-    small regions.
+    ``analytics='segmentation'`` (``seg_model`` a segmentation net, batches ``(lr, hr,
+    label)``): ``asr`` is paper Eq. 3 (:class:`runespoor.losses.ASRLoss`), ``cloudseg`` Eq. 2
+    (:class:`runespoor.losses.CloudSegLoss`); validation reports PSNR, mIoU on SR vs bilinear
+    and the accuracy on small regions.  ``analytics='detection'`` (``seg_model`` a
+    :class:`runespoor.archs.det.Detector`, batches ``(lr, hr, targets)``):
+    :class:`runespoor.losses.DetASRLoss` / :class:`runespoor.losses.DetCloudSegLoss`,
+    validation PSNR and mAP; flips are the dataset's job there.  The analytics model is frozen
+    (no gradients, eval mode) and never updated; gradients flow through it into ``sr_model``.
+    ``max_area_fraction`` defaults to the task's small-region cutoff.
     """
-    if method not in FINETUNE_LOSSES:
+    if analytics not in FINETUNE_LOSSES:
+        raise ValueError(f'unknown analytics task {analytics!r}; choose '
+                         f'{" or ".join(ANALYTICS_TASKS)}')
+    if method not in FINETUNE_LOSSES[analytics]:
         raise ValueError(f'unknown fine-tuning method {method!r}; choose asr or cloudseg')
+    detection = analytics == 'detection'
+    if max_area_fraction is None:
+        max_area_fraction = DET_SMALL_BOX_FRACTION if detection else DEFAULT_MAX_AREA_FRACTION
     device = torch.device(device)
     sr_model.to(device)
     freeze(seg_model.to(device))
+    loss_cls = FINETUNE_LOSSES[analytics][method]
     if method == 'asr':
-        criterion = ASRLoss(seg_model, alpha, beta, max_area_fraction, frame_area=frame_area)
+        criterion = loss_cls(seg_model, alpha, beta, max_area_fraction, frame_area=frame_area)
     else:
-        criterion = CloudSegLoss(seg_model, alpha, beta)
+        criterion = loss_cls(seg_model, alpha, beta)
+    flip = flip and not detection
     optimizer = torch.optim.Adam(sr_model.parameters(), lr=lr)
     scheduler = _poly(optimizer, steps)
 
     def step_fn(batch, step):
         sr_model.train()
-        lr_img, hr, label = (t.to(device) for t in batch[:3])
+        lr_img, hr, label = batch[0].to(device), batch[1].to(device), batch[2]
+        if not detection:
+            label = label.to(device)
         if flip:
             lr_img, hr, label = hflip_batch(lr_img, hr, label)
         sr = sr_to_size(sr_model, lr_img, hr.shape[-2:])
@@ -246,10 +311,14 @@ def finetune_sr(sr_model, seg_model, train_loader, *, method, steps, config, lr=
     num_classes = int(getattr(seg_model, 'num_classes', 19))
 
     def validate(step):
+        if detection:
+            return evaluate_sr_det(sr_model, val_loader, device, seg_model, num_classes,
+                                   max_batches=val_batches)
         return evaluate_sr(sr_model, val_loader, device, seg_model, num_classes,
                            max_batches=val_batches, max_area_fraction=max_area_fraction)
 
-    config = dict(config, kind='sr', method=method, alpha=alpha, beta=beta)
+    config = dict(config, kind='sr', method=method, alpha=alpha, beta=beta,
+                  analytics=analytics)
     if method == 'asr':
         config['max_area_fraction'] = max_area_fraction
     return _run_task(sr_model, optimizer, scheduler, step_fn,
