@@ -27,8 +27,8 @@ import torch.nn.functional as F
 from .evaluate import evaluate_det, evaluate_seg, evaluate_sr, evaluate_sr_det
 from .loop import fit, hflip_batch, poly_lambda, seed_everything
 from ..checkpoint import load_checkpoint, save_checkpoint
-from ..losses import (ASRLoss, CloudSegLoss, DET_SMALL_BOX_FRACTION, DetASRLoss,
-                      DetCloudSegLoss, freeze, SEG_ALPHA, SEG_BETA, sr_loss)
+from ..losses import (ASRLoss, CloudSegLoss, DET_ALPHA, DET_BETA, DET_SMALL_BOX_FRACTION,
+                      DetASRLoss, DetCloudSegLoss, freeze, SEG_ALPHA, SEG_BETA, sr_loss)
 from ..reconstruct import sr_to_size
 from ..regions import DEFAULT_MAX_AREA_FRACTION, IGNORE_ID
 
@@ -257,7 +257,7 @@ def train_det(model, train_loader, *, steps, config, lr=1e-3, weight_decay=1e-4,
 
 
 def finetune_sr(sr_model, seg_model, train_loader, *, method, steps, config, lr=1e-4,
-                alpha=SEG_ALPHA, beta=SEG_BETA, max_area_fraction=None,
+                alpha=None, beta=None, max_area_fraction=None,
                 frame_area=None, device='cpu', val_loader=None, out_dir=None, seed=0,
                 resume=None, val_every=0, checkpoint_every=0, flip=True, progress=True,
                 data=None, command=None, val_batches=None, analytics='segmentation'):
@@ -272,7 +272,8 @@ def finetune_sr(sr_model, seg_model, train_loader, *, method, steps, config, lr=
     :class:`runespoor.losses.DetASRLoss` / :class:`runespoor.losses.DetCloudSegLoss`,
     validation PSNR and mAP; flips are the dataset's job there.  The analytics model is frozen
     (no gradients, eval mode) and never updated; gradients flow through it into ``sr_model``.
-    ``max_area_fraction`` defaults to the task's small-region cutoff.
+    ``alpha``, ``beta`` and ``max_area_fraction`` default to the task's values (segmentation
+    0.95 / 0.05 / 0.001, detection 0.9 / 0.1 / 0.0005).
     """
     if analytics not in FINETUNE_LOSSES:
         raise ValueError(f'unknown analytics task {analytics!r}; choose '
@@ -282,6 +283,10 @@ def finetune_sr(sr_model, seg_model, train_loader, *, method, steps, config, lr=
     detection = analytics == 'detection'
     if max_area_fraction is None:
         max_area_fraction = DET_SMALL_BOX_FRACTION if detection else DEFAULT_MAX_AREA_FRACTION
+    if alpha is None:
+        alpha = DET_ALPHA if detection else SEG_ALPHA
+    if beta is None:
+        beta = DET_BETA if detection else SEG_BETA
     device = torch.device(device)
     sr_model.to(device)
     freeze(seg_model.to(device))
