@@ -4,10 +4,12 @@ The cloud's per-frame work, without ROS (paper Fig. 3 and Fig. 7 steps 4-5).
 
 ``admit`` (cheap checks on arrival) -> bounded :class:`FrameQueue` -> ``process``:
 decode JPEG -> check size against the knobs -> reconstruct to source size (bilinear / SR / ASR /
-CloudSeg, :mod:`runespoor.reconstruct`) -> segment (:class:`Segmenter`) -> small-region ratio
-(:mod:`runespoor.regions`) -> tail flag -> :class:`TailController` (switch to the tail-specific
-config at once, back to standard only after ``hold_s`` without a tail frame, so the edge does
-not flap) -> a :class:`FrameResult` of plain values.
+CloudSeg, :mod:`runespoor.reconstruct`) -> analytics (an :class:`Analytics` plug-in:
+:class:`Segmenter` or :class:`DetectorAnalytics`) -> its tail signal (segmentation: small-region
+ratio, :mod:`runespoor.regions`; detection: small-box share, :mod:`runespoor.detection_tail`)
+-> tail flag -> :class:`TailController` (switch to the tail-specific config at once, back to
+standard only after ``hold_s`` without a tail frame, so the edge does not flap) -> a
+:class:`FrameResult` of plain values.
 
 Bad frames raise :class:`FrameError` with a ``kind`` from :data:`ERROR_KINDS`; the node logs,
 counts and skips them.  Nothing here grows without bound: the queue and the latency windows
@@ -20,6 +22,7 @@ import math
 import os
 import threading
 import time
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -35,6 +38,9 @@ ERROR_KINDS = ('undecodable', 'unknown_scale', 'bad_size', 'size_mismatch', 'bad
 #: is a tail frame) and ``palette`` (nearest Cityscapes palette colour; meaningful only on the
 #: source node's ``palette`` synthetic pattern).  Both are for tests and the model-less demo.
 TEST_SEGMENTERS = ('none', 'palette')
+
+#: Analytics tasks of the cloud (:attr:`Analytics.task`).
+TASKS = ('segmentation', 'detection')
 
 
 class FrameError(ValueError):
@@ -90,13 +96,31 @@ class PolicyDecision:
 
 
 @dataclass
+class Detections:
+    """Detector output for one frame, at source size, above the score threshold."""
+
+    boxes: np.ndarray             # K x 4 float32 (x1, y1, x2, y2) [px]
+    scores: np.ndarray            # K float32 in [0, 1]
+    labels: np.ndarray            # K int64 class ids (VisDrone: 1..10)
+
+    def __len__(self):
+        return int(len(self.scores))
+
+
+@dataclass
 class FrameResult:
-    """Everything the cloud publishes about one analysed frame."""
+    """
+    Everything the cloud publishes about one analysed frame.
+
+    Segmentation fills ``labels`` and ``small_region_ratio``; detection fills ``detections``
+    and ``small_box_share`` (and leaves the other two None).  :attr:`signal_value` is the
+    task's tail signal either way.
+    """
 
     sequence: int
-    labels: np.ndarray            # H x W uint8 train ids at source size
+    labels: np.ndarray            # segmentation: H x W uint8 train ids at source size
     reconstructed: np.ndarray     # H x W x 3 uint8 BGR at source size
-    small_region_ratio: float
+    small_region_ratio: float     # segmentation's tail signal
     is_tail: bool
     threshold: float
     knobs: Knobs
@@ -104,6 +128,14 @@ class FrameResult:
     latencies_ms: dict            # decode, reconstruct, inference, postprocess
     policy: object = None         # PolicyDecision when the tail state changed
     frame: EncodedInput = None
+    task: str = 'segmentation'
+    detections: Detections = None  # detection: the boxes
+    small_box_share: float = None  # detection's tail signal
+
+    @property
+    def signal_value(self):
+        """Return the tail signal: small-box share (detection) or small-region ratio."""
+        return self.small_box_share if self.task == 'detection' else self.small_region_ratio
 
 
 class SequenceGuard:
@@ -244,15 +276,38 @@ def _palette_bgr():
     return np.asarray(TRAIN_ID_PALETTE[:NUM_CLASSES], dtype=np.float32)[:, ::-1].copy()
 
 
+class Analytics(Protocol):
+    """
+    The analytics step of :class:`CloudPipeline`: a model plus the tail signal of its output.
+
+    ``task`` is one of :data:`TASKS`.  ``__call__(image_bgr, tensor)`` analyses the
+    reconstructed frame (BGR uint8 ``H x W x 3``; ``tensor``: the same frame as a ``1 x 3 x H x
+    W`` RGB [0, 1] torch tensor, or None) and returns the task's output;
+    ``tail_signal(output, frame_size, config)`` reduces it to the float the tail rule compares
+    with ``config.tail_threshold`` (``frame_size = (H, W)``, ``config`` a
+    :class:`PipelineConfig`).
+    """
+
+    task: str
+
+    def __call__(self, image_bgr, tensor=None):
+        """Analyse one reconstructed frame; return the task's output."""
+
+    def tail_signal(self, output, frame_size, config):
+        """Return the tail signal of ``output`` in [0, 1]."""
+
+
 class Segmenter:
     """
-    The analytics model: BGR uint8 frame -> ``H x W`` uint8 train-id map.
+    Segmentation analytics: BGR uint8 frame -> ``H x W`` uint8 train-id map.
 
     ``arch`` is a key of :data:`runespoor.archs.SEG_ARCHS` (needs ``weights``: a Runespoor
     checkpoint of kind ``seg``, or a plain state dict for that arch) or one of
     :data:`TEST_SEGMENTERS`.  Missing or mismatched weights raise :class:`ModelError` naming
-    the file and what was expected.
+    the file and what was expected.  Tail signal: the small-region ratio.
     """
+
+    task = 'segmentation'
 
     def __init__(self, arch, weights='', device='cpu', num_classes=19):
         self.arch = arch
@@ -308,6 +363,118 @@ class Segmenter:
             x = tensor if tensor is not None else bgr_to_tensor(image_bgr, self.device)
             logits = self.model(x.to(self.device))
             return logits.argmax(1)[0].to(torch.uint8).cpu().numpy()
+
+    def tail_signal(self, labels, frame_size, config):
+        """Return the share of pixels in small regions (``config.small_region_fraction``)."""
+        return small_region_ratio(labels, config.small_region_fraction)
+
+
+class DetectorAnalytics:
+    """
+    Detection analytics: BGR uint8 frame -> :class:`Detections` above ``score_threshold``.
+
+    ``arch`` is a key of :data:`runespoor.archs.DET_ARCHS`; ``weights`` a Runespoor checkpoint
+    of kind ``det`` (``runespoor train det``) or a plain state dict for that arch.  Missing or
+    mismatched weights raise :class:`ModelError` naming the file and what was expected.  Tail
+    signal: the share of small boxes (:func:`runespoor.detection_tail.small_box_share`).
+    """
+
+    task = 'detection'
+
+    def __init__(self, arch='retinanet_r18_lite', weights='', device='cpu', num_classes=10,
+                 score_threshold=0.3):
+        self.arch = arch
+        self.weights = weights
+        self.device = device
+        self.score_threshold = float(score_threshold)
+        self.info = {}
+        self.model = self._load(arch, weights, device, int(num_classes))
+        self.num_classes = int(getattr(self.model, 'num_classes', num_classes))
+
+    def _load(self, arch, weights, device, num_classes):
+        from .archs import DET_ARCHS
+        if arch not in DET_ARCHS:
+            raise ModelError(f'unknown detection arch {arch!r}; choose one of '
+                             f'{", ".join(DET_ARCHS)}')
+        expected = f'a Runespoor checkpoint of kind "det", arch {arch!r}, {num_classes} classes'
+        if not weights:
+            raise ModelError(f'detection arch {arch!r} needs a weights file (parameter '
+                             f'det_weights, e.g. models/det/{arch}.pt); none is set')
+        if not os.path.isfile(weights):
+            raise ModelError(f'detection weights file {weights} does not exist (expected '
+                             f'{expected}; train one with "runespoor train det")')
+        from .checkpoint import CheckpointError, load_model
+        try:
+            model, ckpt = load_model(weights, kind='det', arch=arch, device=device)
+            self.info = {'arch': arch, 'metrics': ckpt.get('metrics', {}),
+                         'code_version': ckpt.get('code_version'), 'format': 'checkpoint'}
+            return model
+        except CheckpointError as exc:
+            if 'is not a Runespoor checkpoint' not in str(exc):
+                raise ModelError(f'{exc} (expected {expected})') from exc
+        from .archs import build_det, WeightsError
+        try:  # a plain state dict for that architecture (user-supplied weights)
+            model = build_det(arch, num_classes=num_classes, weights=weights)
+        except WeightsError as exc:
+            raise ModelError(f'{exc} (expected arch {arch!r}, {num_classes} classes)') from exc
+        self.info = {'arch': arch, 'format': 'state_dict'}
+        return model.to(device).eval()
+
+    def __call__(self, image_bgr, tensor=None):
+        """Detect objects in ``image_bgr``; ``tensor`` (1x3xHxW RGB [0,1]) avoids a conversion."""
+        import torch
+        from .reconstruct import bgr_to_tensor
+        with torch.no_grad():
+            x = tensor if tensor is not None else bgr_to_tensor(image_bgr, self.device)
+            out = self.model(x.to(self.device).float().clamp(0, 1))[0]
+        scores = out['scores'].float().cpu().numpy()
+        labels = out['labels'].cpu().numpy().astype(np.int64)
+        # RetinaNet scores num_classes + 1 outputs; 0 is the never-trained background slot.
+        keep = (scores >= self.score_threshold) & (labels >= 1)
+        return Detections(out['boxes'].float().cpu().numpy()[keep].reshape(-1, 4),
+                          scores[keep], labels[keep])
+
+    def tail_signal(self, detections, frame_size, config):
+        """Return the share of small boxes (``config.small_box_fraction`` of the frame)."""
+        from .detection_tail import small_box_share
+        h, w = frame_size
+        return small_box_share(detections.boxes, detections.scores, w, h,
+                               self.score_threshold, config.small_box_fraction)
+
+
+def category_name(class_id):
+    """Return the VisDrone name of detector class ``class_id`` (``class <id>`` if unknown)."""
+    from .data.visdrone import CATEGORIES
+    return CATEGORIES.get(int(class_id), f'class {int(class_id)}')
+
+
+#: BGR colour per detector class id (VisDrone 1..10), cycled for other ids.
+DETECTION_COLORS = ((0, 0, 255), (0, 128, 255), (0, 255, 255), (0, 255, 0), (255, 255, 0),
+                    (255, 128, 0), (255, 0, 0), (255, 0, 255), (128, 0, 255), (128, 128, 128))
+
+
+def detection_color(class_id):
+    """Return the BGR colour of class ``class_id``."""
+    return DETECTION_COLORS[(int(class_id) - 1) % len(DETECTION_COLORS)]
+
+
+def draw_detections(image_bgr, detections, thickness=1):
+    """Return a copy of ``image_bgr`` with the boxes drawn in class colours, with names/scores."""
+    out = np.ascontiguousarray(image_bgr).copy()
+    h, w = out.shape[:2]
+    for box, score, cls in zip(detections.boxes, detections.scores, detections.labels):
+        x1, y1, x2, y2 = (int(round(float(v))) for v in box)
+        x1, x2 = max(0, min(x1, w - 1)), max(0, min(x2, w - 1))
+        y1, y2 = max(0, min(y1, h - 1)), max(0, min(y2, h - 1))
+        color = detection_color(cls)
+        cv2.rectangle(out, (x1, y1), (x2, y2), color, thickness, cv2.LINE_AA)
+        text = f'{category_name(cls)} {float(score):.2f}'
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.35, 1)
+        ty = y1 - 2 if y1 - th - base - 2 >= 0 else min(h - 1, y2 + th + 2)
+        cv2.rectangle(out, (x1, ty - th - 1), (x1 + tw + 2, ty + base - 1), color, -1)
+        cv2.putText(out, text, (x1 + 1, ty - 1), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 1,
+                    cv2.LINE_AA)
+    return out
 
 
 _PALETTE_LUT = {}
@@ -413,6 +580,7 @@ class PipelineConfig:
     tail_threshold: float = 0.01
     tail_direction: str = 'below'   # tail when ratio < threshold (paper); 'above': ratio >
     small_region_fraction: float = 0.001
+    small_box_fraction: float = 0.0005   # detection: a box is small below this share of the frame
     hold_s: float = 1.0
     max_frame_age_s: float = 0.0
     max_source_side: int = 8192
@@ -422,15 +590,16 @@ class PipelineConfig:
 
 class CloudPipeline:
     """
-    Validate, decode, reconstruct, segment and flag frames; decide rate policies.
+    Validate, decode, reconstruct, analyse and flag frames; decide rate policies.
 
-    ``clock`` returns the cloud time in seconds used for the hold time (default
-    ``time.monotonic``); tests pass their own.
+    ``analytics`` is any :class:`Analytics` (:class:`Segmenter`, :class:`DetectorAnalytics`);
+    one pipeline class serves both tasks.  ``clock`` returns the cloud time in seconds used for
+    the hold time (default ``time.monotonic``); tests pass their own.
     """
 
-    def __init__(self, reconstructor, segmenter, config=None, clock=time.monotonic):
+    def __init__(self, reconstructor, analytics, config=None, clock=time.monotonic):
         self.reconstructor = reconstructor
-        self.segmenter = segmenter
+        self.analytics = analytics
         self.config = config or PipelineConfig()
         self.clock = clock
         self.guard = SequenceGuard(self.config.max_frame_age_s)
@@ -441,6 +610,16 @@ class CloudPipeline:
         self.analysed = 0
         self.tail_frames = 0
         self._lock = threading.Lock()
+
+    @property
+    def segmenter(self):
+        """Return the analytics plug-in (the name from when only segmentation existed)."""
+        return self.analytics
+
+    @property
+    def task(self):
+        """Return the analytics task: segmentation or detection."""
+        return getattr(self.analytics, 'task', 'segmentation')
 
     @property
     def method(self):
@@ -506,10 +685,10 @@ class CloudPipeline:
         size = (frame.source_height, frame.source_width)
         hr, tensor = self.reconstructor.reconstruct(lr, frame.scale, size)
         t2 = time.perf_counter()
-        labels = self.segmenter(hr, tensor)
+        output = self.analytics(hr, tensor)
         t3 = time.perf_counter()
-        ratio = small_region_ratio(labels, self.config.small_region_fraction)
-        is_tail = is_tail_ratio(ratio, self.config.tail_threshold, self.config.tail_direction)
+        value = float(self.analytics.tail_signal(output, size, self.config))
+        is_tail = is_tail_ratio(value, self.config.tail_threshold, self.config.tail_direction)
         policy = self.tail.update(is_tail, self.clock(), seq)
         t4 = time.perf_counter()
         lat = {'decode_ms': (t1 - t0) * 1e3, 'reconstruct_ms': (t2 - t1) * 1e3,
@@ -519,8 +698,14 @@ class CloudPipeline:
         with self._lock:
             self.analysed += 1
             self.tail_frames += int(is_tail)
-        return FrameResult(seq, labels, hr, ratio, is_tail, self.config.tail_threshold,
-                           frame.knobs, self.method, lat, policy, frame)
+        common = {'sequence': seq, 'reconstructed': hr, 'is_tail': is_tail,
+                  'threshold': self.config.tail_threshold, 'knobs': frame.knobs,
+                  'method': self.method, 'latencies_ms': lat, 'policy': policy,
+                  'frame': frame, 'task': self.task}
+        if self.task == 'detection':
+            return FrameResult(labels=None, small_region_ratio=None, detections=output,
+                               small_box_share=value, **common)
+        return FrameResult(labels=output, small_region_ratio=value, **common)
 
 
 #: Directions of the tail rule (``runespoor.cac.tail.fit_threshold`` reports which one fits).
@@ -532,7 +717,8 @@ def is_tail_ratio(ratio, threshold, direction='below'):
     Return True if a frame with small-region ``ratio`` is a tail frame.
 
     ``below`` is the paper's rule (few small regions -> tail); ``above`` is the rule profiling
-    fits when the data say the opposite (many small regions -> low accuracy).
+    fits when the data say the opposite (many small regions -> low accuracy).  The same rule
+    serves detection's small-box share.
     """
     if direction == 'above':
         return ratio > threshold
