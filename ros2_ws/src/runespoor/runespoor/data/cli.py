@@ -11,7 +11,7 @@ import sys
 
 
 def add_arguments(parser):
-    """Add the ``synth`` and ``stats`` sub-commands to ``parser``."""
+    """Add the ``synth``, ``stats``, ``drone`` and ``drone-stats`` sub-commands to ``parser``."""
     sub = parser.add_subparsers(dest='data_command', metavar='ACTION')
     sub.required = True
     p = sub.add_parser('synth', help='write a synthetic Cityscapes-layout data set')
@@ -36,6 +36,23 @@ def add_arguments(parser):
     p.add_argument('--frames', type=int, default=20, help='at most this many frames')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--jpeg-frames', type=int, default=6, help='frames for the JPEG table')
+    p.add_argument('--json', help='also write the statistics to this JSON file')
+    p = sub.add_parser('drone', help='write a synthetic drone-view VisDrone2019-DET data set')
+    p.add_argument('--out', required=True, help='output root folder')
+    p.add_argument('--size', default='640x360',
+                   help='WIDTHxHEIGHT or full/half/third (default 640x360)')
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--train', type=int, default=300, help='train frames')
+    p.add_argument('--val', type=int, default=100, help='val frames (consecutive clip frames)')
+    p.add_argument('--clip-frames', type=int, default=50, help='frames per val clip')
+    p.add_argument('--train-clip-frames', type=int, default=15,
+                   help='train frames taken from each train clip')
+    p.add_argument('--train-stride', type=int, default=3,
+                   help='train frames are every N-th frame of their clip')
+    p.add_argument('--hard', type=float, default=0.25, help='share of hard clips')
+    p = sub.add_parser('drone-stats', help='per-class box statistics of a VisDrone-DET split')
+    p.add_argument('--root', required=True, help='split folder with images/ and annotations/')
+    p.add_argument('--frames', type=int, default=0, help='at most this many frames (0: all)')
     p.add_argument('--json', help='also write the statistics to this JSON file')
 
 
@@ -97,8 +114,35 @@ def _run_stats(args):
     return 0
 
 
+def _run_drone(args):
+    from .drone import generate
+    summary = generate(args.out, size=args.size, seed=args.seed, n_train=args.train,
+                       n_val=args.val, clip_frames=args.clip_frames,
+                       train_clip_frames=args.train_clip_frames, train_stride=args.train_stride,
+                       hard=args.hard, progress=_progress)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _run_drone_stats(args):
+    from .drone import drone_stats, format_drone_stats
+    st = drone_stats(args.root, max_frames=args.frames or None)
+    if not st['frames']:
+        print(f'runespoor data drone-stats: no frames in {args.root}', file=sys.stderr)
+        return 1
+    print(format_drone_stats(st))
+    if args.json:
+        with open(args.json, 'w') as fh:
+            json.dump(st, fh, indent=2)
+    return 0
+
+
 def run(args):
     """Run ``runespoor data <action>``; return the exit status."""
     if args.data_command == 'synth':
         return _run_synth(args)
+    if args.data_command == 'drone':
+        return _run_drone(args)
+    if args.data_command == 'drone-stats':
+        return _run_drone_stats(args)
     return _run_stats(args)
