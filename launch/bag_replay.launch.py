@@ -58,6 +58,8 @@ def generate_launch_description():
         DeclareLaunchArgument('method', default_value='bilinear',
                               description='reconstruction: bilinear | sr | asr | cloudseg'),
         DeclareLaunchArgument('device', default_value='auto', description='auto | cpu | cuda'),
+        DeclareLaunchArgument('task', default_value='segmentation',
+                              description='cloud analytics: segmentation | detection'),
         DeclareLaunchArgument('use_rviz', default_value='false', description='start RViz2'),
         OpaqueFunction(function=launch_setup),
         IncludeLaunchDescription(
@@ -66,6 +68,7 @@ def generate_launch_description():
                               'input_topic': LaunchConfiguration('input_topic'),
                               'method': LaunchConfiguration('method'),
                               'device': LaunchConfiguration('device'),
+                              'task': LaunchConfiguration('task'),
                               'use_rviz': LaunchConfiguration('use_rviz'),
                               'use_source': 'false'}.items()),
     ])

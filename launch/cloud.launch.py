@@ -3,6 +3,7 @@
 Launch the Runespoor cloud node on the GPU server.
 
     ros2 launch runespoor_cloud cloud.launch.py namespace:=robot1 method:=asr device:=cuda
+    ros2 launch runespoor_cloud cloud.launch.py task:=detection     # config/cloud_detection.yaml
 
 Installed into share/runespoor_cloud/launch (see docs/nodes.md).
 """
@@ -15,15 +16,26 @@ from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
+#: task -> its parameter file in share/runespoor_cloud/config
+TASK_PARAMS = {'segmentation': 'cloud.yaml', 'detection': 'cloud_detection.yaml'}
+
 
 def launch_setup(context, *args, **kwargs):
     """Create the cloud node with the resolved arguments."""
     from runespoor_cloud.params_file import any_namespace_params
     namespace = LaunchConfiguration('namespace').perform(context)
+    task = LaunchConfiguration('task').perform(context)
+    if task not in TASK_PARAMS:
+        raise ValueError(f'task:={task!r}: use {" or ".join(TASK_PARAMS)}')
     params_file = LaunchConfiguration('params_file').perform(context)
     overrides = {'method': LaunchConfiguration('method').perform(context),
                  'device': LaunchConfiguration('device').perform(context)}
-    for name in ('seg_arch', 'seg_weights', 'sr_dir'):
+    if params_file:  # a given file runs the task asked for here
+        overrides['task'] = task
+    else:
+        params_file = os.path.join(get_package_share_directory('runespoor_cloud'), 'config',
+                                   TASK_PARAMS[task])
+    for name in ('seg_arch', 'seg_weights', 'det_weights', 'sr_dir'):
         value = LaunchConfiguration(name).perform(context)
         if value:
             overrides[name] = value
@@ -39,13 +51,15 @@ def launch_setup(context, *args, **kwargs):
 
 def generate_launch_description():
     """Declare the arguments and the cloud node."""
-    cloud_share = get_package_share_directory('runespoor_cloud')
     return LaunchDescription([
         DeclareLaunchArgument('namespace', default_value='',
                               description='robot namespace whose frames this cloud serves'),
-        DeclareLaunchArgument('params_file',
-                              default_value=os.path.join(cloud_share, 'config', 'cloud.yaml'),
-                              description='cloud parameters (runespoor_cloud: ros__parameters:)'),
+        DeclareLaunchArgument('task', default_value='segmentation',
+                              description='analytics: segmentation (config/cloud.yaml) | '
+                                          'detection (config/cloud_detection.yaml)'),
+        DeclareLaunchArgument('params_file', default_value='',
+                              description='cloud parameters (runespoor_cloud: ros__parameters:);'
+                                          ' empty = the file of the task'),
         DeclareLaunchArgument('method', default_value='bilinear',
                               description='reconstruction: bilinear | sr | asr | cloudseg'),
         DeclareLaunchArgument('device', default_value='auto',
@@ -54,6 +68,9 @@ def generate_launch_description():
                               description='segmentation arch; empty = params_file'),
         DeclareLaunchArgument('seg_weights', default_value='',
                               description='segmentation checkpoint; empty = params_file'),
+        DeclareLaunchArgument('det_weights', default_value='',
+                              description='detection checkpoint (task detection); empty = '
+                                          'params_file'),
         DeclareLaunchArgument('sr_dir', default_value='',
                               description='folder of SR checkpoints; empty = params_file'),
         OpaqueFunction(function=launch_setup),

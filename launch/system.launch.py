@@ -3,6 +3,7 @@
 Launch the whole graph on one machine: (source) -> edge -> cloud, and optionally RViz2.
 
     ros2 launch runespoor_cloud system.launch.py use_source:=true use_rviz:=true
+    ros2 launch runespoor_cloud system.launch.py task:=detection   # Detection2DArray
 
 On a pip-only machine (no launch_ros) the same graph is `python scripts/run_graph.py`.
 """
@@ -47,9 +48,11 @@ def generate_launch_description():
         DeclareLaunchArgument('edge_params_file',
                               default_value=os.path.join(edge_share, 'config', 'edge.yaml'),
                               description='edge parameters'),
-        DeclareLaunchArgument('cloud_params_file',
-                              default_value=os.path.join(cloud_share, 'config', 'cloud.yaml'),
-                              description='cloud parameters'),
+        DeclareLaunchArgument('task', default_value='segmentation',
+                              description='cloud analytics: segmentation | detection'),
+        DeclareLaunchArgument('cloud_params_file', default_value='',
+                              description='cloud parameters; empty = the file of the task '
+                                          '(config/cloud.yaml, config/cloud_detection.yaml)'),
         DeclareLaunchArgument('source_params_file',
                               default_value=os.path.join(edge_share, 'config', 'source.yaml'),
                               description='frame source parameters'),
@@ -73,6 +76,7 @@ def generate_launch_description():
         IncludeLaunchDescription(
             PythonLaunchDescriptionSource(os.path.join(launch_dir, 'cloud.launch.py')),
             launch_arguments={'namespace': namespace,
+                              'task': LaunchConfiguration('task'),
                               'params_file': LaunchConfiguration('cloud_params_file'),
                               'method': LaunchConfiguration('method'),
                               'device': LaunchConfiguration('device')}.items()),

@@ -219,6 +219,27 @@ def test_cloud_launch_passes_method_and_device():
                                             'seg_weights': '/m/seg.pt'}
 
 
+def test_task_argument_chooses_the_cloud_params_file():
+    for path in ('cloud.launch.py', 'system.launch.py', 'bag_replay.launch.py'):
+        args = {'task': 'detection', 'bag': '/data/bags/clip0'}
+        nodes = execute(os.path.join(LAUNCH, path), args)
+        node, ctx = next((n, c) for n, c in nodes if n.kwargs['name'] == 'runespoor_cloud')
+        check_node(node, ctx)  # cloud_detection.yaml sets only declared parameters
+        params = yaml.safe_load(open(node.kwargs['parameters'][0]))
+        assert params['/**/runespoor_cloud']['ros__parameters']['task'] == 'detection', path
+        assert 'task' not in node.kwargs['parameters'][1]
+    node, ctx = execute(os.path.join(LAUNCH, 'cloud.launch.py'))[0]
+    params = yaml.safe_load(open(node.kwargs['parameters'][0]))
+    assert params['/**/runespoor_cloud']['ros__parameters']['task'] == 'segmentation'
+    # an explicit params file runs the task asked for
+    own = os.path.join(SRC, 'runespoor_cloud', 'config', 'cloud.yaml')
+    node, ctx = execute(os.path.join(LAUNCH, 'cloud.launch.py'),
+                        {'task': 'detection', 'params_file': own})[0]
+    assert node.kwargs['parameters'][1]['task'] == 'detection'
+    with pytest.raises(ValueError, match='tracking'):
+        execute(os.path.join(LAUNCH, 'cloud.launch.py'), {'task': 'tracking'})
+
+
 def test_system_launch_all_nodes_and_rviz():
     nodes = execute(os.path.join(LAUNCH, 'system.launch.py'), {'namespace': 'robot2'})
     assert node_names(nodes) == ['runespoor_cloud', 'runespoor_edge', 'runespoor_source']

@@ -1,13 +1,18 @@
 # Copyright 2026 Runespoor maintainers. Licensed under the Apache License, Version 2.0.
 """
-Runespoor cloud node: ``EncodedFrame`` -> reconstruct -> segment -> tail flag -> policy.
+Runespoor cloud node: ``EncodedFrame`` -> reconstruct -> analyse -> tail flag -> policy.
 
-Subscribes ``runespoor/encoded``; per analysed frame publishes ``runespoor/semantic_map``
-(mono8 train ids at source size), ``runespoor/tail_flag``, ``runespoor/semantic_map/color``
-(Cityscapes palette, for RViz) and every n-th ``runespoor/reconstructed`` frame; per received
-frame ``runespoor/link_feedback``; ``runespoor/rate_policy`` when the tail state changes; and
-``/diagnostics``.  The work is :class:`runespoor.cloud_pipeline.CloudPipeline`; this node
-adapts messages, owns the bounded queue and one worker thread.
+Subscribes ``runespoor/encoded``.  Per analysed frame, with ``task: segmentation`` (default) it
+publishes ``runespoor/semantic_map`` (mono8 train ids at source size) and
+``runespoor/semantic_map/color`` (Cityscapes palette, for RViz); with ``task: detection``
+``runespoor/detections`` (``Detection2DArray``) and ``runespoor/detections/image`` (boxes drawn
+on the reconstructed frame, for RViz); in both ``runespoor/tail_flag`` and every n-th
+``runespoor/reconstructed`` frame.  Per received frame ``runespoor/link_feedback``;
+``runespoor/rate_policy`` when the tail state changes; and ``/diagnostics``.  The work is
+:class:`runespoor.cloud_pipeline.CloudPipeline` with an analytics plug-in
+(:class:`~runespoor.cloud_pipeline.Segmenter` or
+:class:`~runespoor.cloud_pipeline.DetectorAnalytics`); this node adapts messages, owns the
+bounded queue and one worker thread.
 """
 
 import os
@@ -25,13 +30,14 @@ from rclpy.node import Node
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, qos_profile_sensor_data, QoSProfile,
                        ReliabilityPolicy)
 from runespoor import image_conv
-from runespoor.cloud_pipeline import (CloudPipeline, EncodedInput, FrameError, FrameQueue,
+from runespoor.cloud_pipeline import (category_name, CloudPipeline, DetectorAnalytics,
+                                      draw_detections, EncodedInput, FrameError, FrameQueue,
                                       make_reconstructor, ModelError, PipelineConfig,
-                                      resolve_device, Segmenter, TAIL_DIRECTIONS,
+                                      resolve_device, Segmenter, TAIL_DIRECTIONS, TASKS,
                                       TEST_SEGMENTERS)
 from runespoor.edge_control import Knobs, WindowedRate
-from runespoor_msgs.msg import (EncodedFrame, LinkFeedback, RatePolicy, SemanticMap,
-                                TailFrameFlag)
+from runespoor_msgs.msg import (Detection2D, Detection2DArray, EncodedFrame, LinkFeedback,
+                                RatePolicy, SemanticMap, TailFrameFlag)
 from sensor_msgs.msg import Image
 
 #: Results: reliable, a few deep, so consumers (planners, tests) get every map; see docs/nodes.md.
@@ -79,8 +85,12 @@ def _desc(text, read_only=False, lo=None, hi=None, kind=float, **kw):
     return ParameterDescriptor(description=text, read_only=read_only, **kw)
 
 
-#: name -> (default, descriptor); defaults mirror config/cloud.yaml.
+#: name -> (default, descriptor); defaults mirror config/cloud.yaml (config/cloud_detection.yaml
+#: holds the detection task's settings).
 PARAMETERS = {
+    'task': ('segmentation', _desc('analytics: segmentation (SemanticMap) | detection '
+                                   '(Detection2DArray)', read_only=True,
+                                   additional_constraints='segmentation | detection')),
     'method': ('bilinear', _desc('reconstruction: bilinear | sr | asr | cloudseg',
                                  read_only=True)),
     'device': ('auto', _desc('auto | cpu | cuda', read_only=True)),
@@ -93,8 +103,18 @@ PARAMETERS = {
                                             read_only=True)),
     'seg_weights': ('models/seg/swiftnet_r18_lite.pt', _desc('segmentation checkpoint',
                                                              read_only=True)),
-    'tail_threshold': (0.01, _desc('a frame is a tail frame when its small-region ratio is '
-                                   'below this [fraction]', lo=0.0, hi=1.0)),
+    'det_arch': ('retinanet_r18_lite', _desc('detection architecture (runespoor.archs), task '
+                                             'detection', read_only=True)),
+    'det_weights': ('models/det/retinanet_r18_lite.pt', _desc('detection checkpoint (kind det), '
+                                                              'task detection',
+                                                              read_only=True)),
+    'det_score_threshold': (0.3, _desc('detections below this score are dropped (published '
+                                       'and tail signal) [fraction]', lo=0.0, hi=1.0)),
+    'small_box_fraction': (0.0005, _desc('detection: a box is small below this share of the '
+                                         'frame area [fraction]', lo=0.0, hi=1.0)),
+    'tail_threshold': (0.01, _desc('a frame is a tail frame when its tail signal (small-region '
+                                   'ratio; detection: small-box share) is below this '
+                                   '[fraction]', lo=0.0, hi=1.0)),
     'tail_direction': ('below', _desc('below: tail when the ratio is below the threshold '
                                       '(paper); above: when above (the rule profiling fits '
                                       'on data where many small regions mean low accuracy)',
@@ -139,34 +159,31 @@ class CloudNode(Node):
         for name, (default, desc) in PARAMETERS.items():
             self.declare_parameter(name, default, desc)
         p = {name: self.get_parameter(name).value for name in PARAMETERS}
-        for key in ('sr_dir', 'seg_weights'):
+        for key in ('sr_dir', 'seg_weights', 'det_weights'):
             p[key] = resolve_model_path(p[key])
         log = self.get_logger()
+        if p['task'] not in TASKS:
+            raise ValueError(f'parameter task={p["task"]!r}: {" or ".join(TASKS)}')
         if p['tail_direction'] not in TAIL_DIRECTIONS:
             raise ValueError(f'parameter tail_direction={p["tail_direction"]!r}: below or above')
+        self.task = p['task']
         device = resolve_device(p['device'])
         # Models: refuse to start on missing / mismatched files (ModelError names the file).
         reconstructor = make_reconstructor(p['method'], p['sr_dir'], device,
                                            tuple(int(s) for s in p['sr_scales']))
-        segmenter = Segmenter(p['seg_arch'], p['seg_weights'], device)
-        if p['seg_arch'] in TEST_SEGMENTERS:
-            log.warning(f'seg_arch "{p["seg_arch"]}": TEST MODE, no segmentation model is used '
-                        '(none: every pixel ignore; palette: nearest palette colour, only '
-                        "meaningful on the source's palette pattern)")
-        else:
-            log.info(f'segmentation: {p["seg_arch"]} from {p["seg_weights"]} '
-                     f'({segmenter.info.get("format")}) on {device}')
+        analytics = self._make_analytics(p, device)
         log.info(f'reconstruction: {p["method"]}'
                  + (f' from {p["sr_dir"]} (scales {list(p["sr_scales"])})'
                     if p['method'] != 'bilinear' else ' (no model)') + f' on {device}')
         config = PipelineConfig(
             tail_threshold=p['tail_threshold'], tail_direction=p['tail_direction'],
             small_region_fraction=p['small_region_fraction'],
+            small_box_fraction=p['small_box_fraction'],
             hold_s=p['hold_s'], max_frame_age_s=p['max_frame_age_s'],
             policy_standard=_knobs(p['policy_standard_scale'],
                                    p['policy_standard_jpeg_quality'], False),
             policy_tail=_knobs(p['policy_tail_scale'], p['policy_tail_jpeg_quality'], True))
-        self.pipeline = CloudPipeline(reconstructor, segmenter, config)
+        self.pipeline = CloudPipeline(reconstructor, analytics, config)
         self.queue = FrameQueue(p['queue_size'])
         self.received = WindowedRate(p['feedback_window_s'])
         self.counters = {'frames_received': 0, 'frames_analysed': 0, 'tail_frames': 0,
@@ -177,10 +194,17 @@ class CloudNode(Node):
         self._lock = threading.Lock()
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
-        self.map_pub = self.create_publisher(SemanticMap, 'runespoor/semantic_map', RESULT_QOS)
+        if self.task == 'detection':
+            self.det_pub = self.create_publisher(Detection2DArray, 'runespoor/detections',
+                                                 RESULT_QOS)
+            self.det_image_pub = self.create_publisher(Image, 'runespoor/detections/image',
+                                                       qos_profile_sensor_data)
+        else:
+            self.map_pub = self.create_publisher(SemanticMap, 'runespoor/semantic_map',
+                                                 RESULT_QOS)
+            self.color_pub = self.create_publisher(Image, 'runespoor/semantic_map/color',
+                                                   qos_profile_sensor_data)
         self.flag_pub = self.create_publisher(TailFrameFlag, 'runespoor/tail_flag', RESULT_QOS)
-        self.color_pub = self.create_publisher(Image, 'runespoor/semantic_map/color',
-                                               qos_profile_sensor_data)
         self.recon_pub = self.create_publisher(Image, 'runespoor/reconstructed',
                                                qos_profile_sensor_data)
         self.flag_image_pub = self.create_publisher(Image, 'runespoor/tail_flag/image',
@@ -194,11 +218,37 @@ class CloudNode(Node):
         self._stop = threading.Event()
         self._worker = threading.Thread(target=self._work, name='cloud-worker', daemon=True)
         self._worker.start()
-        log.info(f'cloud ready: listening on {self.resolve_topic_name("runespoor/encoded")}, '
-                 f'tail when the ratio is {p["tail_direction"]} {p["tail_threshold"]:g}, small '
-                 'regions < '
-                 f'{p["small_region_fraction"]:g} of the frame, hold {p["hold_s"]:g} s, '
-                 f'queue {p["queue_size"]}')
+        small = (f'small boxes < {p["small_box_fraction"]:g}' if self.task == 'detection'
+                 else f'small regions < {p["small_region_fraction"]:g}')
+        log.info(f'cloud ready ({self.task}): listening on '
+                 f'{self.resolve_topic_name("runespoor/encoded")}, tail when the '
+                 f'{"small-box share" if self.task == "detection" else "ratio"} is '
+                 f'{p["tail_direction"]} {p["tail_threshold"]:g}, {small} of the frame, hold '
+                 f'{p["hold_s"]:g} s, queue {p["queue_size"]}')
+
+    def _make_analytics(self, p, device):
+        """Build the task's analytics plug-in (ModelError on missing / mismatched weights)."""
+        log = self.get_logger()
+        if self.task == 'detection':
+            det = DetectorAnalytics(p['det_arch'], p['det_weights'], device,
+                                    score_threshold=p['det_score_threshold'])
+            log.info(f'detection: {p["det_arch"]} from {p["det_weights"]} '
+                     f'({det.info.get("format")}, {det.num_classes} classes) on {device}, '
+                     f'score >= {p["det_score_threshold"]:g}')
+            if p['method'] != 'bilinear' and \
+                    os.path.normpath(p['sr_dir']) == resolve_model_path('models/sr'):
+                log.warning(f'task detection with the segmentation SR models in {p["sr_dir"]}; '
+                            'the detection ones are models/det/sr (config/cloud_detection.yaml)')
+            return det
+        seg = Segmenter(p['seg_arch'], p['seg_weights'], device)
+        if p['seg_arch'] in TEST_SEGMENTERS:
+            log.warning(f'seg_arch "{p["seg_arch"]}": TEST MODE, no segmentation model is used '
+                        '(none: every pixel ignore; palette: nearest palette colour, only '
+                        "meaningful on the source's palette pattern)")
+        else:
+            log.info(f'segmentation: {p["seg_arch"]} from {p["seg_weights"]} '
+                     f'({seg.info.get("format")}) on {device}')
+        return seg
 
     # -- parameters ------------------------------------------------------------------------
     def _on_set_parameters(self, params):
@@ -228,6 +278,9 @@ class CloudNode(Node):
         cfg.tail_threshold = float(get['tail_threshold'])
         cfg.tail_direction = get['tail_direction']
         cfg.small_region_fraction = float(get['small_region_fraction'])
+        cfg.small_box_fraction = float(get['small_box_fraction'])
+        if isinstance(self.pipeline.analytics, DetectorAnalytics):
+            self.pipeline.analytics.score_threshold = float(get['det_score_threshold'])
         cfg.hold_s = self.pipeline.tail.hold_s = float(get['hold_s'])
         cfg.max_frame_age_s = self.pipeline.guard.max_age_s = float(get['max_frame_age_s'])
         self.pipeline.tail.standard, self.pipeline.tail.tail = std, tail
@@ -300,7 +353,78 @@ class CloudNode(Node):
                 self.pipeline.count_error('internal')
                 self.get_logger().error(f'publishing frame {frame.sequence} failed: {exc!r}')
 
+    def _tail_flag(self, res, header):
+        flag = TailFrameFlag()
+        flag.header = header
+        flag.sequence = res.sequence
+        flag.is_tail = bool(res.is_tail)
+        flag.signal = (TailFrameFlag.SIGNAL_SMALL_BOX_SHARE if res.task == 'detection'
+                       else TailFrameFlag.SIGNAL_SMALL_REGION_RATIO)
+        flag.signal_value = float(res.signal_value)
+        flag.threshold = float(res.threshold)
+        flag.direction = (TailFrameFlag.DIRECTION_ABOVE
+                          if self.pipeline.config.tail_direction == 'above'
+                          else TailFrameFlag.DIRECTION_BELOW)
+        return flag
+
     def _publish(self, frame, res):
+        if res.task == 'detection':
+            self._publish_detections(frame, res)
+        else:
+            self._publish_map(frame, res)
+        self._publish_images(res, frame.ros_header)
+
+    def _count(self, res, e2e_ms):
+        with self._lock:
+            self.counters['frames_analysed'] += 1
+            self.counters['tail_frames'] += int(res.is_tail)
+            self._e2e_ms.append(e2e_ms)
+            del self._e2e_ms[:-200]
+
+    def _end_to_end_ms(self, frame):
+        now_s = self.get_clock().now().nanoseconds * 1e-9
+        return float((now_s - frame.capture_s) * 1e3)
+
+    def _publish_detections(self, frame, res):
+        header = frame.ros_header
+        msg = Detection2DArray()
+        msg.header = header
+        msg.sequence = res.sequence
+        msg.source_width, msg.source_height = int(frame.source_width), int(frame.source_height)
+        dets = res.detections
+        out = []
+        rows = zip(dets.boxes.tolist(), dets.scores.tolist(), dets.labels.tolist())
+        for (x1, y1, x2, y2), score, cls in rows:
+            out.append(Detection2D(class_id=int(cls), label=category_name(cls),
+                                   score=float(score), x=float(x1), y=float(y1),
+                                   width=float(x2 - x1), height=float(y2 - y1)))
+        msg.detections = out
+        msg.small_box_share = float(res.small_box_share)
+        self._fill_knobs(msg.knobs, res.knobs)
+        msg.method = res.method
+        lat = res.latencies_ms
+        msg.decode_ms = float(lat['decode_ms'])
+        msg.reconstruct_ms = float(lat['reconstruct_ms'])
+        msg.inference_ms = float(lat['inference_ms'])
+        flag = self._tail_flag(res, header)
+        if res.policy is not None:
+            self._send_policy(res.policy, header)
+        msg.end_to_end_ms = self._end_to_end_ms(frame)
+        self.det_pub.publish(msg)
+        self.flag_pub.publish(flag)
+        self._count(res, msg.end_to_end_ms)
+        if self.det_image_pub.get_subscription_count() > 0:
+            self.det_image_pub.publish(image_conv.numpy_to_imgmsg(
+                draw_detections(res.reconstructed, dets), 'bgr8', header))
+
+    @staticmethod
+    def _fill_knobs(field, knobs):
+        field.scale = knobs.scale
+        field.jpeg_quality = knobs.jpeg_quality
+        field.frame_rate = float(knobs.frame_rate)
+        field.tail_specific = knobs.tail_specific
+
+    def _publish_map(self, frame, res):
         header = frame.ros_header
         t0 = time.perf_counter()
         m = SemanticMap()
@@ -309,46 +433,31 @@ class CloudNode(Node):
         image_conv.fill_imgmsg(m.labels, res.labels, 'mono8')
         m.labels.header = header
         m.small_region_ratio = float(res.small_region_ratio)
-        m.knobs.scale = res.knobs.scale
-        m.knobs.jpeg_quality = res.knobs.jpeg_quality
-        m.knobs.frame_rate = float(res.knobs.frame_rate)
-        m.knobs.tail_specific = res.knobs.tail_specific
+        self._fill_knobs(m.knobs, res.knobs)
         m.method = res.method
         lat = res.latencies_ms
         m.decode_ms = float(lat['decode_ms'])
         m.reconstruct_ms = float(lat['reconstruct_ms'])
         m.inference_ms = float(lat['inference_ms'])
         m.uplink_ms = float((frame.receive_s - frame.send_s) * 1e3)
-        flag = TailFrameFlag()
-        flag.header = header
-        flag.sequence = res.sequence
-        flag.is_tail = bool(res.is_tail)
-        flag.signal = TailFrameFlag.SIGNAL_SMALL_REGION_RATIO
-        flag.signal_value = float(res.small_region_ratio)
-        flag.threshold = float(res.threshold)
-        flag.direction = (TailFrameFlag.DIRECTION_ABOVE
-                          if self.pipeline.config.tail_direction == 'above'
-                          else TailFrameFlag.DIRECTION_BELOW)
+        flag = self._tail_flag(res, header)
         if res.policy is not None:
             self._send_policy(res.policy, header)
         m.postprocess_ms = float(lat['postprocess_ms'] + (time.perf_counter() - t0) * 1e3)
-        now_s = self.get_clock().now().nanoseconds * 1e-9
-        m.end_to_end_ms = float((now_s - frame.capture_s) * 1e3)
+        m.end_to_end_ms = self._end_to_end_ms(frame)
         self.map_pub.publish(m)
         self.flag_pub.publish(flag)
-        with self._lock:
-            self.counters['frames_analysed'] += 1
-            self.counters['tail_frames'] += int(res.is_tail)
-            self._e2e_ms.append(m.end_to_end_ms)
-            del self._e2e_ms[:-200]
+        self._count(res, m.end_to_end_ms)
         if self.get_parameter('publish_color').value and \
                 self.color_pub.get_subscription_count() > 0:
             from runespoor.labels import colorize
             self.color_pub.publish(image_conv.numpy_to_imgmsg(
                 colorize(res.labels, bgr=False), 'rgb8', header))
+
+    def _publish_images(self, res, header):
         if self.flag_image_pub.get_subscription_count() > 0:
             self.flag_image_pub.publish(image_conv.numpy_to_imgmsg(
-                tail_indicator(res.is_tail, res.small_region_ratio, res.threshold), 'bgr8',
+                tail_indicator(res.is_tail, res.signal_value, res.threshold), 'bgr8',
                 header))
         every = self.get_parameter('publish_reconstructed_every_n').value
         if every and res.sequence % every == 0 and self.recon_pub.get_subscription_count() > 0:
@@ -362,10 +471,7 @@ class CloudNode(Node):
         msg.policy_sequence = decision.policy_sequence
         msg.mode = decision.mode
         for field, knobs in ((msg.standard, decision.standard), (msg.tail, decision.tail)):
-            field.scale = knobs.scale
-            field.jpeg_quality = knobs.jpeg_quality
-            field.frame_rate = float(knobs.frame_rate)
-            field.tail_specific = knobs.tail_specific
+            self._fill_knobs(field, knobs)
         msg.trigger_sequence = decision.trigger_sequence
         msg.hold_s = float(decision.hold_s)
         self.policy_pub.publish(msg)
@@ -388,6 +494,7 @@ class CloudNode(Node):
         values.update({f'errors_{k}': v for k, v in errors.items()})
         values['queue_length'] = len(self.queue)
         values['method'] = pipe.method
+        values['task'] = pipe.task
         values['tail_mode'] = 'tail' if pipe.tail.mode == RatePolicy.MODE_TAIL else 'standard'
         now_s = self.get_clock().now().nanoseconds * 1e-9
         values['received_kbps'] = f'{self.received.kbps(now_s):.1f}'

@@ -8,6 +8,7 @@ namespace with :mod:`runespoor_cloud.params_file`) and the same node names:
     python scripts/run_graph.py                       # source + edge + cloud, Ctrl-C stops all
     python scripts/run_graph.py --nodes edge,cloud --namespace robot1 --method asr
     python scripts/run_graph.py -p cloud.seg_arch=palette -p source.max_frames=200
+    python scripts/run_graph.py --task detection      # cloud from config/cloud_detection.yaml
 
 Processes run ``python -m <module> --ros-args ...``; Ctrl-C (or SIGTERM) is forwarded as SIGINT
 so every node shuts down through rclpy, then SIGTERM / SIGKILL after a grace period.
@@ -28,6 +29,9 @@ NODES = {
     'edge': ('runespoor_edge.edge_node', 'runespoor_edge', 'edge.yaml', 'runespoor_edge'),
     'cloud': ('runespoor_cloud.cloud_node', 'runespoor_cloud', 'cloud.yaml', 'runespoor_cloud'),
 }
+
+#: cloud task -> its parameter file (config/ of runespoor_cloud)
+CLOUD_TASK_PARAMS = {'segmentation': 'cloud.yaml', 'detection': 'cloud_detection.yaml'}
 
 
 def config_path(package, name):
@@ -152,7 +156,10 @@ def build_parser():
     ap.add_argument('--namespace', default='', help='robot namespace, e.g. robot1')
     ap.add_argument('--source-params', help='source YAML (default: runespoor_edge config)')
     ap.add_argument('--edge-params', help='edge YAML (default: runespoor_edge config)')
-    ap.add_argument('--cloud-params', help='cloud YAML (default: runespoor_cloud config)')
+    ap.add_argument('--cloud-params', help='cloud YAML (default: runespoor_cloud config of '
+                                           'the task)')
+    ap.add_argument('--task', choices=tuple(CLOUD_TASK_PARAMS), default='segmentation',
+                    help='cloud analytics; picks config/cloud.yaml or cloud_detection.yaml')
     ap.add_argument('--method', help='cloud reconstruction method (bilinear|sr|asr|cloudseg)')
     ap.add_argument('--device', help='cloud device (auto|cpu|cuda)')
     ap.add_argument('--input-topic', default='camera/image_raw', help='camera topic')
@@ -177,7 +184,11 @@ def main(argv=None):
     env = dict(os.environ)
     if args.domain_id is not None:
         env['ROS_DOMAIN_ID'] = str(args.domain_id)
-    files = {'source': args.source_params, 'edge': args.edge_params, 'cloud': args.cloud_params}
+    if args.cloud_params:  # a given file runs the task asked for
+        overrides['cloud'].setdefault('task', args.task)
+    files = {'source': args.source_params, 'edge': args.edge_params,
+             'cloud': args.cloud_params or config_path('runespoor_cloud',
+                                                       CLOUD_TASK_PARAMS[args.task])}
     graph = Graph(env)
     stop = {'sig': None}
 

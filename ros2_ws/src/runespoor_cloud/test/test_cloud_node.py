@@ -1,6 +1,8 @@
 # Copyright 2026 Runespoor maintainers. Licensed under the Apache License, Version 2.0.
 """Cloud node in-process: refusal on missing weights, parameters, params-file rewriting."""
 
+import os
+
 import numpy as np
 import pytest
 import rclpy
@@ -52,6 +54,52 @@ def test_test_mode_starts_and_validates_parameters(ctx):
         assert not node.set_parameters([Parameter('method', value='asr')])[0].successful
     finally:
         node.destroy_node()
+
+
+def test_detection_missing_weights_refused_naming_file(ctx, tmp_path):
+    path = str(tmp_path / 'det' / 'retinanet_r18_lite.pt')
+    with pytest.raises(ModelError, match='retinanet_r18_lite.pt.*does not exist'):
+        CloudNode(context=ctx, parameter_overrides=overrides(task='detection', det_weights=path,
+                                                             device='cpu'))
+    with pytest.raises(ValueError, match='tracking'):
+        CloudNode(context=ctx, parameter_overrides=overrides(task='tracking', device='cpu'))
+
+
+def test_detection_mode_topics_and_parameters(ctx, tmp_path):
+    from runespoor.archs import build_det
+    from runespoor.checkpoint import save_checkpoint
+    path = str(tmp_path / 'det.pt')
+    save_checkpoint(path, build_det('retinanet_r18_lite'),
+                    {'kind': 'det', 'method': 'det', 'arch': 'retinanet_r18_lite',
+                     'arch_kwargs': {'num_classes': 10}})
+    node = CloudNode(context=ctx, parameter_overrides=overrides(
+        task='detection', det_weights=path, device='cpu'))
+    try:
+        assert node.pipeline.task == 'detection'
+        assert node.det_pub.topic_name == '/runespoor/detections'
+        assert node.det_image_pub.topic_name == '/runespoor/detections/image'
+        assert not hasattr(node, 'map_pub')
+        assert node.set_parameters([Parameter('det_score_threshold', value=0.5)])[0].successful
+        assert node.pipeline.analytics.score_threshold == 0.5
+        assert node.set_parameters([Parameter('small_box_fraction', value=0.001)])[0].successful
+        assert node.pipeline.config.small_box_fraction == 0.001
+        assert not node.set_parameters([Parameter('task', value='segmentation')])[0].successful
+    finally:
+        node.destroy_node()
+
+
+def test_config_files_set_declared_parameters():
+    config = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'config')
+    seg = yaml.safe_load(open(os.path.join(config, 'cloud.yaml')))
+    seg = seg['runespoor_cloud']['ros__parameters']
+    for name, value in seg.items():  # cloud.yaml mirrors the defaults
+        assert value == PARAMETERS[name][0], name
+    det = yaml.safe_load(open(os.path.join(config, 'cloud_detection.yaml')))
+    det = det['runespoor_cloud']['ros__parameters']
+    assert set(det) <= set(PARAMETERS)
+    assert det['task'] == 'detection' and det['sr_dir'] == 'models/det/sr'
+    assert det['sr_scales'] == [2, 4]
+    assert det['det_weights'] == PARAMETERS['det_weights'][0]
 
 
 def test_params_file_rewritten_for_any_namespace(tmp_path):
