@@ -555,8 +555,9 @@ class DroneScene:
                    amp)
 
     def _scatter(self, rng, n, bx0, by0, bx1, by1, margin=1.0):
-        xy = np.stack([rng.uniform(bx0 + margin, bx1 - margin, n),
-                       rng.uniform(by0 + margin, by1 - margin, n)], 1)
+        mx, my = min(margin, 0.45 * (bx1 - bx0)), min(margin, 0.45 * (by1 - by0))
+        xy = np.stack([rng.uniform(bx0 + mx, bx1 - mx, n), rng.uniform(by0 + my, by1 - my, n)],
+                      1)
         return xy[self._inside(xy, 10)]
 
     def _walkers(self, rng, xy, sitting_share=0.0, stand_share=0.2):
