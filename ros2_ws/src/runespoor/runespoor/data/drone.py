@@ -134,7 +134,7 @@ def _hair(rng):
 
 def _person(rng, cx=0.0, cy=0.0, z=0.0, sitting=False, scale=None):
     """Standing or sitting person: legs, torso, head."""
-    s = rng.uniform(0.9, 1.08) if scale is None else scale
+    s = rng.uniform(1.05, 1.25) if scale is None else scale
     shirt, pants = _jitter(rng, _pick(rng, _SHIRTS)), _jitter(rng, _pick(rng, _PANTS))
     head = _oval(0.1 * s, 0.1 * s, cx, cy, 6)
     if not sitting:
@@ -388,7 +388,7 @@ class DroneScene:
     def _hard(self, rng, hard):
         kinds = ('crowd', 'haze', 'blur', 'dusk')
         self.hard_kind = kinds[int(rng.integers(4))] if rng.random() < hard else None
-        self.busy = rng.uniform(0.5, 1.3)
+        self.busy = rng.uniform(0.4, 1.1)
 
     def _roads_and_camera(self, rng):
         roads = []
@@ -620,7 +620,11 @@ class DroneScene:
 
     def _block_parking(self, rng, bx0, by0, bx1, by1, crowd=False):
         self._ground(rng, bx0, by0, bx1, by1, (105, 108, 110), 60)
-        fill = rng.uniform(0.4, 0.95)
+        # the lot proper covers part of the block (at most about 70 x 40 m)
+        lw, lh = min(bx1 - bx0, rng.uniform(30, 70)), min(by1 - by0, rng.uniform(20, 40))
+        bx0, by0 = rng.uniform(bx0, bx1 - lw), rng.uniform(by0, by1 - lh)
+        bx1, by1 = bx0 + lw, by0 + lh
+        fill = rng.uniform(0.4, 0.9)
         lines = []
         y = by0 + 2.0
         while y + 5.0 < by1 - 1:
@@ -653,10 +657,10 @@ class DroneScene:
             self._add(0, p, 0.0, parts=[_part(_oval(r, r, n=12), 0.0, 0.6, (60, 120, 60),
                                               (120, 130, 140))], nearest=True)
         if crowd:
-            n = int(min(600, area / rng.uniform(6, 14)))
+            n = int(min(300, area / rng.uniform(10, 20)))
             self._walkers(rng, self._scatter(rng, n, bx0, by0, bx1, by1), 0.2, 0.5)
         else:
-            self._walkers(rng, self._scatter(rng, int(rng.poisson(area / 250 * self.busy)), bx0,
+            self._walkers(rng, self._scatter(rng, int(rng.poisson(area / 400 * self.busy)), bx0,
                                              by0, bx1, by1), 0.1)
         self._groups(rng, self._scatter(rng, int(rng.poisson(area / 2500 + 0.5)), bx0, by0,
                                         bx1, by1, 3))
@@ -697,7 +701,7 @@ class DroneScene:
             cid = int(rng.choice([7, 8, 10, 3, OTHERS], p=[0.3, 0.3, 0.25, 0.1, 0.05]))
             v = 0.0 if rng.random() < 0.7 else rng.uniform(1, 3)
             self._add(cid, p, rng.uniform(0, 2 * math.pi), v, rng=rng, rider=v > 0)
-        self._walkers(rng, self._scatter(rng, int(rng.poisson(area / 120 * self.busy)), bx0,
+        self._walkers(rng, self._scatter(rng, int(rng.poisson(area / 250 * self.busy)), bx0,
                                          by0, bx1, by1), 0.1)
 
     def _crossings(self, r, near):
@@ -796,7 +800,7 @@ class DroneScene:
                     o = sign * (m2 + (k + 0.5) * LANE)
                     if moving:
                         v = rng.uniform(5, 13) if rng.random() < 0.85 else rng.uniform(0.5, 3)
-                        gap_mean = rng.uniform(8, 40) / busy
+                        gap_mean = rng.uniform(8, 35) / busy
                         ahead = v * t_end + 20
                         s_lo, s_hi = (lo - ahead, hi + 20) if sign > 0 else (lo - 20, hi + ahead)
                         self._lane(rng, r, o, heading, v, s_lo, s_hi, gap_mean,
@@ -804,7 +808,7 @@ class DroneScene:
                     else:
                         for a, b, q in crossings:
                             stop = a - 1.5 if sign > 0 else b + 1.5
-                            n = int(rng.poisson(3.5 * busy))
+                            n = int(rng.poisson(3.0 * busy))
                             self._queue(rng, r, o, sign, heading, stop, n)
                 if r.bike > 0:
                     o = sign * (m2 + r.lanes * LANE + r.bike / 2)
@@ -817,7 +821,7 @@ class DroneScene:
                             self._add(cid, p, heading, v, rng=rng, rider=v > 0 or None)
                 # pedestrians on the sidewalk of this side
                 ow = sign * (r.hw + 0.4)
-                n = int(rng.poisson((hi - lo) / 14 * busy))
+                n = int(rng.poisson((hi - lo) / 28 * busy))
                 for s in rng.uniform(lo, hi, n):
                     p = r.world(s, ow + sign * rng.uniform(0, r.side - 0.8))
                     if not self._inside(p, 5):
@@ -1158,8 +1162,9 @@ class DroneScene:
             if bx[2] - bx[0] < 2 or bx[3] - bx[1] < 2 or area <= 0:
                 continue
             inside = (bx[2] - bx[0]) * (bx[3] - bx[1]) / area
-            if inside < 0.5:
-                extra_ign.append(bx)
+            if inside < 0.5:   # mostly outside the frame: not scored; ignore a sizeable rest
+                if min(bx[2] - bx[0], bx[3] - bx[1]) >= 12:
+                    extra_ign.append(bx)
                 continue
             if len(ign_zone) and drop_in_ignored(_xywh(np.array([bx])), _xywh(ign_zone))[0] == 0:
                 continue
