@@ -46,6 +46,8 @@ PRESETS = {'full': (1920, 1080), 'half': (960, 540), 'third': (640, 360)}
 OTHERS = 11
 CLASS_ID = {name: cid for cid, name in CATEGORIES.items()}
 LANE = 3.2
+#: Objects smaller than this (reference px) are drawn as one blob of their main colour.
+TINY_REF = 5.0
 _JPEG = [int(cv2.IMWRITE_JPEG_QUALITY), 95]
 
 # Palettes (BGR).
@@ -916,8 +918,9 @@ class DroneScene:
                    .astype(np.int32) for p in polys]
             if not pts:
                 continue
-            cv2.fillPoly(self.map, pts, color, cv2.LINE_8, 3)
-            cv2.fillPoly(self.amp, pts, int(amp), cv2.LINE_8, 3)
+            for q in pts:   # one at a time: fillPoly XORs overlapping polygons
+                cv2.fillPoly(self.map, [q], color, cv2.LINE_8, 3)
+                cv2.fillPoly(self.amp, [q], int(amp), cv2.LINE_8, 3)
         del self._pending
         ny, nx = self.amp.shape
         coarse = cv2.resize(rng.standard_normal((ny // 24 + 2, nx // 24 + 2), np.float32),
@@ -1070,25 +1073,21 @@ class DroneScene:
                               & (svmax > -1) & (svmin < ref_h + 1))
         mask = np.zeros((h_img, w_img), np.uint8)
         fix = 16.0 * s
-        shadow_polys = []
-        for o in svis:
-            for p in range(self.o_part_start[o], self.o_part_start[o + 1]):
-                a0, a1 = self.part_start[p], self.part_start[p + 1]
+        if len(svis):
+            ps, pe = self.o_pt_start[svis], np.append(self.o_pt_start, len(pw))[svis + 1]
+            for a0, a1 in zip(ps.tolist(), pe.tolist()):
                 hull = cv2.convexHull(np.concatenate([sh_b[a0:a1], sh_t[a0:a1]]).astype(
                     np.float32))
-                shadow_polys.append(np.round(hull * fix).astype(np.int32))
-        if shadow_polys:
-            cv2.fillPoly(mask, shadow_polys, 255, cv2.LINE_8, 4)
+                cv2.fillPoly(mask, [np.round(hull * fix).astype(np.int32)], 255, cv2.LINE_8, 4)
             dark = cv2.convertScaleAbs(img, alpha=self.shadow_k)
             np.copyto(img, dark, where=mask[..., None] > 0)
 
-        # objects, far to near
+        # objects, far to near; objects under TINY_REF reference px are one blob
         hulls = {}
         aa = cv2.LINE_AA
         for o in order:
-            size_px = max(umax[o] - umin[o], vmax[o] - vmin[o]) * s
             p0, p1 = self.o_part_start[o], self.o_part_start[o + 1]
-            if size_px < 2.5:
+            if max(umax[o] - umin[o], vmax[o] - vmin[o]) < TINY_REF:
                 a0, a1 = self.part_start[p0], self.part_start[p1]
                 hull = cv2.convexHull(np.concatenate([uv_b[a0:a1], uv_t[a0:a1]]).astype(
                     np.float32))
@@ -1121,9 +1120,11 @@ class DroneScene:
 
         def pts(hs):
             return [np.round((h - off) * k * 16).astype(np.int32) for h in hs]
-        cv2.fillPoly(own, pts(hulls[o]), 1, cv2.LINE_8, 4)
+        for poly in pts(hulls[o]):   # one call per polygon: fillPoly XORs overlapping ones
+            cv2.fillPoly(own, [poly], 1, cv2.LINE_8, 4)
         for q in later:
-            cv2.fillPoly(occ, pts(hulls[q]), 1, cv2.LINE_8, 4)
+            for poly in pts(hulls[q]):
+                cv2.fillPoly(occ, [poly], 1, cv2.LINE_8, 4)
         area = int(own.sum())
         if area == 0:
             return 0.0
@@ -1151,10 +1152,8 @@ class DroneScene:
                 if roi.size:
                     sig = max(1.0, 7.0 * s)
                     img[bx[1]:bx[3], bx[0]:bx[2]] = cv2.GaussianBlur(roi, (0, 0), sig)
-        ign_zone = np.array(ign, np.float64).reshape(-1, 4)
         # annotations, decided in reference pixels
-        objs, extra_ign = [], []
-        pos_in_order = {o: k for k, o in enumerate(order)}
+        cand, extra_ign = [], []
         for o in sorted(o for o in order if self.o_cat[o] > 0):
             x0, y0, x1, y1 = boxes[o]
             area = (x1 - x0) * (y1 - y0)
@@ -1162,15 +1161,20 @@ class DroneScene:
             if bx[2] - bx[0] < 2 or bx[3] - bx[1] < 2 or area <= 0:
                 continue
             inside = (bx[2] - bx[0]) * (bx[3] - bx[1]) / area
-            if inside < 0.5:   # mostly outside the frame: not scored; ignore a sizeable rest
-                if min(bx[2] - bx[0], bx[3] - bx[1]) >= 12:
-                    extra_ign.append(bx)
+            if inside >= 0.5:
+                cand.append((o, bx, inside))
+            elif min(bx[2] - bx[0], bx[3] - bx[1]) >= 12:
+                extra_ign.append(bx)   # mostly outside the frame: ignore a sizeable rest
+        ign += extra_ign
+        keep = drop_in_ignored(_xywh([bx for _, bx, _ in cand]), _xywh(ign))
+        objs = []
+        pos_in_order = {o: k for k, o in enumerate(order)}
+        for (o, bx, inside), kept in zip(cand, keep):
+            if not kept:
                 continue
-            if len(ign_zone) and drop_in_ignored(_xywh(np.array([bx])), _xywh(ign_zone))[0] == 0:
-                continue
-            k = pos_in_order[o]
-            later = [q for q in order[k + 1:] if boxes[q][0] < x1 and boxes[q][2] > x0
-                     and boxes[q][1] < y1 and boxes[q][3] > y0]
+            x0, y0, x1, y1 = boxes[o]
+            later = [q for q in order[pos_in_order[o] + 1:] if boxes[q][0] < x1
+                     and boxes[q][2] > x0 and boxes[q][1] < y1 and boxes[q][3] > y0]
             share = self._occluded_share(o, boxes[o], later, hulls) if later else 0.0
             if share >= 0.95:
                 continue
@@ -1188,7 +1192,7 @@ class DroneScene:
             np.array([cat for _, cat, _, _ in objs], np.int64),
             np.array([tr for _, _, tr, _ in objs], np.int64),
             np.array([oc for _, _, _, oc in objs], np.int64),
-            np.array([to_px(b) for b in ign + extra_ign], np.int64).reshape(-1, 4))
+            np.array([to_px(b) for b in ign], np.int64).reshape(-1, 4))
         return img, ann
 
     def _effects(self, img, t, s, ref_h, c, rot, f):
