@@ -289,12 +289,14 @@ def per_scale_summary(samples, target_recall=DEFAULT_TARGET_RECALL,
     return out
 
 
-def plot_per_scale(samples, summary, path, tail_fraction=DEFAULT_TAIL_FRACTION):
+def plot_per_scale(samples, summary, path, tail_fraction=DEFAULT_TAIL_FRACTION,
+                   xlabel='small-region ratio (%)', ylabel='frame mIoU (%)'):
     """
     Draw the Fig. 8-shaped plot and write it as a PNG to ``path``.
 
     Per scale: frame accuracy vs small-region ratio, tail frames as red crosses, the fitted
-    threshold and the regression line.
+    threshold and the regression line.  ``xlabel`` and ``ylabel`` name the axes (both in %),
+    e.g. the small-box share and AP50 of detection.
     """
     import matplotlib
     matplotlib.use('Agg')
@@ -321,8 +323,8 @@ def plot_per_scale(samples, summary, path, tail_fraction=DEFAULT_TAIL_FRACTION):
         prec = fit['precision'] if fit['precision'] is not None else float('nan')
         ax.set_title(f'x{scale}: recall {100 * rec:.0f}%, precision {100 * prec:.0f}%',
                      fontsize=9)
-        ax.set_xlabel('small-region ratio (%)')
-        ax.set_ylabel('frame mIoU (%)')
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
         ax.legend(fontsize=6)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

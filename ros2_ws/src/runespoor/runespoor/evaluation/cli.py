@@ -2,6 +2,10 @@
 """
 ``runespoor eval --config FILE --out DIR``: the paper's tables and figures from one command.
 
+The config's ``task`` picks segmentation (paper Tables 2-5, Figs. 1/9/13/14) or detection
+(Table 6, Figs. 8/10): one engine (:mod:`.engine`), a task plug-in each (:mod:`.segmentation`,
+:mod:`.detection`) and a report each (:mod:`.report`, :mod:`.det_report`).
+
 Writes ``DIR/report.md``, ``DIR/report.json`` and ``DIR/fig*.png``; per-frame results are
 cached under ``DIR/cache`` (or the config's ``cache_dir``) so a re-run only computes what
 changed.  Exit status 0 on success, 2 on a config, data or checkpoint problem (the message
@@ -17,7 +21,8 @@ import sys
 def add_arguments(parser):
     """Add the ``eval`` options to ``parser``."""
     parser.add_argument('--config', required=True,
-                        help='evaluation YAML (see config/eval/synthetic_val.yaml)')
+                        help='evaluation YAML (see config/eval/synthetic_val.yaml, '
+                        'drone_val.yaml)')
     parser.add_argument('--out', required=True, help='output directory for the report')
     parser.add_argument('--device', default=None,
                         help='override the config: auto | cpu | cuda | cuda:N')
@@ -45,9 +50,18 @@ def machine_info():
             'python': platform.python_version(), 'platform': platform.platform()}
 
 
+def reporting(task):
+    """Return the ``(report, figures)`` modules of ``task`` (segmentation or detection)."""
+    if task == 'detection':
+        from runespoor.evaluation import det_figures, det_report
+        return det_report, det_figures
+    from runespoor.evaluation import figures, report
+    return report, figures
+
+
 def run(args):
     """Run the evaluation described by ``args.config`` and write the report to ``args.out``."""
-    from runespoor.evaluation import figures, report
+    from runespoor.evaluation import report
     from runespoor.evaluation.config import ConfigError, load_config
     from runespoor.evaluation.engine import EvalError, evaluate
 
@@ -66,13 +80,14 @@ def run(args):
         log(f'error: {exc}')
         return 2
     result['machine'] = machine_info()
-    summary = report.summarise(config, result)
-    figure_list = figures.write_all(summary, args.out)
+    task_report, task_figures = reporting(config.task)
+    summary = task_report.summarise(config, result)
+    figure_list = task_figures.write_all(summary, args.out)
     summary['figures'] = [{'title': t, 'file': f} for t, f in figure_list]
     with open(os.path.join(args.out, 'report.json'), 'w', encoding='utf-8') as f:
         json.dump(report.to_json(summary), f, indent=1)
     with open(os.path.join(args.out, 'report.md'), 'w', encoding='utf-8') as f:
-        f.write(report.markdown(summary, figure_list))
+        f.write(task_report.markdown(summary, figure_list))
     log(f'wrote {os.path.join(args.out, "report.md")} ({result["computed"]} frame-runs '
         f'computed in {result["time_s"]:.1f} s)')
     return 0

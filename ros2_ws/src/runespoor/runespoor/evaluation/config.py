@@ -3,62 +3,99 @@
 The ``runespoor eval`` configuration: one YAML file, validated into :class:`EvalConfig`.
 
 Relative paths are resolved against the current directory (run the command from the repository
-root, as the Makefile does).  Keys (defaults in
-brackets; see ``config/eval/*.yaml`` for commented examples)::
+root, as the Makefile does).  ``task`` picks the analytics task: ``segmentation`` (default;
+Cityscapes layout, paper Tables 2-5) or ``detection`` (VisDrone-DET layout, paper Table 6 and
+Fig. 10).  Keys (defaults in brackets; see ``config/eval/*.yaml`` for commented examples)::
 
+    task: segmentation        # or detection
     dataset:
-      root: PATH              # Cityscapes layout: leftImg8bit/<split>/<city>/*_leftImg8bit.png
-      split: val              #   + gtFine/<split>/<city>/*_gtFine_labelIds.png
+      root: PATH              # segmentation: Cityscapes layout: leftImg8bit/<split>/<city>/
+      split: val              #   *_leftImg8bit.png + gtFine/<split>/<city>/*_gtFine_labelIds.png
+                              # detection: a VisDrone-DET split folder (images/, annotations/);
+                              #   no split key
       limit: null             # evaluate only the first N frames (sorted by path)
-    segmentation:             # the frozen analytics model
+    segmentation:             # (task segmentation) the frozen analytics model
       checkpoint: PATH        # a Runespoor checkpoint (kind 'seg'), or instead:
       arch: NAME              #   an architecture of runespoor.archs.SEG_ARCHS plus
       weights: PATH           #   a user-supplied weights file
+    detection:                # (task detection) the frozen detector and the report's knobs
+      checkpoint: PATH        # a Runespoor checkpoint (kind 'det'), or instead:
+      arch: NAME              #   an architecture of runespoor.archs.DET_ARCHS plus
+      weights: PATH           #   a user-supplied weights file
+      arch_kwargs: {}         #   [num_classes: 10] keyword arguments of that architecture
+      score_threshold: 0.3    # boxes counted by the small-box share (tail-frame signal)
+      max_area_fraction: 0.0005  # a box is small below this share of the frame area
+      max_dets: 100           # detections per frame scored by AP (COCO's 100; VisDrone's: 500)
+      keep_top: 300           # detections per frame kept in the cache (>= max_dets)
+      tail_fit_method: asr    # whose predictions the tail-frame threshold is fitted on
+      tail_frame_fraction: 0.1   # tail frames for the threshold fit: the worst 10 %
+      target_recall: 0.9      # share of tail frames the fitted threshold must catch
     checkpoints:              # SR models, one file per method and scale; {scale} is replaced
       sr: models/sr/sr_x{scale}.pt
       asr: models/asr/asr_x{scale}.pt
       cloudseg: models/cloudseg/cloudseg_x{scale}.pt
     methods: [bilinear, sr, cloudseg, asr]   # HR (the original frames) is always evaluated
-    scales: [2, 4, 6, 8]
+    scales: [2, 4, 6, 8]      # detection: [2, 4]
     qualities: [90]           # JPEG qualities; every method x scale x quality is run
     table_quality: null       # quality used in the tables [the highest of `qualities`]
-    class_scale: 4            # scale of the class-wise breakdown (paper Table 2, Figs. 1/9)
-    framewise_scales: [4, 6]  # scales of the frame-wise figure (paper Fig. 13)
     tail_baseline: bilinear   # method whose worst classes fix the tail class set per scale
-    tail_fraction: 0.5        # worst half of the classes (9 of 19)
-    episode_length: 10        # frames per episode for the frame-wise tail
-    fps: 17                   # stream frame rate for Mbit/s
+    tail_fraction: 0.5        # worst half of the classes (9 of 19; detection 5 of 10)
+    fps: 17                   # stream frame rate for Mbit/s (detection: 15, as the drone clips)
     image_metrics: true       # PSNR/SSIM (CPU-heavy at 2048x1024: about 1 s/frame)
     device: auto              # auto | cpu | cuda | cuda:N
     skip_missing: false       # true: skip methods whose checkpoint file is missing
     cache_dir: null           # [OUT/cache]
+    # segmentation only:
+    class_scale: 4            # scale of the class-wise breakdown (paper Table 2, Figs. 1/9)
+    framewise_scales: [4, 6]  # scales of the frame-wise figure (paper Fig. 13)
+    episode_length: 10        # frames per episode for the frame-wise tail
 """
 
 import os
 
 from runespoor.codec import SCALES
 
+#: Analytics tasks the command evaluates.
+TASKS = ('segmentation', 'detection')
 #: Methods that the command knows, in the order the paper's tables list them.
 METHODS = ('bilinear', 'sr', 'cloudseg', 'asr')
 #: Methods whose reconstruction needs a super-resolution checkpoint.
 SR_METHODS = ('sr', 'cloudseg', 'asr')
 
-DEFAULTS = {
+#: Keys of every task, with their defaults.
+COMMON_DEFAULTS = {
     'methods': list(METHODS),
-    'scales': [2, 4, 6, 8],
     'qualities': [90],
     'table_quality': None,
-    'class_scale': 4,
-    'framewise_scales': [4, 6],
     'tail_baseline': 'bilinear',
     'tail_fraction': 0.5,
-    'episode_length': 10,
-    'fps': 17.0,
     'image_metrics': True,
     'device': 'auto',
     'skip_missing': False,
     'cache_dir': None,
     'checkpoints': {},
+}
+#: Task-specific keys and defaults (a key of one task is refused for the other).
+TASK_DEFAULTS = {
+    'segmentation': {'scales': [2, 4, 6, 8], 'fps': 17.0, 'class_scale': 4,
+                     'framewise_scales': [4, 6], 'episode_length': 10},
+    'detection': {'scales': [2, 4], 'fps': 15.0},
+}
+#: The segmentation defaults (every key of a segmentation config), as before tasks existed.
+DEFAULTS = dict(COMMON_DEFAULTS, **TASK_DEFAULTS['segmentation'])
+#: Keys of the ``detection:`` section and their defaults.
+DETECTION_DEFAULTS = {
+    'checkpoint': None,
+    'arch': None,
+    'weights': None,
+    'arch_kwargs': {},
+    'score_threshold': 0.3,
+    'max_area_fraction': 0.0005,
+    'max_dets': 100,
+    'keep_top': 300,
+    'tail_fit_method': 'asr',
+    'tail_frame_fraction': 0.1,
+    'target_recall': 0.9,
 }
 
 
@@ -72,31 +109,27 @@ class EvalConfig:
     def __init__(self, raw, base_dir='.'):
         if not isinstance(raw, dict):
             raise ConfigError('the eval config must be a YAML mapping')
-        unknown = set(raw) - set(DEFAULTS) - {'dataset', 'segmentation'}
+        self.task = str(raw.get('task', 'segmentation'))
+        if self.task not in TASKS:
+            raise ConfigError(f'unknown task {self.task!r}; choose from {", ".join(TASKS)}')
+        defaults = dict(COMMON_DEFAULTS, **TASK_DEFAULTS[self.task])
+        unknown = set(raw) - set(defaults) - {'dataset', 'task', self.task}
         if unknown:
-            raise ConfigError(f'unknown config keys: {", ".join(sorted(unknown))}')
+            other = [t for t in TASKS if t != self.task]
+            misplaced = sorted(k for k in unknown
+                               if k in other or any(k in TASK_DEFAULTS[t] for t in other))
+            hint = (f' ({", ".join(misplaced)}: not used by task {self.task})'
+                    if misplaced else '')
+            raise ConfigError(f'unknown config keys: {", ".join(sorted(unknown))}{hint}')
         self.raw = raw
         self.base_dir = os.path.abspath(base_dir)
-        merged = dict(DEFAULTS, **raw)
+        merged = dict(defaults, **raw)
 
-        dataset = raw.get('dataset')
-        if not isinstance(dataset, dict) or 'root' not in dataset:
-            raise ConfigError('dataset.root is required (a Cityscapes-layout directory)')
-        self.dataset_root = self.path(dataset['root'])
-        self.split = str(dataset.get('split', 'val'))
-        self.limit = dataset.get('limit')
-        if self.limit is not None and int(self.limit) < 1:
-            raise ConfigError('dataset.limit must be a positive number of frames or null')
-
-        seg = raw.get('segmentation')
-        if not isinstance(seg, dict) or not (seg.get('checkpoint') or seg.get('weights')):
-            raise ConfigError('segmentation.checkpoint (or segmentation.arch + weights) is '
-                              'required: the analytics model to evaluate with')
-        self.seg_checkpoint = self.path(seg['checkpoint']) if seg.get('checkpoint') else None
-        self.seg_arch = seg.get('arch')
-        self.seg_weights = self.path(seg['weights']) if seg.get('weights') else None
-        if self.seg_weights and not self.seg_arch:
-            raise ConfigError('segmentation.weights needs segmentation.arch')
+        self._dataset(raw.get('dataset'))
+        if self.task == 'segmentation':
+            self._segmentation(raw.get('segmentation'))
+        else:
+            self._detection(raw.get('detection'))
 
         self.methods = [str(m) for m in merged['methods']]
         for m in self.methods:
@@ -113,15 +146,18 @@ class EvalConfig:
         self.table_quality = int(merged['table_quality'] or max(self.qualities))
         if self.table_quality not in self.qualities:
             raise ConfigError(f'table_quality {self.table_quality} is not in qualities')
-        self.class_scale = int(merged['class_scale'])
-        self.framewise_scales = [int(s) for s in merged['framewise_scales']]
+        if self.task == 'segmentation':
+            self.class_scale = int(merged['class_scale'])
+            self.framewise_scales = [int(s) for s in merged['framewise_scales']]
+            self.episode_length = int(merged['episode_length'])
+            if self.episode_length < 1:
+                raise ConfigError('episode_length must be >= 1')
         self.tail_baseline = str(merged['tail_baseline'])
         if self.tail_baseline not in self.methods:
             raise ConfigError(f'tail_baseline {self.tail_baseline!r} is not among the methods')
         self.tail_fraction = float(merged['tail_fraction'])
-        self.episode_length = int(merged['episode_length'])
-        if self.episode_length < 1:
-            raise ConfigError('episode_length must be >= 1')
+        if not 0.0 < self.tail_fraction <= 1.0:
+            raise ConfigError('tail_fraction must lie in (0, 1]')
         self.fps = float(merged['fps'])
         self.image_metrics = bool(merged['image_metrics'])
         self.device = str(merged['device'])
@@ -137,6 +173,66 @@ class EvalConfig:
                 raise ConfigError(f'checkpoints.{method} is missing: say where the {method} '
                                   'checkpoints live, e.g. models/' + method + '/'
                                   + method + '_x{scale}.pt')
+
+    def _dataset(self, dataset):
+        layout = ('a Cityscapes-layout directory' if self.task == 'segmentation'
+                  else 'a VisDrone-DET split folder holding images/ and annotations/')
+        if not isinstance(dataset, dict) or 'root' not in dataset:
+            raise ConfigError(f'dataset.root is required ({layout})')
+        unknown = set(dataset) - {'root', 'limit'}
+        if self.task == 'detection' and unknown:
+            raise ConfigError(f'unknown dataset keys: {", ".join(sorted(unknown))} (task '
+                              f'{self.task}: dataset.root is {layout})')
+        self.dataset_root = self.path(dataset['root'])
+        self.split = str(dataset.get('split', 'val')) if self.task == 'segmentation' else None
+        self.limit = dataset.get('limit')
+        if self.limit is not None and int(self.limit) < 1:
+            raise ConfigError('dataset.limit must be a positive number of frames or null')
+
+    def _segmentation(self, seg):
+        if not isinstance(seg, dict) or not (seg.get('checkpoint') or seg.get('weights')):
+            raise ConfigError('segmentation.checkpoint (or segmentation.arch + weights) is '
+                              'required: the analytics model to evaluate with')
+        self.seg_checkpoint = self.path(seg['checkpoint']) if seg.get('checkpoint') else None
+        self.seg_arch = seg.get('arch')
+        self.seg_weights = self.path(seg['weights']) if seg.get('weights') else None
+        if self.seg_weights and not self.seg_arch:
+            raise ConfigError('segmentation.weights needs segmentation.arch')
+
+    def _detection(self, det):
+        if not isinstance(det, dict) or not (det.get('checkpoint') or det.get('weights')):
+            raise ConfigError('detection.checkpoint (or detection.arch + weights) is '
+                              'required: the detector to evaluate with')
+        unknown = set(det) - set(DETECTION_DEFAULTS)
+        if unknown:
+            raise ConfigError(f'unknown detection keys: {", ".join(sorted(unknown))}')
+        det = dict(DETECTION_DEFAULTS, **det)
+        self.det_checkpoint = self.path(det['checkpoint']) if det['checkpoint'] else None
+        self.det_arch = det['arch']
+        self.det_weights = self.path(det['weights']) if det['weights'] else None
+        if self.det_weights and not self.det_arch:
+            raise ConfigError('detection.weights needs detection.arch')
+        if not isinstance(det['arch_kwargs'] or {}, dict):
+            raise ConfigError('detection.arch_kwargs must be a mapping')
+        self.det_arch_kwargs = dict(det['arch_kwargs'] or {})
+        self.score_threshold = float(det['score_threshold'])
+        self.max_area_fraction = float(det['max_area_fraction'])
+        if not 0.0 < self.max_area_fraction <= 1.0:
+            raise ConfigError('detection.max_area_fraction must lie in (0, 1]')
+        self.max_dets = int(det['max_dets'])
+        self.keep_top = int(det['keep_top'])
+        if not 1 <= self.max_dets <= self.keep_top:
+            raise ConfigError('detection.max_dets must be >= 1 and <= detection.keep_top '
+                              f'({self.keep_top}, the detections kept per frame)')
+        self.tail_fit_method = str(det['tail_fit_method'])
+        if self.tail_fit_method not in METHODS:
+            raise ConfigError(f'detection.tail_fit_method {self.tail_fit_method!r}: choose '
+                              f'from {", ".join(METHODS)}')
+        self.tail_frame_fraction = float(det['tail_frame_fraction'])
+        self.target_recall = float(det['target_recall'])
+        if not 0.0 < self.tail_frame_fraction <= 1.0 or not 0.0 < self.target_recall <= 1.0:
+            raise ConfigError('detection.tail_frame_fraction and target_recall must lie in '
+                              '(0, 1]')
 
     def path(self, value):
         """Resolve ``value`` (str) against ``base_dir`` (the current directory by default)."""

@@ -1,60 +1,47 @@
 # Copyright 2026 Runespoor maintainers. Licensed under the Apache License, Version 2.0.
 """
-The evaluation loop: reconstruct, segment and score every frame for every run.
+The evaluation loop: reconstruct every frame for every run and hand it to the analytics task.
 
 A *run* is one ``(method, scale, quality)``; ``('hr', 1, None)`` runs the analytics model on
 the original frames.  For each run and frame the edge's degradation is applied exactly as the
 robot does it (:func:`runespoor.codec.encode_frame`: ``INTER_AREA`` downsampling, OpenCV JPEG),
 the decoded frame is reconstructed to the source size (:class:`runespoor.reconstruct.
-Reconstructor`), segmented, and scored against the label: confusion matrix, PSNR and SSIM of
-the reconstruction against the original (``uint8`` RGB), and the JPEG's size in bytes.  For HR
-the bytes are the size of the original (lossless PNG) file and PSNR/SSIM are not defined.
+Reconstructor`), scored for PSNR and SSIM against the original (``uint8`` RGB), and passed to
+the *task* plug-in, which runs its analytics model and returns what to keep per frame
+(segmentation: the confusion matrix, :mod:`.segmentation`; detection: the detections,
+:mod:`.detection`).  The JPEG's size in bytes is kept too; for HR the bytes are the size of the
+original file and PSNR/SSIM are not defined.  Per-frame records are cached
+(:mod:`.cache`), so a re-run computes only what changed.
+
+A task plug-in is an object with:
+
+* ``name``, ``model_key`` (its model's key in ``models``), ``cache_prefix`` and ``fields``
+  (its cached per-frame fields, see :class:`.cache.RunCache`);
+* ``frames()`` -> ``[Frame, ...]`` in stream order;
+* ``load_model(device)`` -> ``(model, info)``, ``info`` with ``path`` and ``sha256``;
+* ``key_fields(info)`` -> what identifies the model in the cache key;
+* ``load(frame)`` -> ``(image BGR uint8, ground truth)``;
+* ``analyse(model, recon, truth)`` -> a record of its fields for one reconstructed frame
+  (``1 x 3 x H x W`` RGB tensor in [0, 1]);
+* ``collect(records)`` -> the run's arrays; ``extras(frames, results)`` -> entries added to
+  the result (e.g. the ground truth the report scores against).
 """
 
+from collections import namedtuple
 import os
 import time
 
 import numpy as np
 
-from runespoor.evaluation.cache import file_digest, run_key, RunCache
+from runespoor.evaluation.cache import file_digest, IMAGE_FIELDS, run_key, RunCache
 from runespoor.evaluation.config import SR_METHODS
-from runespoor.metrics.segmentation import confusion_matrix, NUM_CLASSES
+
+#: One frame of the data set: its name, image file and every file its cache key hashes.
+Frame = namedtuple('Frame', 'name image_path files')
 
 
 class EvalError(RuntimeError):
     """An evaluation that cannot run (missing data or checkpoint); the message names the file."""
-
-
-def list_frames(root, split, limit=None):
-    """
-    Return ``[(frame_name, image_path, label_path), ...]`` of a Cityscapes-layout split.
-
-    Uses :func:`runespoor.data.cityscapes.list_frames` (``*_gtFine_labelIds.png`` or
-    ``*_labelTrainIds.png``), sorted by city, sequence and frame number: stream order for the
-    frame-wise metric.  ``frame_name`` is ``<city>/<file stem>``.
-    """
-    from runespoor.data.cityscapes import list_frames as cityscapes_frames
-    try:
-        frames = cityscapes_frames(root, split, require_labels=True)
-    except (OSError, ValueError) as exc:
-        raise EvalError(f'data set {root} split {split!r}: {exc}') from exc
-    if not frames:
-        raise EvalError(f'no *_leftImg8bit.png frames under {root}/leftImg8bit/{split}')
-    out = []
-    for f in frames[:int(limit)] if limit else frames:
-        name = os.path.basename(f.image_path)[:-len('_leftImg8bit.png')]
-        out.append((f'{f.city}/{name}', f.image_path, f.label_path))
-    return out
-
-
-def load_frame(image_path, label_path):
-    """Read a frame: ``(image BGR uint8 HxWx3, train-id label uint8 HxW)``."""
-    from runespoor.data.cityscapes import read_image, read_label
-    try:
-        image = read_image(image_path)
-        return image, read_label(label_path, image.shape)
-    except (OSError, ValueError) as exc:
-        raise EvalError(str(exc)) from exc
 
 
 def resolve_device(name):
@@ -67,33 +54,35 @@ def resolve_device(name):
     return name
 
 
-def load_segmentation(config, device):
-    """Load the analytics model of ``config``; return ``(model, info dict)``."""
+def load_analytics_model(kind, checkpoint, arch, weights, device, section, arch_kwargs=None):
+    """
+    Load a frozen analytics model: a checkpoint of ``kind``, or ``arch`` + a weights file.
+
+    ``kind`` is ``'seg'`` or ``'det'``; ``section`` names the config section in messages.
+    Returns ``(model in eval mode on device, info dict with path, sha256 and arch)``.
+    """
     from runespoor.checkpoint import CheckpointError, load_model
-    if config.seg_checkpoint:
-        path = config.seg_checkpoint
-        if not os.path.isfile(path):
-            raise EvalError(f'segmentation checkpoint {path} does not exist '
-                            '(set segmentation.checkpoint in the eval config)')
+    if checkpoint:
+        if not os.path.isfile(checkpoint):
+            raise EvalError(f'{section} checkpoint {checkpoint} does not exist '
+                            f'(set {section}.checkpoint in the eval config)')
         try:
-            model, ckpt = load_model(path, kind='seg', device=device)
+            model, ckpt = load_model(checkpoint, kind=kind, device=device)
         except CheckpointError as exc:
             raise EvalError(str(exc)) from exc
-        info = {'path': path, 'sha256': file_digest(path),
-                'arch': ckpt['config'].get('arch'), 'metrics': ckpt.get('metrics', {}),
-                'code_version': ckpt.get('code_version')}
-    else:
-        from runespoor.archs import build_seg, WeightsError
-        path = config.seg_weights
-        if not os.path.isfile(path):
-            raise EvalError(f'segmentation weights {path} do not exist')
-        try:
-            model = build_seg(config.seg_arch, weights=path)
-        except (WeightsError, ValueError) as exc:
-            raise EvalError(str(exc)) from exc
-        model = model.to(device).eval()
-        info = {'path': path, 'sha256': file_digest(path), 'arch': config.seg_arch}
-    return model, info
+        return model, {'path': checkpoint, 'sha256': file_digest(checkpoint),
+                       'arch': ckpt['config'].get('arch'), 'metrics': ckpt.get('metrics', {}),
+                       'code_version': ckpt.get('code_version')}
+    from runespoor.archs import build_det, build_seg, WeightsError
+    if not os.path.isfile(weights):
+        raise EvalError(f'{section} weights {weights} do not exist')
+    build = build_seg if kind == 'seg' else build_det
+    try:
+        model = build(arch, weights=weights, **(arch_kwargs or {}))
+    except (WeightsError, ValueError, TypeError) as exc:
+        raise EvalError(str(exc)) from exc
+    return model.to(device).eval(), {'path': weights, 'sha256': file_digest(weights),
+                                     'arch': arch}
 
 
 def plan_runs(config):
@@ -125,99 +114,138 @@ def plan_runs(config):
     return runs, sr_checkpoints, skipped
 
 
-def _image_metrics(reference_bgr, recon_bgr):
+def image_metrics(reference_bgr, recon_bgr):
+    """Return ``(PSNR, SSIM)`` of a reconstruction against the original, on uint8 RGB."""
     from runespoor.metrics.image import psnr, ssim
     ref = reference_bgr[:, :, ::-1]
     test = recon_bgr[:, :, ::-1]
     return psnr(ref, test), ssim(ref, test)
 
 
+def run_name(method, scale, quality):
+    """Return the cache file stem of a run: ``hr`` or ``<method>_x<scale>_q<quality>``."""
+    return 'hr' if method == 'hr' else f'{method}_x{scale}_q{quality}'
+
+
+def get_task(config):
+    """Return the task plug-in of ``config.task``."""
+    if config.task == 'detection':
+        from runespoor.evaluation.detection import DetectionTask
+        return DetectionTask(config)
+    from runespoor.evaluation.segmentation import SegmentationTask
+    return SegmentationTask(config)
+
+
+class Degrader:
+    """The edge's codec and the cloud's reconstruction of one frame, for every method."""
+
+    def __init__(self, sr_checkpoints, device):
+        self.sr_checkpoints = sr_checkpoints
+        self.device = device
+        self.reconstructors = {}
+
+    def reconstructor(self, method):
+        """Return the (cached) :class:`runespoor.reconstruct.Reconstructor` of ``method``."""
+        from runespoor.reconstruct import Reconstructor
+        if method not in self.reconstructors:
+            checkpoints = ({s: p for (m, s), p in self.sr_checkpoints.items() if m == method}
+                           if method in SR_METHODS else None)
+            self.reconstructors[method] = Reconstructor(method, checkpoints=checkpoints,
+                                                        device=self.device)
+        return self.reconstructors[method]
+
+    def __call__(self, image, image_path, method, scale, quality):
+        """
+        Degrade and reconstruct ``image`` (BGR uint8) for one run.
+
+        Returns ``(1 x 3 x H x W RGB tensor on the device, bytes sent)``; for HR the frame
+        itself and the size of its original file.
+        """
+        from runespoor.codec import decode_jpeg, encode_frame
+        from runespoor.reconstruct import bgr_to_tensor
+        if method == 'hr':
+            return bgr_to_tensor(image, self.device), os.path.getsize(image_path)
+        encoded = encode_frame(image, scale, quality)
+        lr = decode_jpeg(encoded.data)
+        recon = self.reconstructor(method).reconstruct_bgr(lr, scale, image.shape[:2])
+        return recon, len(encoded.data)
+
+
 def evaluate(config, out_dir, progress=True, log=print):
     """
     Run every planned run over the data set, using and filling the cache.
 
-    Returns a dict with ``frames`` (names, in stream order), ``runs`` (``{(method, scale,
-    quality): {'conf': N x C x C, 'psnr': N, 'ssim': N, 'bytes': N}}``), ``models`` (paths
-    and hashes), ``skipped``, ``device``, ``computed`` (frames computed, not cached) and
-    ``time_s``.
+    Returns a dict with ``task``, ``frames`` (names, in stream order), ``resolution``,
+    ``runs`` (``{(method, scale, quality): {task arrays..., 'psnr': N, 'ssim': N,
+    'bytes': N}}``; segmentation: ``'conf': N x C x C``), ``models`` (paths and hashes),
+    ``skipped``, ``device``, ``computed`` (frames computed, not cached), ``time_s`` and the
+    task's extras.
     """
     import torch
     from tqdm import tqdm
 
-    from runespoor.codec import decode_jpeg, encode_frame
-    from runespoor.reconstruct import bgr_to_tensor, Reconstructor, tensor_to_bgr
+    from runespoor.reconstruct import tensor_to_bgr
 
     start = time.monotonic()
-    frames = list_frames(config.dataset_root, config.split, config.limit)
+    task = get_task(config)
+    frames = task.frames()
     runs, sr_checkpoints, skipped = plan_runs(config)
     for item in skipped:
         log(f'skipping {item["method"]} x{item["scale"]}: {item["reason"]}')
     device = resolve_device(config.device)
-    seg_model, seg_info = load_segmentation(config, device)
-    models = {'segmentation': seg_info, 'sr': {}}
+    model, model_info = task.load_model(device)
+    models = {task.model_key: model_info, 'sr': {}}
     for (method, scale), path in sorted(sr_checkpoints.items()):
         models['sr'][f'{method}_x{scale}'] = {'path': path, 'sha256': file_digest(path)}
 
     cache_dir = config.cache_dir or os.path.join(out_dir, 'cache')
-    frame_keys = [file_digest(img) + file_digest(lbl) for _, img, lbl in frames]
-    reconstructors = {}
+    fields = dict(task.fields, **IMAGE_FIELDS)
+    frame_keys = [''.join(file_digest(p) for p in f.files) for f in frames]
+    degrade = Degrader(sr_checkpoints, device)
     results, computed = {}, 0
 
     for method, scale, quality in runs:
         sr_hash = models['sr'].get(f'{method}_x{scale}', {}).get('sha256')
-        key = run_key(method=method, scale=scale, quality=quality,
-                      seg=seg_info['sha256'], sr=sr_hash)
-        name = 'hr' if method == 'hr' else f'{method}_x{scale}_q{quality}'
-        cache = RunCache(cache_dir, name, key, NUM_CLASSES)
+        key = run_key(method=method, scale=scale, quality=quality, sr=sr_hash,
+                      **task.key_fields(model_info))
+        name = task.cache_prefix + run_name(method, scale, quality)
+        cache = RunCache(cache_dir, name, key, fields)
         wants_image = config.image_metrics and method != 'hr'
         todo = [i for i, k in enumerate(frame_keys)
-                if cache.get(k) is None or (wants_image and np.isnan(cache.get(k)[1]))]
+                if cache.get(k) is None or (wants_image and np.isnan(cache.get(k)['psnr']))]
         if todo:
-            if method in SR_METHODS and method not in reconstructors:
-                reconstructors[method] = Reconstructor(
-                    method, checkpoints={s: p for (m, s), p in sr_checkpoints.items()
-                                         if m == method}, device=device)
-            elif method != 'hr' and method not in reconstructors:
-                reconstructors[method] = Reconstructor(method, device=device)
             bar = tqdm(todo, desc=name, disable=not progress, leave=False, unit='frame')
             for n, i in enumerate(bar):
-                _, image_path, label_path = frames[i]
-                image, label = load_frame(image_path, label_path)
-                size = image.shape[:2]
+                image, truth = task.load(frames[i])
                 with torch.no_grad():
-                    if method == 'hr':
-                        recon = bgr_to_tensor(image, device)
-                        nbytes = os.path.getsize(image_path)
-                    else:
-                        encoded = encode_frame(image, scale, quality)
-                        nbytes = len(encoded.data)
-                        lr = decode_jpeg(encoded.data)
-                        recon = reconstructors[method].reconstruct_bgr(lr, scale, size)
-                    pred = seg_model(recon).argmax(1)[0].to(torch.uint8).cpu().numpy()
-                conf = confusion_matrix(label, pred, NUM_CLASSES)
-                psnr_value = ssim_value = float('nan')
+                    recon, nbytes = degrade(image, frames[i].image_path, method, scale,
+                                            quality)
+                    record = task.analyse(model, recon, truth)
+                record['psnr'] = record['ssim'] = float('nan')
                 if wants_image:
-                    psnr_value, ssim_value = _image_metrics(image, tensor_to_bgr(recon))
-                cache.put(frame_keys[i], conf, psnr_value, ssim_value, nbytes)
+                    record['psnr'], record['ssim'] = image_metrics(image, tensor_to_bgr(recon))
+                record['bytes'] = nbytes
+                cache.put(frame_keys[i], record)
                 computed += 1
                 if (n + 1) % 50 == 0:
                     cache.save()
             cache.save()
         records = [cache.get(k) for k in frame_keys]
-        results[(method, scale, quality)] = {
-            'conf': np.stack([r[0] for r in records]),
-            'psnr': np.array([r[1] for r in records]),
-            'ssim': np.array([r[2] for r in records]),
-            'bytes': np.array([r[3] for r in records]),
-        }
-    first, _ = load_frame(frames[0][1], frames[0][2])
-    return {
-        'frames': [f[0] for f in frames],
-        'resolution': f'{first.shape[1]}x{first.shape[0]}',
+        results[(method, scale, quality)] = dict(
+            task.collect(records),
+            psnr=np.array([r['psnr'] for r in records]),
+            ssim=np.array([r['ssim'] for r in records]),
+            bytes=np.array([r['bytes'] for r in records]))
+    out = {
+        'task': task.name,
+        'frames': [f.name for f in frames],
         'runs': results,
         'models': models,
         'skipped': skipped,
         'device': device,
         'computed': computed,
-        'time_s': time.monotonic() - start,
+        'time_s': None,
     }
+    out.update(task.extras(frames, results))
+    out['time_s'] = time.monotonic() - start
+    return out
