@@ -621,11 +621,15 @@ class DroneScene:
                                          by0, bx1, by1))
 
     def _block_parking(self, rng, bx0, by0, bx1, by1, crowd=False):
-        self._ground(rng, bx0, by0, bx1, by1, (105, 108, 110), 60)
-        # the lot proper covers part of the block (at most about 70 x 40 m)
+        # the lot proper (at most about 70 x 40 m) in a paved block with a few trees
+        self._ground(rng, bx0, by0, bx1, by1, (165, 170, 175), 45)
         lw, lh = min(bx1 - bx0, rng.uniform(30, 70)), min(by1 - by0, rng.uniform(20, 40))
-        bx0, by0 = rng.uniform(bx0, bx1 - lw), rng.uniform(by0, by1 - lh)
-        bx1, by1 = bx0 + lw, by0 + lh
+        lx0, ly0 = rng.uniform(bx0, bx1 - lw), rng.uniform(by0, by1 - lh)
+        for p in self._scatter(rng, int((bx1 - bx0) * (by1 - by0) / 600), bx0, by0, bx1, by1):
+            if not (lx0 - 3 < p[0] < lx0 + lw + 3 and ly0 - 3 < p[1] < ly0 + lh + 3):
+                self._add(0, p, 0.0, parts=_tree(rng), nearest=True)
+        bx0, by0, bx1, by1 = lx0, ly0, lx0 + lw, ly0 + lh
+        self._ground(rng, bx0, by0, bx1, by1, (105, 108, 110), 60)
         fill = rng.uniform(0.4, 0.9)
         lines = []
         y = by0 + 2.0
