@@ -15,6 +15,14 @@ One-command demo (``make demo``): a synthetic clip through source -> edge -> clo
    nodes' logs.
 
     source scripts/env.sh && python scripts/demo.py [--frames 170] [--method bilinear]
+
+``--task detection`` (``make demo TASK=detection``) runs the drone-view detection path instead:
+a 640x360 clip of :mod:`runespoor.data.drone` as a bag, the edge at x2, the cloud with
+``config/cloud_detection.yaml`` (the detector ``models/det/retinanet_r18_lite.pt``, which must
+exist: the demo says what to train and stops otherwise; ASR when ``models/det/sr`` has
+``asr_x2.pt`` and ``asr_x4.pt``, else bilinear), and writes ``out/demo_detection/``:
+``summary.json`` (detections per frame, tail flags, latencies) and ``strip.png`` (input |
+detections).
 """
 
 import argparse
@@ -32,11 +40,16 @@ from runespoor import image_conv
 from runespoor.labels import colorize
 from runespoor_cloud.graph import Graph
 from runespoor_cloud.testing import child_env, free_domain_id, Probe
-from runespoor_msgs.msg import EncodedFrame, RatePolicy, SemanticMap, TailFrameFlag
+from runespoor_msgs.msg import (Detection2DArray, EncodedFrame, RatePolicy, SemanticMap,
+                                TailFrameFlag)
 from sensor_msgs.msg import Image
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 W, H = 512, 256
+#: Detection demo: frame size and rate of the drone clip, edge knobs (standard x2; tail: one
+#: resolution level higher and lower quality, as config/edge.yaml's x2 q40 for its x4 q70).
+DET_W, DET_H, DET_FPS = 640, 360, 15.0
+DET_EDGE = {'scale': 2, 'jpeg_quality': 70, 'tail_scale': 1, 'tail_jpeg_quality': 40}
 
 
 def log(text):
@@ -103,24 +116,33 @@ def percentile(values, q):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--task', choices=('segmentation', 'detection'), default='segmentation')
-    ap.add_argument('--frames', type=int, default=170, help='clip length (17 fps)')
-    ap.add_argument('--out', default=os.path.join(REPO, 'out', 'demo'))
+    ap.add_argument('--frames', type=int, help='clip length (default 170 at 17 fps; '
+                                               'detection: 120 at 15 fps)')
+    ap.add_argument('--out', help='output folder (default out/demo; detection: '
+                                  'out/demo_detection)')
     ap.add_argument('--method', default='auto',
-                    help='bilinear | sr | asr | cloudseg; auto: asr when models/sr has '
+                    help='bilinear | sr | asr | cloudseg; auto: asr when the SR folder has '
                          'asr_x2.pt and asr_x4.pt (the scales the demo uses), else bilinear')
-    ap.add_argument('--sr-dir', default=os.path.join(REPO, 'models', 'sr'))
+    ap.add_argument('--sr-dir', help='SR checkpoints (default models/sr; detection: '
+                                     'models/det/sr)')
     ap.add_argument('--seg-weights', default=os.path.join(REPO, 'models', 'seg',
                                                           'swiftnet_r18_lite.pt'))
     ap.add_argument('--seg-arch', default='auto')
     ap.add_argument('--data', choices=('auto', 'palette'), default='auto')
-    ap.add_argument('--scale', type=int, default=4, help='edge standard scale')
+    ap.add_argument('--det-weights', default=os.path.join(REPO, 'models', 'det',
+                                                          'retinanet_r18_lite.pt'),
+                    help='detection: the detector checkpoint (kind det)')
+    ap.add_argument('--det-arch', default='retinanet_r18_lite', help='detection: its arch')
+    ap.add_argument('--scale', type=int, help='edge standard scale (default 4; detection 2)')
     ap.add_argument('--quality', type=int, default=70, help='edge standard JPEG quality')
     ap.add_argument('--timeout', type=float, default=150.0, help='max seconds of streaming')
     args = ap.parse_args(argv)
-    if args.task != 'segmentation':
-        log('the node graph runs semantic segmentation only; the detection path '
-            '(Detection2DArray) is not wired into the cloud node yet')
-        return 2
+    if args.task == 'detection':
+        return detection_main(args)
+    args.frames = 170 if args.frames is None else args.frames
+    args.out = args.out or os.path.join(REPO, 'out', 'demo')
+    args.sr_dir = args.sr_dir or os.path.join(REPO, 'models', 'sr')
+    args.scale = 4 if args.scale is None else args.scale
 
     if args.method == 'auto':
         have = all(os.path.isfile(os.path.join(args.sr_dir, f'asr_x{s}.pt'))
@@ -299,6 +321,250 @@ def write_outputs(out, args, seg_arch, pattern, counts, encoded, maps, flags, po
                 label_image(seg, f'{m.small_region_ratio * 100:.2f}% small -> {verdict}')]))
     if rows:
         cv2.imwrite(os.path.join(out, 'strip.png'), np.vstack(rows))
+    return summary
+
+
+# ------------------------------------------------------------------------------ detection
+TRAIN_DETECTOR = """
+    runespoor data drone --out data/drone640            # synthetic VisDrone-layout frames
+    runespoor train det --config ros2_ws/src/runespoor/config/train/det.yaml \\
+        --data data/drone640 --out out/det
+    cp out/det/det.pt models/det/retinanet_r18_lite.pt"""
+
+
+def detection_main(args):
+    """Run ``--task detection``; return the exit status."""
+    args.frames = 120 if args.frames is None else args.frames
+    args.out = os.path.abspath(args.out or os.path.join(REPO, 'out', 'demo_detection'))
+    args.sr_dir = args.sr_dir or os.path.join(REPO, 'models', 'det', 'sr')
+    args.scale = DET_EDGE['scale'] if args.scale is None else args.scale
+    if not os.path.isfile(args.det_weights):
+        log(f'no detector at {args.det_weights}: the detection demo needs a trained detector '
+            '(it does not fake detections). Train one (CPU: the default 3000 steps take a '
+            f'while), then rerun:{TRAIN_DETECTOR}')
+        return 2
+    try:
+        from runespoor.data.drone import make_scene
+    except ImportError as exc:
+        log(f'no drone-view clip generator (runespoor.data.drone: {exc}); the detection demo '
+            'renders its clip with it')
+        return 2
+    if args.method == 'auto':
+        have = all(os.path.isfile(os.path.join(args.sr_dir, f'asr_x{s}.pt')) for s in (2, 4))
+        args.method = 'asr' if have else 'bilinear'
+        log(f'reconstruction: {args.method}' + ('' if have else
+            f' (no asr_x2.pt / asr_x4.pt in {args.sr_dir})'))
+    log(f'detector {args.det_arch} from {args.det_weights}')
+    t_start = time.monotonic()
+    if os.path.isdir(args.out):
+        shutil.rmtree(args.out)
+    os.makedirs(args.out)
+    bag, gt_counts = make_drone_clip(make_scene, args.frames, os.path.join(args.out, 'clip_bag'))
+    from runespoor_cloud.graph import CLOUD_TASK_PARAMS, config_path
+    # 640x360 raw frames (691 kB) are too big for best effort on a loaded machine: reliable
+    # camera topic end to end (docs/nodes.md); the uplink stays best effort.
+    source = {'mode': 'bag', 'path': bag, 'rate': DET_FPS, 'loop': False,
+              'max_frames': args.frames, 'wait_for_subscribers_s': 20.0,
+              'min_subscribers': 2, 'reliability': 'reliable'}  # edge + this monitor
+    cloud = {'det_arch': args.det_arch, 'det_weights': args.det_weights,
+             'method': args.method, 'sr_dir': args.sr_dir, 'device': 'auto', 'queue_size': 2}
+    edge = dict(DET_EDGE, scale=args.scale, jpeg_quality=args.quality,
+                input_reliability='reliable')
+    domain = free_domain_id()
+    probe = Probe(domain, 'runespoor_demo_monitor')
+    reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+    latched = QoSProfile(depth=20, reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    camera = {}
+    counts = {'in': 0}
+
+    def on_camera(msg):
+        counts['in'] += 1
+        if len(camera) < 400:
+            camera[stamp_key(msg.header.stamp)] = image_conv.imgmsg_to_bgr8(msg)
+
+    probe.node.create_subscription(Image, 'camera/image_raw', on_camera,
+                                   QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+    encoded = probe.collect(EncodedFrame, 'runespoor/encoded', qos_profile_sensor_data)
+    dets = probe.collect(Detection2DArray, 'runespoor/detections', reliable)
+    flags = probe.collect(TailFrameFlag, 'runespoor/tail_flag', reliable)
+    policies = probe.collect(RatePolicy, 'runespoor/rate_policy', latched)
+    graph = Graph(child_env(domain), log_dir=os.path.join(args.out, 'logs'))
+    enc_bytes = []
+    status = 'ok'
+    try:
+        graph.start('cloud', params_file=config_path('runespoor_cloud',
+                                                     CLOUD_TASK_PARAMS['detection']),
+                    overrides=cloud)
+        graph.start('edge', overrides=edge)
+        if not probe.spin_until(lambda: len(graph.alive()) < 2 or
+                                probe.node.count_publishers('runespoor/link_feedback') > 0,
+                                60):
+            raise RuntimeError('cloud did not come up in 60 s')
+        if len(graph.alive()) < 2:
+            raise RuntimeError('a node died at start-up:\n' + graph.log('cloud')[-2000:])
+        graph.start('source', overrides=source)
+        log(f'streaming {args.frames} frames at {DET_FPS:g} fps (ROS_DOMAIN_ID={domain}, edge '
+            f'x{edge["scale"]} q{edge["jpeg_quality"]}, tail x{edge["tail_scale"]} '
+            f'q{edge["tail_jpeg_quality"]}, cloud {args.method} + {args.det_arch})')
+        last_print = last_result = time.monotonic()
+        seen = [0, 0, 0, 0]
+        deadline = time.monotonic() + args.timeout
+        while time.monotonic() < deadline:
+            n_dets = len(dets)
+            probe.spin_until(lambda: False, 0.2)
+            now = time.monotonic()
+            if len(dets) != n_dets:
+                last_result = now
+            for f in encoded[len(enc_bytes):]:
+                enc_bytes.append((now, len(f.image.data)))
+            if now - last_print >= 1.0:
+                window = [b for t, b in enc_bytes if t > now - 1.0]
+                new = dets[seen[1]:]
+                new_flags = flags[seen[2]:]
+                per_frame = [len(d.detections) for d in new]
+                lat = [d.end_to_end_ms for d in new]
+                mode = 'TAIL' if policies and policies[-1].mode == RatePolicy.MODE_TAIL \
+                    else 'std'
+                print(f'[demo] t={now - t_start:5.1f}s in {counts["in"] - seen[0]:3d} '
+                      f'out {len(encoded) - seen[3]:3d} analysed {len(new):3d} | uplink '
+                      f'{sum(window) * 8 / 1000:7.1f} kbit/s | boxes/frame '
+                      f'{np.mean(per_frame) if per_frame else float("nan"):5.1f} | tail flags '
+                      f'{sum(f.is_tail for f in new_flags):2d}/{len(new_flags):2d} | mode '
+                      f'{mode:4s} | e2e latency p50 '
+                      f'{np.median(lat) if lat else float("nan"):6.1f} ms', flush=True)
+                seen = [counts['in'], len(dets), len(flags), len(encoded)]
+                last_print = now
+            if 'source finished' in graph.log('source') and now - last_result > 3.0:
+                break
+            if len(graph.alive()) < 3:
+                raise RuntimeError('a node died:\n' + '\n'.join(
+                    graph.log(k)[-1500:] for k in graph.procs))
+        else:
+            status = 'timeout'
+            log(f'stopped after the {args.timeout:g} s timeout')
+    finally:
+        codes = graph.stop()
+        probe.close()
+    log(f'nodes stopped: {codes}')
+    summary = write_detection_outputs(args, counts, encoded, dets, flags, policies, camera,
+                                      enc_bytes, gt_counts, status, graph.log('source'))
+    log(json.dumps({k: v for k, v in summary.items() if k != 'frames'}, indent=1))
+    log(f'wrote {os.path.relpath(args.out, os.getcwd())}/ (summary.json, strip.png) in '
+        f'{time.monotonic() - t_start:.0f} s')
+    return 0 if status == 'ok' and summary['frames_analyzed'] > 0 else 1
+
+
+def make_drone_clip(make_scene, frames, path):
+    """Render the drone clip, write it as a bag; return (bag path, objects per frame)."""
+    from runespoor.data.bag import write_bag
+    scene = make_scene(0, 'val', 0, frames)
+    gt = []
+
+    def images():
+        for i in range(frames):
+            img, ann = scene.render(i, (DET_W, DET_H))
+            gt.append(int(np.count_nonzero((ann.categories >= 1) & (ann.categories <= 10))))
+            yield img
+
+    t0 = time.monotonic()
+    n = write_bag(path, images(), fps=DET_FPS)
+    log(f'wrote {n} drone-view frames ({DET_W}x{DET_H}, runespoor.data.drone, '
+        f'{np.mean(gt):.0f} objects per frame) to bag {os.path.relpath(path, REPO)} in '
+        f'{time.monotonic() - t0:.1f} s')
+    return path, gt
+
+
+def msg_detections(msg):
+    """Detection2DArray -> runespoor.cloud_pipeline.Detections."""
+    from runespoor.cloud_pipeline import Detections
+    d = msg.detections
+    return Detections(np.array([[b.x, b.y, b.x + b.width, b.y + b.height] for b in d],
+                               np.float32).reshape(-1, 4),
+                      np.array([b.score for b in d], np.float32),
+                      np.array([b.class_id for b in d], np.int64))
+
+
+def write_detection_outputs(args, counts, encoded, dets, flags, policies, camera, enc_bytes,
+                            gt_counts, status, source_log):
+    """Write summary.json and the strip (input | detections); return the summary."""
+    import re
+    from runespoor.cloud_pipeline import draw_detections
+    found = re.findall(r'source finished after (\d+) frames', source_log)
+    span = (enc_bytes[-1][0] - enc_bytes[0][0]) if len(enc_bytes) > 1 else 0.0
+    kbps = sum(b for _, b in enc_bytes[1:]) * 8 / 1000 / span if span > 0 else 0.0
+    flag_by_seq = {f.sequence: f for f in flags}
+    per_frame = [len(d.detections) for d in dets]
+    classes = {}
+    for d in dets:
+        for b in d.detections:
+            classes[b.label] = classes.get(b.label, 0) + 1
+    summary = {
+        'status': status,
+        'task': 'detection',
+        'frames_published': int(found[-1]) if found else counts['in'],
+        'frames_received_by_monitor': counts['in'],
+        'frames_encoded': len(encoded),
+        'frames_analyzed': len(dets),
+        'frames_skipped_by_cloud': len(encoded) - len(dets),  # bounded queue, newest first
+        'detections_per_frame_mean': round(float(np.mean(per_frame)), 2) if dets else None,
+        'detections_per_frame_min': min(per_frame) if dets else None,
+        'detections_per_frame_max': max(per_frame) if dets else None,
+        'ground_truth_objects_per_frame_mean': round(float(np.mean(gt_counts)), 1)
+        if gt_counts else None,
+        'detections_by_class': dict(sorted(classes.items(), key=lambda kv: -kv[1])),
+        'small_box_share_mean': round(float(np.mean([d.small_box_share for d in dets])), 4)
+        if dets else None,
+        'tail_frames': int(sum(f.is_tail for f in flags)),
+        'tail_flags': len(flags),
+        'tail_threshold': float(flags[0].threshold) if flags else None,
+        'policies': [{'policy_sequence': p.policy_sequence, 'mode': int(p.mode),
+                      'trigger_sequence': p.trigger_sequence} for p in policies],
+        'frames_sent_tail_specific': int(sum(f.knobs.tail_specific for f in encoded)),
+        'uplink_kbps_mean': round(kbps, 1),
+        'bytes_per_frame_mean': round(float(np.mean([len(f.image.data) for f in encoded])), 1)
+        if encoded else None,
+        'latency_ms_p50': percentile([d.end_to_end_ms for d in dets], 50),
+        'latency_ms_p90': percentile([d.end_to_end_ms for d in dets], 90),
+        'decode_ms_p50': percentile([d.decode_ms for d in dets], 50),
+        'reconstruct_ms_p50': percentile([d.reconstruct_ms for d in dets], 50),
+        'inference_ms_p50': percentile([d.inference_ms for d in dets], 50),
+        'inference_ms_p90': percentile([d.inference_ms for d in dets], 90),
+        'method': args.method,
+        'detector': {'arch': args.det_arch, 'weights': os.path.relpath(args.det_weights, REPO)},
+        'edge': dict(DET_EDGE, scale=args.scale, jpeg_quality=args.quality),
+        'scales_seen': sorted({int(f.knobs.scale) for f in encoded}),
+        'data': 'runespoor.data.drone (seed 0, val clip 0)',
+        'resolution': [DET_W, DET_H],
+        'fps': DET_FPS,
+        'frames': [{'sequence': int(d.sequence), 'detections': len(d.detections),
+                    'small_box_share': round(float(d.small_box_share), 4),
+                    'is_tail': bool(flag_by_seq[d.sequence].is_tail)
+                    if d.sequence in flag_by_seq else None,
+                    'scale': int(d.knobs.scale), 'jpeg_quality': int(d.knobs.jpeg_quality),
+                    'end_to_end_ms': round(float(d.end_to_end_ms), 1),
+                    'inference_ms': round(float(d.inference_ms), 1)} for d in dets],
+    }
+    with open(os.path.join(args.out, 'summary.json'), 'w') as f:
+        json.dump(summary, f, indent=1)
+    rows = []
+    for want_tail in (False, True):
+        picked = [d for d in dets if stamp_key(d.header.stamp) in camera and
+                  bool(d.knobs.tail_specific) == want_tail]
+        picked = picked[len(picked) // 3::max(1, len(picked) // 3)][:2]
+        for d in picked:
+            img = camera[stamp_key(d.header.stamp)]
+            f = flag_by_seq.get(d.sequence)
+            verdict = 'TAIL frame' if f is not None and f.is_tail else 'not tail'
+            annotated = draw_detections(img, msg_detections(d))
+            rows.append(np.hstack([
+                label_image(img, f'input #{d.sequence}'),
+                label_image(annotated, f'{len(d.detections)} boxes, {d.method} from '
+                                       f'x{d.knobs.scale} q{d.knobs.jpeg_quality}'
+                                       f'{" (tail config)" if want_tail else ""}, '
+                                       f'{d.small_box_share * 100:.0f}% small -> {verdict}')]))
+    if rows:
+        cv2.imwrite(os.path.join(args.out, 'strip.png'), np.vstack(rows))
     return summary
 
 
