@@ -890,7 +890,6 @@ class DroneScene:
     def _zones(self, rng):
         """Ignored zones (world rectangles): a far dense crowd or a blurred patch."""
         self.zones = []
-        c, rot, f = self._camera(0.0)
         fp = self._footprint(0.0)
         n = int(rng.choice([0, 1, 2], p=[0.55, 0.35, 0.1]))
         for _ in range(n):
