@@ -36,6 +36,10 @@ def test_source_edge_cloud_maps_flags_and_policy(domain, probe, tmp_path):
         graph.start('cloud', overrides=CLOUD)
         graph.start('edge', overrides={'scale': 4, 'jpeg_quality': 70, 'tail_scale': 2,
                                        'tail_jpeg_quality': 40})
+        # Frames only flow once the cloud's policy writer is discovered, so the probe sees the
+        # first policy (a depth-1 latched writer keeps only the newest one for late readers).
+        probe.spin_until(lambda: probe.node.count_publishers('runespoor/rate_policy') > 0
+                         or len(graph.alive()) < 2, timeout_s=30)
         graph.start('source', overrides=SOURCE)
 
         def back_to_standard_seen():
@@ -67,19 +71,24 @@ def test_source_edge_cloud_maps_flags_and_policy(domain, probe, tmp_path):
         assert f.is_tail == (m.small_region_ratio < f.threshold)
     assert any(f.is_tail for f in flags) and any(not f.is_tail for f in flags)
     # The cloud's tail policy changed the knobs of the following frames (tail: x2, q40).
-    tail_policy = next(p for p in policies if p.mode == RatePolicy.MODE_TAIL)
+    tail_policies = {p.policy_sequence: p for p in policies if p.mode == RatePolicy.MODE_TAIL}
     tail_frames = [f for f in encoded if f.knobs.tail_specific]
     assert tail_frames, 'no EncodedFrame used the tail-specific config'
     assert all(f.knobs.scale == 2 and f.knobs.jpeg_quality == 40 for f in tail_frames)
     assert all(f.policy_sequence >= 1 for f in tail_frames)
+    # every tail frame follows the frame that triggered the policy it carries
+    matched = [(f, tail_policies[f.policy_sequence]) for f in tail_frames
+               if f.policy_sequence in tail_policies]
+    assert matched, f'no tail frame carries a received policy: {sorted(tail_policies)}'
+    assert all(p.trigger_sequence < f.sequence for f, p in matched)
     first_tail = min(f.sequence for f in tail_frames)
-    assert tail_policy.trigger_sequence < first_tail
     standard_before = [f for f in encoded if f.sequence < first_tail]
     assert standard_before and all(f.knobs.scale == 4 for f in standard_before)
     # ... and the cloud released it after the hold time (no flapping: one switch per stretch).
     modes = [p.mode for p in policies]
     assert RatePolicy.MODE_STANDARD in modes[modes.index(RatePolicy.MODE_TAIL):]
-    assert all(a != b for a, b in zip(modes, modes[1:]))
+    assert all(a.mode != b.mode for a, b in zip(policies, policies[1:])
+               if b.policy_sequence == a.policy_sequence + 1)
 
 
 def test_policy_from_test_changes_next_frames(domain, probe, tmp_path):

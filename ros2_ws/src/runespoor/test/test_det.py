@@ -2,14 +2,13 @@
 """The detector, its small-box-restricted loss, ASR/CloudSeg for detection, drone datasets."""
 
 import pytest
-import torch
-
 from runespoor.archs import build_det, build_sr, DET_ARCHS
 from runespoor.archs.det import small_box_keep, xywh_to_xyxy, xyxy_to_xywh
 from runespoor.checkpoint import CheckpointError, load_model, save_checkpoint
 from runespoor.data.det_datasets import (crop_target, det_collate, DetCropDataset,
                                          hflip_target, RandomDetData)
 from runespoor.losses import DET_ALPHA, DET_BETA, DetASRLoss, DetCloudSegLoss
+import torch
 
 
 @pytest.fixture(scope='module')
@@ -94,8 +93,8 @@ def test_ignore_regions_remove_anchors_from_the_loss(detector):
     empty = {'boxes': torch.zeros((0, 4)), 'labels': torch.zeros(0, dtype=torch.int64)}
     with torch.no_grad():
         base = detector.detection_loss(x, [empty])
-        ignored = detector.detection_loss(x, [dict(empty, ignore=torch.tensor([[0.0, 0, 64,
-                                                                                 48]]))])
+        region = torch.tensor([[0.0, 0.0, 64.0, 48.0]])
+        ignored = detector.detection_loss(x, [dict(empty, ignore=region)])
     assert float(ignored['classification']) < float(base['classification'])
 
 

@@ -87,7 +87,7 @@ class Detector(nn.Module):
     def __init__(self, num_classes=10, backbone='r18_lite', fpn_channels=64,
                  widths=(32, 64, 128, 256), anchor_sizes=LITE_ANCHOR_SIZES, head_convs=2,
                  min_size=0, max_size=0, score_thresh=0.05, nms_thresh=0.5,
-                 detections_per_img=300, box_loss='giou'):
+                 detections_per_img=500, box_loss='giou'):
         super().__init__()
         from torchvision.models.detection import RetinaNet
         from torchvision.models.detection.anchor_utils import AnchorGenerator
@@ -141,7 +141,7 @@ class Detector(nn.Module):
 
     def detection_loss(self, images, targets, keep=None):
         """
-        RetinaNet's own training loss, optionally restricted to some ground-truth boxes.
+        Return the detector's own training loss, optionally restricted to some GT boxes.
 
         ``keep``: per image a bool tensor over its target boxes; anchors matched to a box whose
         ``keep`` is False are ignored (neither foreground nor background), so the loss is the
@@ -210,7 +210,7 @@ def small_box_keep(boxes_xyxy, max_area_fraction, frame_area):
 
 
 def xywh_to_xyxy(boxes):
-    """``N x 4`` (x, y, w, h) -> (x1, y1, x2, y2); NumPy arrays or tensors."""
+    """Convert ``N x 4`` (x, y, w, h) boxes to (x1, y1, x2, y2); NumPy arrays or tensors."""
     out = boxes.clone() if torch.is_tensor(boxes) else boxes.astype('float32', copy=True)
     out[:, 2] = boxes[:, 0] + boxes[:, 2]
     out[:, 3] = boxes[:, 1] + boxes[:, 3]
@@ -218,7 +218,7 @@ def xywh_to_xyxy(boxes):
 
 
 def xyxy_to_xywh(boxes):
-    """``N x 4`` (x1, y1, x2, y2) -> (x, y, w, h); NumPy arrays or tensors."""
+    """Convert ``N x 4`` (x1, y1, x2, y2) boxes to (x, y, w, h); NumPy arrays or tensors."""
     out = boxes.clone() if torch.is_tensor(boxes) else boxes.astype('float32', copy=True)
     out[:, 2] = boxes[:, 2] - boxes[:, 0]
     out[:, 3] = boxes[:, 3] - boxes[:, 1]

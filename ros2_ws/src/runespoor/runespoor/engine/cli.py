@@ -60,8 +60,8 @@ def add_arguments(parser):
       help='sr/asr/cloudseg: the analytics task and its data (default segmentation: '
            'Cityscapes layout; detection: VisDrone-DET layout)')
     a('--config', help='YAML file of settings (keys = long option names with _)')
-    a('--data', help="dataset root (Cityscapes layout; detection: a folder holding "
-                     "VisDrone2019-DET-train/-val), or 'random' for a smoke test")
+    a('--data', help='dataset root (Cityscapes layout; detection: a folder holding '
+                     'VisDrone2019-DET-train/-val), or "random" for a smoke test')
     a('--out', help='output folder (checkpoints, log.jsonl, metrics.json)')
     a('--arch', help='architecture (seg: swiftnet_r18[_lite], lraspp_mobilenet_v3_large...; '
                      'sr: carn, carn_m)')

@@ -116,9 +116,14 @@ def detections_to_coco(found, targets=None):
     return gts, dets
 
 
+#: Detections scored per image, as the VisDrone toolkit (COCO's 100 would cap the recall of
+#: frames with hundreds of objects).
+MAX_DETS = 500
+
+
 def _coco_summary(gts, dets, class_ids, prefix=''):
     from ..metrics.detection import coco_map
-    res = coco_map(gts, dets, class_ids=class_ids)
+    res = coco_map(gts, dets, class_ids=class_ids, max_dets=MAX_DETS)
     per_class = [None if math.isnan(v) else float(v) for v in res['per_class'].values()]
     return {f'{prefix}map': float(res['mAP']), f'{prefix}ap50': float(res['AP50']),
             f'{prefix}ap': per_class}

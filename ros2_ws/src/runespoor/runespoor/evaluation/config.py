@@ -25,8 +25,8 @@ Fig. 10).  Keys (defaults in brackets; see ``config/eval/*.yaml`` for commented 
       arch_kwargs: {}         #   [num_classes: 10] keyword arguments of that architecture
       score_threshold: 0.3    # boxes counted by the small-box share (tail-frame signal)
       max_area_fraction: 0.0005  # a box is small below this share of the frame area
-      max_dets: 100           # detections per frame scored by AP (COCO's 100; VisDrone's: 500)
-      keep_top: 300           # detections per frame kept in the cache (>= max_dets)
+      max_dets: 500           # detections per frame scored by AP (VisDrone toolkit: 500; COCO 100)
+      keep_top: 500           # detections per frame kept in the cache (>= max_dets)
       tail_fit_method: asr    # whose predictions the tail-frame threshold is fitted on
       tail_frame_fraction: 0.1   # tail frames for the threshold fit: the worst 10 %
       target_recall: 0.9      # share of tail frames the fitted threshold must catch
@@ -91,8 +91,8 @@ DETECTION_DEFAULTS = {
     'arch_kwargs': {},
     'score_threshold': 0.3,
     'max_area_fraction': 0.0005,
-    'max_dets': 100,
-    'keep_top': 300,
+    'max_dets': 500,
+    'keep_top': 500,
     'tail_fit_method': 'asr',
     'tail_frame_fraction': 0.1,
     'target_recall': 0.9,
