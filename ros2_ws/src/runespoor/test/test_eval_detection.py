@@ -205,7 +205,8 @@ def _config(base, **overrides):
         'task': 'detection',
         'dataset': {'root': str(base / 'VisDrone2019-DET-val')},
         'detection': {'checkpoint': str(base / 'models' / 'det.pt'), 'tail_fit_method': 'sr',
-                      'keep_top': 100, 'max_area_fraction': 0.01},  # small: < 154 px
+                      'keep_top': 100, 'max_dets': 100,
+                      'max_area_fraction': 0.01},  # small: < 154 px
         'checkpoints': {'sr': str(base / 'models' / 'sr_x{scale}.pt')},
         'methods': ['bilinear', 'sr'], 'scales': [2, 4], 'device': 'cpu',
     }

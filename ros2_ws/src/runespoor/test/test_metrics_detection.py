@@ -71,3 +71,25 @@ def test_visdrone_annotation_with_ignored_region(tmp_path):
     assert result['mAP'] == pytest.approx(1.0)
     no_region = dict(gt, ignore_regions=np.zeros((0, 4)))
     assert coco_map([no_region], dets)['mAP'] == pytest.approx(0.5)
+
+
+def test_visdrone_ignore_rule_drops_boxes_half_inside_the_region_union():
+    from runespoor.metrics.detection import coco_map, drop_in_regions
+    regions = np.array([[0, 0, 10, 10], [10, 0, 10, 10]], float)   # union: 20 x 10
+    boxes = np.array([[5, 0, 10, 4],      # inside the union (spans both regions) -> dropped
+                      [15, 5, 10, 10],    # 5 x 5 of 100 px inside -> kept
+                      [8, 8, 4, 4]],      # 4 x 2 of 16 px inside: exactly half -> kept
+                     float)
+    assert drop_in_regions(boxes, regions).tolist() == [False, True, True]
+    # A detection on an ignored object is not a false positive; a missed one is not a miss.
+    gts = [{'boxes': np.array([[30, 30, 10, 10], [2, 2, 6, 6]], float),
+            'classes': np.array([1, 1]), 'ignore_regions': regions}]
+    dets = [{'boxes': np.array([[30, 30, 10, 10], [1, 1, 7, 7]], float),
+             'scores': np.array([0.5, 0.9]), 'classes': np.array([1, 1])}]
+    assert coco_map(gts, dets, [1], ignore_mode='visdrone')['mAP'] == pytest.approx(1.0)
+    crowdless = [{'boxes': gts[0]['boxes'], 'classes': gts[0]['classes']}]
+    no_ignore = coco_map(crowdless, [{'boxes': dets[0]['boxes'][:1], 'scores': [0.5],
+                                      'classes': [1]}], [1])['mAP']
+    assert no_ignore == pytest.approx(0.5, abs=0.01)   # one of two objects found
+    with pytest.raises(ValueError, match='ignore_mode'):
+        coco_map(gts, dets, [1], ignore_mode='nope')

@@ -123,7 +123,7 @@ MAX_DETS = 500
 
 def _coco_summary(gts, dets, class_ids, prefix=''):
     from ..metrics.detection import coco_map
-    res = coco_map(gts, dets, class_ids=class_ids, max_dets=MAX_DETS)
+    res = coco_map(gts, dets, class_ids=class_ids, max_dets=MAX_DETS, ignore_mode='visdrone')
     per_class = [None if math.isnan(v) else float(v) for v in res['per_class'].values()]
     return {f'{prefix}map': float(res['mAP']), f'{prefix}ap50': float(res['AP50']),
             f'{prefix}ap': per_class}

@@ -15,7 +15,8 @@ Shapes (ours first, the paper's number in brackets where the paper prints one):
   also written as ``tail_threshold`` into ``report.json`` for the cloud node's config.
 
 AP is computed by :func:`runespoor.metrics.detection.coco_map` over all frames of a run,
-VisDrone's ignored regions (categories 0 and 11) honoured.  The tail class set of each scale is
+VisDrone's ignored regions (categories 0 and 11) applied as the official toolkit does (boxes
+and detections more than half inside them are dropped).  The tail class set of each scale is
 the worst ``tail_fraction`` of the classes with ground truth under ``tail_baseline`` (bilinear)
 at that scale and the table quality, used for every method and HR.
 """
@@ -70,7 +71,7 @@ def classwise_tail(per_class_ap, tail_classes):
 def frame_ap50(gt, det, class_ids, max_dets=100):
     """AP50 of one frame over the classes with ground truth in it (NaN: no ground truth)."""
     from runespoor.metrics.detection import coco_map
-    return coco_map([gt], [det], class_ids, max_dets)['AP50']
+    return coco_map([gt], [det], class_ids, max_dets, 'visdrone')['AP50']
 
 
 def small_box_shares(detections, sizes, score_threshold, max_area_fraction):
@@ -117,7 +118,8 @@ def summarise(config, result):
     gts = result['ground_truth']
     runs = result['runs']
     q = config.table_quality
-    scores = {run: coco_map(gts, to_coco(data['detections']), ids, config.max_dets)
+    scores = {run: coco_map(gts, to_coco(data['detections']), ids, config.max_dets,
+                            'visdrone')
               for run, data in runs.items()}
     hr_score = scores[('hr', 1, None)]
     num_gt = hr_score['num_gt']
@@ -354,7 +356,8 @@ def markdown(report, figures=()):
              '300 frames of at least 1920x1080, YOLOv3 at 832x832), quoted for comparison; '
              'everything else was measured by this run.  mAP = COCO AP@[.5:.95] (pycocotools, '
              f'at most {st["max_dets"]} detections per frame) over all frames, VisDrone '
-             'ignored regions honoured; classes without ground truth are left out of means.',
+             'ignored regions applied as the VisDrone toolkit does (boxes more than half inside '
+             'are dropped); classes without ground truth are left out of means.',
              '', '## Setup', '',
              f'- Dataset: `{d["root"]}`, {d["frames"]} frames'
              + (f' at {d["resolution"]}' if d.get('resolution') else '')

@@ -20,7 +20,11 @@ Inputs, one entry per image, in the same order for ground truth and detections::
              'ignore_regions': (M, 4) x, y, w, h (optional)}, ...]
     dets = [{'boxes': (K, 4) x, y, w, h, 'scores': (K,), 'classes': (K,)}, ...]
 
-Ignored boxes become COCO ``iscrowd`` annotations: a detection matching one (by the fraction
+With ``ignore_mode='visdrone'`` (what ``runespoor eval`` uses on VisDrone data) the
+``ignore_regions`` follow the official VisDrone toolkit instead: every ground-truth box and every
+detection with more than half of its area inside the union of the image's ignore regions is
+removed before matching (:func:`drop_in_regions`).  Otherwise (``ignore_mode='crowd'``)
+ignored boxes become COCO ``iscrowd`` annotations: a detection matching one (by the fraction
 of the *detection* inside it) is neither a true nor a false positive, and missing it costs
 nothing.  ``ignore_regions`` are class-agnostic areas (VisDrone category 0, "ignored
 regions"): every detection of any class falling inside one is ignored, which we implement by
@@ -43,6 +47,56 @@ def _as_boxes(values):
     if (boxes[:, 2:] < 0).any():
         raise ValueError('boxes must be x, y, w, h with non-negative width and height')
     return boxes
+
+
+def drop_in_regions(boxes, regions, max_inside=0.5):
+    """
+    Keep mask of ``boxes`` (N x 4 x, y, w, h) not lying in the ``regions`` (M x 4 x, y, w, h).
+
+    The official VisDrone toolkit's rule: the regions are painted into one mask (their union)
+    at integer pixels, and a box is dropped when more than ``max_inside`` of its area is
+    covered.  Returns a bool array of length N (True = keep).
+    """
+    boxes, regions = _as_boxes(boxes), _as_boxes(regions)
+    keep = np.ones(len(boxes), bool)
+    if not len(boxes) or not len(regions):
+        return keep
+    both = np.concatenate([boxes, regions])
+    right = int(np.ceil((both[:, 0] + both[:, 2]).max()))
+    bottom = int(np.ceil((both[:, 1] + both[:, 3]).max()))
+    mask = np.zeros((bottom + 1, right + 1), np.int64)
+    for x, y, w, h in np.round(regions).astype(np.int64):
+        mask[max(0, y):max(0, y + h), max(0, x):max(0, x + w)] = 1
+    integral = np.zeros((mask.shape[0] + 1, mask.shape[1] + 1), np.int64)
+    integral[1:, 1:] = mask.cumsum(0).cumsum(1)
+    for i, (x, y, w, h) in enumerate(np.round(boxes).astype(np.int64)):
+        x0, y0 = max(0, x), max(0, y)
+        x1, y1 = max(x0, x + w), max(y0, y + h)
+        area = max(1, (x1 - x0) * (y1 - y0))
+        inside = integral[y1, x1] - integral[y0, x1] - integral[y1, x0] + integral[y0, x0]
+        keep[i] = inside <= max_inside * area
+    return keep
+
+
+def _apply_visdrone_ignore(gts, dets):
+    """Drop the boxes of ``gts``/``dets`` lying in each image's ``ignore_regions``."""
+    out_g, out_d = [], []
+    for gt, det in zip(gts, dets):
+        regions = gt.get('ignore_regions', ())
+        g = {k: v for k, v in gt.items() if k != 'ignore_regions'}
+        d = dict(det)
+        if len(_as_boxes(regions)):
+            kg = drop_in_regions(gt.get('boxes', ()), regions)
+            for key in ('boxes', 'classes', 'ignore'):
+                if key in g:
+                    g[key] = np.asarray(g[key])[kg]
+            kd = drop_in_regions(det.get('boxes', ()), regions)
+            for key in ('boxes', 'scores', 'classes'):
+                d[key] = np.asarray(det.get(key, ())).reshape(len(kd), -1)[kd].squeeze(-1) \
+                    if key != 'boxes' else _as_boxes(det.get(key, ()))[kd]
+        out_g.append(g)
+        out_d.append(d)
+    return out_g, out_d
 
 
 def _build(gts, dets, class_ids):
@@ -90,20 +144,26 @@ def gt_from_visdrone(annotation):
             'ignore_regions': np.asarray(annotation.ignore, np.float64).reshape(-1, 4)}
 
 
-def coco_map(gts, dets, class_ids=None, max_dets=100):
+def coco_map(gts, dets, class_ids=None, max_dets=100, ignore_mode='crowd'):
     """
     Evaluate detections against ground truth; return a dict of COCO-style AP numbers.
 
     ``class_ids`` lists the categories to score (default: every class seen in ``gts`` or
     ``dets``).  The result holds ``mAP``, ``AP50``, ``AP75`` (floats in ``[0, 1]``, NaN if no
     class has ground truth), ``per_class`` (``{class_id: AP}``) and ``num_gt``
-    (``{class_id: number of non-ignored ground-truth boxes}``).
+    (``{class_id: number of non-ignored ground-truth boxes}``).  ``ignore_mode``: how
+    ``ignore_regions`` are honoured, ``'crowd'`` (COCO) or ``'visdrone'`` (the VisDrone
+    toolkit's drop rule, see the module docstring).
     """
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
     if len(gts) != len(dets):
         raise ValueError(f'{len(gts)} ground-truth images but {len(dets)} detection images')
+    if ignore_mode == 'visdrone':
+        gts, dets = _apply_visdrone_ignore(gts, dets)
+    elif ignore_mode != 'crowd':
+        raise ValueError(f'ignore_mode {ignore_mode!r}: use crowd or visdrone')
     if class_ids is None:
         seen = set()
         for entry in list(gts) + list(dets):
