@@ -121,6 +121,24 @@ def _run_task(model, optimizer, scheduler, step_fn, validate, train_loader, *, s
     return result
 
 
+def _adamw(model, lr, weight_decay):
+    """AdamW with weight decay on weights only (not on biases and norm parameters)."""
+    decay, no_decay = [], []
+    for p in model.parameters():
+        (no_decay if p.ndim <= 1 else decay).append(p)
+    return torch.optim.AdamW([{'params': decay, 'weight_decay': weight_decay},
+                              {'params': no_decay, 'weight_decay': 0.0}], lr=lr)
+
+
+def _analytics_run(kind, model, optimizer, scheduler, step_fn, validate, train_loader, *,
+                   val_loader, config, **kw):
+    """Run the training of an analytics model (``kind`` seg or det): ``<kind>.pt`` at the end."""
+    return _run_task(model, optimizer, scheduler, step_fn,
+                     validate if val_loader is not None else None, train_loader,
+                     config=dict(config, kind=kind, method=kind), final_name=f'{kind}.pt',
+                     desc=kind, **kw)
+
+
 def _poly(optimizer, steps, warmup=0):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, poly_lambda(steps, 0.9, warmup))
 
@@ -174,11 +192,7 @@ def train_seg(model, train_loader, *, steps, config, lr=1e-3, weight_decay=1e-4,
     """
     device = torch.device(device)
     model.to(device)
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        (no_decay if p.ndim <= 1 else decay).append(p)
-    optimizer = torch.optim.AdamW([{'params': decay, 'weight_decay': weight_decay},
-                                   {'params': no_decay, 'weight_decay': 0.0}], lr=lr)
+    optimizer = _adamw(model, lr, weight_decay)
     scheduler = _poly(optimizer, steps, warmup)
     weight = None if class_weights is None else torch.as_tensor(class_weights,
                                                                 dtype=torch.float32,
@@ -200,13 +214,11 @@ def train_seg(model, train_loader, *, steps, config, lr=1e-3, weight_decay=1e-4,
     def validate(step):
         return evaluate_seg(model, val_loader, device, num_classes, max_batches=val_batches)
 
-    config = dict(config, kind='seg', method='seg')
-    return _run_task(model, optimizer, scheduler, step_fn,
-                     validate if val_loader is not None else None, train_loader, steps=steps,
-                     config=config, out_dir=out_dir, seed=seed, data=data, command=command,
-                     final_name='seg.pt', ship_half=ship_half, resume=resume,
-                     val_every=val_every, checkpoint_every=checkpoint_every, progress=progress,
-                     desc='seg')
+    return _analytics_run('seg', model, optimizer, scheduler, step_fn, validate, train_loader,
+                          val_loader=val_loader, config=config, steps=steps, out_dir=out_dir,
+                          seed=seed, data=data, command=command, ship_half=ship_half,
+                          resume=resume, val_every=val_every,
+                          checkpoint_every=checkpoint_every, progress=progress)
 
 
 def train_det(model, train_loader, *, steps, config, lr=1e-3, weight_decay=1e-4, device='cpu',
@@ -222,11 +234,7 @@ def train_det(model, train_loader, *, steps, config, lr=1e-3, weight_decay=1e-4,
     """
     device = torch.device(device)
     model.to(device)
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        (no_decay if p.ndim <= 1 else decay).append(p)
-    optimizer = torch.optim.AdamW([{'params': decay, 'weight_decay': weight_decay},
-                                   {'params': no_decay, 'weight_decay': 0.0}], lr=lr)
+    optimizer = _adamw(model, lr, weight_decay)
     scheduler = _poly(optimizer, steps, warmup)
 
     def step_fn(batch, step):
@@ -247,13 +255,11 @@ def train_det(model, train_loader, *, steps, config, lr=1e-3, weight_decay=1e-4,
     def validate(step):
         return evaluate_det(model, val_loader, device, num_classes, max_batches=val_batches)
 
-    config = dict(config, kind='det', method='det')
-    return _run_task(model, optimizer, scheduler, step_fn,
-                     validate if val_loader is not None else None, train_loader, steps=steps,
-                     config=config, out_dir=out_dir, seed=seed, data=data, command=command,
-                     final_name='det.pt', ship_half=ship_half, resume=resume,
-                     val_every=val_every, checkpoint_every=checkpoint_every, progress=progress,
-                     desc='det')
+    return _analytics_run('det', model, optimizer, scheduler, step_fn, validate, train_loader,
+                          val_loader=val_loader, config=config, steps=steps, out_dir=out_dir,
+                          seed=seed, data=data, command=command, ship_half=ship_half,
+                          resume=resume, val_every=val_every,
+                          checkpoint_every=checkpoint_every, progress=progress)
 
 
 def finetune_sr(sr_model, seg_model, train_loader, *, method, steps, config, lr=1e-4,
