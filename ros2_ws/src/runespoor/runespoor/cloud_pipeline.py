@@ -297,6 +297,32 @@ class Analytics(Protocol):
         """Return the tail signal of ``output`` in [0, 1]."""
 
 
+def _load_model_file(weights, kind, arch, device, num_classes, build, expected):
+    """
+    Load an analytics model from the existing file ``weights``; return ``(model, info)``.
+
+    ``weights`` is a Runespoor checkpoint of ``kind`` and ``arch``, or a plain state dict for
+    ``build(arch, num_classes=..., weights=...)`` (user-supplied weights).  A mismatch raises
+    :class:`ModelError` with the loader's text and ``(expected <expected>)`` (checkpoint) or
+    ``(expected arch ..., N classes)`` (state dict).  ``info`` says the arch and the format
+    (``checkpoint``: also its metrics and code version).
+    """
+    from .checkpoint import CheckpointError, load_model
+    try:
+        model, ckpt = load_model(weights, kind=kind, arch=arch, device=device)
+        return model, {'arch': arch, 'metrics': ckpt.get('metrics', {}),
+                       'code_version': ckpt.get('code_version'), 'format': 'checkpoint'}
+    except CheckpointError as exc:
+        if 'is not a Runespoor checkpoint' not in str(exc):
+            raise ModelError(f'{exc} (expected {expected})') from exc
+    from .archs import WeightsError
+    try:  # a plain state dict for that architecture (user-supplied weights)
+        model = build(arch, num_classes=num_classes, weights=weights)
+    except WeightsError as exc:
+        raise ModelError(f'{exc} (expected arch {arch!r}, {num_classes} classes)') from exc
+    return model.to(device).eval(), {'arch': arch, 'format': 'state_dict'}
+
+
 class Segmenter:
     """
     Segmentation analytics: BGR uint8 frame -> ``H x W`` uint8 train-id map.
@@ -333,23 +359,9 @@ class Segmenter:
             raise ModelError(f'segmentation weights file {weights} does not exist (expected a '
                              f'Runespoor checkpoint of kind "seg", arch {arch!r}, '
                              f'{num_classes} classes)')
-        from .checkpoint import CheckpointError, load_model
-        try:
-            model, ckpt = load_model(weights, kind='seg', arch=arch, device=device)
-            self.info = {'arch': arch, 'metrics': ckpt.get('metrics', {}),
-                         'code_version': ckpt.get('code_version'), 'format': 'checkpoint'}
-        except CheckpointError as exc:
-            if 'is not a Runespoor checkpoint' not in str(exc):
-                raise ModelError(f'{exc} (expected kind "seg", arch {arch!r})') from exc
-            from .archs import build_seg, WeightsError
-            try:  # a plain state dict for that architecture (user-supplied weights)
-                model = build_seg(arch, num_classes=num_classes, weights=weights)
-            except WeightsError as exc2:
-                raise ModelError(f'{exc2} (expected arch {arch!r}, {num_classes} classes)') \
-                    from exc2
-            model = model.to(device).eval()
-            self.info = {'arch': arch, 'format': 'state_dict'}
-        self.model = model
+        from .archs import build_seg
+        self.model, self.info = _load_model_file(weights, 'seg', arch, device, num_classes,
+                                                 build_seg, f'kind "seg", arch {arch!r}')
 
     def __call__(self, image_bgr, tensor=None):
         """Segment ``image_bgr``; ``tensor`` (1x3xHxW RGB [0,1]) avoids a conversion."""
@@ -403,22 +415,10 @@ class DetectorAnalytics:
         if not os.path.isfile(weights):
             raise ModelError(f'detection weights file {weights} does not exist (expected '
                              f'{expected}; train one with "runespoor train det")')
-        from .checkpoint import CheckpointError, load_model
-        try:
-            model, ckpt = load_model(weights, kind='det', arch=arch, device=device)
-            self.info = {'arch': arch, 'metrics': ckpt.get('metrics', {}),
-                         'code_version': ckpt.get('code_version'), 'format': 'checkpoint'}
-            return model
-        except CheckpointError as exc:
-            if 'is not a Runespoor checkpoint' not in str(exc):
-                raise ModelError(f'{exc} (expected {expected})') from exc
-        from .archs import build_det, WeightsError
-        try:  # a plain state dict for that architecture (user-supplied weights)
-            model = build_det(arch, num_classes=num_classes, weights=weights)
-        except WeightsError as exc:
-            raise ModelError(f'{exc} (expected arch {arch!r}, {num_classes} classes)') from exc
-        self.info = {'arch': arch, 'format': 'state_dict'}
-        return model.to(device).eval()
+        from .archs import build_det
+        model, self.info = _load_model_file(weights, 'det', arch, device, num_classes,
+                                            build_det, expected)
+        return model
 
     def __call__(self, image_bgr, tensor=None):
         """Detect objects in ``image_bgr``; ``tensor`` (1x3xHxW RGB [0,1]) avoids a conversion."""
