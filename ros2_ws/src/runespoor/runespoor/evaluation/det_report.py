@@ -27,7 +27,9 @@ import numpy as np
 
 from runespoor.detection_tail import small_box_share
 from runespoor.evaluation import paper
-from runespoor.evaluation.report import _table, _with_paper, find_row
+from runespoor.evaluation.report_common import (figure_lines, find_row, finite_mean, md_table,
+                                                methods_line, num, run_lines, run_methods,
+                                                sr_model_lines, with_paper)
 from runespoor.metrics import image, segmentation as seg
 
 
@@ -149,7 +151,7 @@ def summarise(config, result):
             'per_class_ap': {cats[c]: per_class[c] for c in ids},
             'per_class_normalised': {cats[c]: seg.normalised(per_class[c], hr_ap[c])
                                      for c in ids},
-            'psnr': _finite_mean(data['psnr']), 'ssim': _finite_mean(data['ssim']),
+            'psnr': finite_mean(data['psnr']), 'ssim': finite_mean(data['ssim']),
             'bytes_per_frame': mean_bytes, 'mbps': image.mbit_per_s(mean_bytes, config.fps),
             'detections_per_frame': float(np.mean([len(d['scores'])
                                                    for d in data['detections']])),
@@ -192,12 +194,6 @@ def summarise(config, result):
     }
 
 
-def _finite_mean(values):
-    values = np.asarray(values, dtype=np.float64)
-    values = values[np.isfinite(values)]
-    return float(values.mean()) if values.size else float('nan')
-
-
 def _tail_threshold(config, result, gts, ids):
     """Return the samples and fits of the small-box-share threshold (fit method's runs)."""
     samples = {}
@@ -227,24 +223,13 @@ def _tail_threshold(config, result, gts, ids):
     }
 
 
-def _num(value, fmt):
-    if value is None or not math.isfinite(value):
-        return '—'
-    return format(value, fmt)
-
-
 def _ap(value):
-    return _num(value, '.3f')
-
-
-def _methods(report):
-    return [m for m in report['settings']['methods']
-            if any(r['method'] == m for r in report['rows'])]
+    return num(value, '.3f')
 
 
 def table6(report):
     """Markdown of mAP, PSNR and SSIM per scale and method (paper Table 6)."""
-    methods = _methods(report)
+    methods = run_methods(report)
     header = ['scale', 'metric'] + [paper.METHOD_NAMES[m] for m in methods] + ['HR']
     p6 = paper.TABLE6
     hr = report['hr']
@@ -256,12 +241,12 @@ def table6(report):
             cells = [f'x{s}', label]
             for m in methods:
                 r = find_row(report, m, s)
-                cells.append(_with_paper(_num(r[key], fmt) if r else '—',
-                                         pp.get(m, {}).get(key), fmt))
-            cells.append(_with_paper(_ap(hr['map']), p6['hr']['map'] if pp else None, '.3f')
+                cells.append(with_paper(num(r[key], fmt) if r else '—',
+                                        pp.get(m, {}).get(key), fmt))
+            cells.append(with_paper(_ap(hr['map']), p6['hr']['map'] if pp else None, '.3f')
                          if key == 'map' else '—')
             rows.append(cells)
-    return _table(header, rows)
+    return md_table(header, rows)
 
 
 def classwise_table(report):
@@ -270,25 +255,25 @@ def classwise_table(report):
     hr = report['hr']
     rows = []
     for s in report['settings']['scales']:
-        for m in _methods(report):
+        for m in run_methods(report):
             r = find_row(report, m, s)
             if r is None:
                 continue
             pp = paper.TABLE6['scales'].get(s, {}).get(m)
             paper_norm = pp['map'] / paper.TABLE6['hr']['map'] if pp else None
             rows.append([f'x{s}', paper.METHOD_NAMES[m], _ap(r['tail_ap']),
-                         _num(r['tail_normalised'], '.2f'), _ap(r['map']),
-                         _with_paper(_num(r['map_normalised'], '.2f'), paper_norm),
+                         num(r['tail_normalised'], '.2f'), _ap(r['map']),
+                         with_paper(num(r['map_normalised'], '.2f'), paper_norm),
                          _ap(r['ap50'])])
         rows.append([f'x{s}', 'HR (same tail classes)',
                      _ap(hr['tail_ap_per_scale'].get(str(s))), '1.00', _ap(hr['map']), '1.00',
                      _ap(hr['ap50'])])
-    return _table(header, rows)
+    return md_table(header, rows)
 
 
 def per_class_table(report, scale):
     """Markdown of per-class AP of every method at ``scale`` (tail classes in bold)."""
-    methods = [m for m in _methods(report) if find_row(report, m, scale) is not None]
+    methods = [m for m in run_methods(report) if find_row(report, m, scale) is not None]
     tail = report['tail_classes'].get(str(scale), [])
     baseline = find_row(report, report['settings']['tail_baseline'], scale)
     header = ['class'] + [paper.METHOD_NAMES[m] for m in methods] + ['HR', 'GT boxes']
@@ -303,7 +288,7 @@ def per_class_table(report, scale):
         cells += [_ap(find_row(report, m, scale)['per_class_ap'][c]) for m in methods]
         cells += [_ap(report['hr']['per_class_ap'][c]), report['dataset']['gt_boxes'][c]]
         rows.append(cells)
-    return _table(header, rows)
+    return md_table(header, rows)
 
 
 def bandwidth_table(report):
@@ -311,15 +296,15 @@ def bandwidth_table(report):
     header = ['method', 'scale', 'JPEG q', 'KB/frame', 'Mbit/s', 'mAP', 'AP50', 'tail AP',
               'small-box share']
     rows = [[paper.METHOD_NAMES[r['method']], f'x{r["scale"]}', r['quality'],
-             _num(r['bytes_per_frame'] / 1000.0, '.1f'), _num(r['mbps'], '.2f'), _ap(r['map']),
-             _ap(r['ap50']), _ap(r['tail_ap']), _num(r['small_box_share'], '.3f')]
+             num(r['bytes_per_frame'] / 1000.0, '.1f'), num(r['mbps'], '.2f'), _ap(r['map']),
+             _ap(r['ap50']), _ap(r['tail_ap']), num(r['small_box_share'], '.3f')]
             for r in sorted(report['rows'],
                             key=lambda r: (r['method'], r['scale'], r['quality']))]
     hr = report['hr']
-    rows.append(['HR (original file)', 'x1', '—', _num(hr['bytes_per_frame'] / 1000.0, '.1f'),
-                 _num(hr['mbps'], '.2f'), _ap(hr['map']), _ap(hr['ap50']), '—',
-                 _num(hr['small_box_share'], '.3f')])
-    return _table(header, rows)
+    rows.append(['HR (original file)', 'x1', '—', num(hr['bytes_per_frame'] / 1000.0, '.1f'),
+                 num(hr['mbps'], '.2f'), _ap(hr['map']), _ap(hr['ap50']), '—',
+                 num(hr['small_box_share'], '.3f')])
+    return md_table(header, rows)
 
 
 def threshold_table(report):
@@ -336,10 +321,10 @@ def threshold_table(report):
             rows.append([label, '—', '—', f'not fitted: {fit["error"]}', '', '', '', '', ''])
             continue
         rule = 'tail if share ' + ('<' if fit['direction'] == 'below' else '>') + ' threshold'
-        rows.append([label, fit['n'], fit['n_tail'], _num(fit['threshold'], '.4f'), rule,
+        rows.append([label, fit['n'], fit['n_tail'], num(fit['threshold'], '.4f'), rule,
                      _pct0(fit['recall']), _pct0(fit['precision']),
-                     _pct0(fit['flagged_share']), _num(fit['regression']['r'], '.2f')])
-    return _table(header, rows)
+                     _pct0(fit['flagged_share']), num(fit['regression']['r'], '.2f')])
+    return md_table(header, rows)
 
 
 def _pct0(value):
@@ -348,7 +333,7 @@ def _pct0(value):
 
 def markdown(report, figures=()):
     """Return the full ``report.md`` text of a detection evaluation."""
-    d, st, mach = report['dataset'], report['settings'], report['machine']
+    d, st = report['dataset'], report['settings']
     det = report['models']['detection']
     tt = report['tail_threshold']
     lines = ['# Runespoor evaluation report: object detection', '',
@@ -364,25 +349,11 @@ def markdown(report, figures=()):
              + '; ground-truth boxes: '
              + ', '.join(f'{c} {n}' for c, n in d['gt_boxes'].items()),
              f'- Detector: `{det["path"]}` (sha256 {det["sha256"]}, arch {det.get("arch")})']
-    for name, info in sorted(report['models']['sr'].items()):
-        lines.append(f'- SR model {name}: `{info["path"]}` (sha256 {info["sha256"]})')
-    lines += [f'- Methods: {", ".join(paper.METHOD_NAMES[m] for m in st["methods"])}; '
-              f'scales {", ".join("x%d" % s for s in st["scales"])}; JPEG qualities '
-              f'{st["qualities"]} (tables at q{st["table_quality"]}); bandwidth at '
-              f'{st["fps"]:g} fps (nominal)',
+    lines += sr_model_lines(report)
+    lines += [methods_line(st) + f'; bandwidth at {st["fps"]:g} fps (nominal)',
               f'- Class-wise tail: worst {st["tail_fraction"]:.0%} of the classes with ground '
-              f'truth under {st["tail_baseline"]} per scale, fixed for every method and HR',
-              f'- Machine: {mach.get("cpu", "?")}; GPU: {mach.get("gpu") or "none"}; device '
-              f'`{st["device"]}`; torch {mach.get("torch", "?")}; Python '
-              f'{mach.get("python", "?")}',
-              f'- Time: {report["time_s"]:.1f} s ({report["frames_computed"]} frame-runs '
-              'computed, the rest from the cache)']
-    if report['skipped']:
-        lines += ['', '**Skipped (skip_missing: true):**', '']
-        lines += [f'- {paper.METHOD_NAMES[s["method"]]} x{s["scale"]}: {s["reason"]}'
-                  for s in report['skipped']]
-    for s, names in report['tail_classes'].items():
-        lines.append(f'- Tail classes at x{s}: {", ".join(names)}')
+              f'truth under {st["tail_baseline"]} per scale, fixed for every method and HR']
+    lines += run_lines(report)
     lines.append("- The paper's tail classes (Fig. 10): "
                  + ', '.join(paper.FIG10['tail_classes']))
     lines += ['', '## Overall accuracy and reconstruction quality (paper Table 6)', '',
@@ -412,8 +383,5 @@ def markdown(report, figures=()):
               '`det_score_threshold` and `small_box_fraction` set as here.', '',
               threshold_table(report) if tt['samples'] else
               f'_Not fitted: no {tt["method"]} runs in this evaluation._', '']
-    if figures:
-        lines += ['## Figures', '']
-        lines += [f'- [{title}]({path})' for title, path in figures]
-        lines.append('')
+    lines += figure_lines(figures)
     return '\n'.join(lines)

@@ -19,6 +19,9 @@ import math
 import numpy as np
 
 from runespoor.evaluation import paper
+from runespoor.evaluation.report_common import (figure_lines, find_row, finite_mean, md_table,
+                                                methods_line, num, pct, run_lines, run_methods,
+                                                sr_model_lines, with_paper)
 from runespoor.metrics import framewise, image, segmentation as seg
 
 
@@ -26,12 +29,6 @@ def class_names():
     """Return the 19 train-id class names (Cityscapes)."""
     from runespoor.labels import TRAIN_ID_NAMES
     return list(TRAIN_ID_NAMES)
-
-
-def _finite_mean(values):
-    values = np.asarray(values, dtype=np.float64)
-    values = values[np.isfinite(values)]
-    return float(values.mean()) if values.size else float('nan')
 
 
 def summarise(config, result):
@@ -68,7 +65,7 @@ def summarise(config, result):
             'tail_miou': tail_value, 'tail_normalised': seg.normalised(tail_value, hr_tail),
             'per_class_iou': dict(zip(names, ious.tolist())),
             'per_class_normalised': dict(zip(names, seg.normalised(ious, hr_ious).tolist())),
-            'psnr': _finite_mean(data['psnr']), 'ssim': _finite_mean(data['ssim']),
+            'psnr': finite_mean(data['psnr']), 'ssim': finite_mean(data['ssim']),
             'bytes_per_frame': mean_bytes, 'mbps': image.mbit_per_s(mean_bytes, config.fps),
             'framewise': fw,
             'episode_miou': framewise.episode_miou(data['conf'], config.episode_length).tolist(),
@@ -105,50 +102,10 @@ def summarise(config, result):
     }
 
 
-def find_row(report, method, scale, quality=None):
-    """Return the row of ``method`` at ``scale`` and ``quality`` (default: table quality)."""
-    if method == 'hr':
-        return report['hr']
-    quality = report['settings']['table_quality'] if quality is None else quality
-    for r in report['rows']:
-        if r['method'] == method and r['scale'] == scale and r['quality'] == quality:
-            return r
-    return None
-
-
-def _pct(value, digits=2):
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return '—'
-    return f'{100.0 * value:.{digits}f}'
-
-
-def _num(value, fmt):
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return '—'
-    return format(value, fmt)
-
-
-def _with_paper(ours, theirs, fmt='.2f'):
-    if theirs is None:
-        return ours
-    return f'{ours} [{format(theirs, fmt) if isinstance(theirs, float) else theirs}]'
-
-
-def _table(header, rows):
-    lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
-    lines += ['| ' + ' | '.join(str(c) for c in r) + ' |' for r in rows]
-    return '\n'.join(lines)
-
-
-def _methods(report):
-    return [m for m in report['settings']['methods']
-            if any(r['method'] == m for r in report['rows'])]
-
-
 def table2(report):
     """Markdown of the class-wise breakdown at the class scale (paper Table 2)."""
     s = report['settings']['class_scale']
-    methods = _methods(report)
+    methods = run_methods(report)
     if str(s) not in report['tail_classes']:
         return f'_No runs at x{s}: class-wise breakdown not available._'
     hr = report['hr']
@@ -164,32 +121,32 @@ def table2(report):
         cells = [f'**{c}**' if c in tail else c]
         for m in methods:
             r = find_row(report, m, s)
-            cells.append(_with_paper(_pct(r['per_class_iou'][c]) if r else '—',
-                                     pr.get(m) if pr else None))
-        cells.append(_with_paper(_pct(hr['per_class_iou'][c]), pr['hr'] if pr else None))
-        cells.append(_with_paper(_pct(report['class_pixel_share'][c]),
-                                 pr['size'] if pr else None))
+            cells.append(with_paper(pct(r['per_class_iou'][c]) if r else '—',
+                                    pr.get(m) if pr else None))
+        cells.append(with_paper(pct(hr['per_class_iou'][c]), pr['hr'] if pr else None))
+        cells.append(with_paper(pct(report['class_pixel_share'][c]),
+                                pr['size'] if pr else None))
         rows.append(cells)
 
-    def summary(label, key, paper_key, fmt=_pct):
+    def summary(label, key, paper_key, fmt=pct):
         cells = [label]
         for m in methods:
             r = find_row(report, m, s)
-            cells.append(_with_paper(fmt(r[key]) if r else '—',
-                                     p2[paper_key].get(m) if p2 else None))
+            cells.append(with_paper(fmt(r[key]) if r else '—',
+                                    p2[paper_key].get(m) if p2 else None))
         hr_value = (hr['tail_miou_per_scale'].get(str(s)) if key == 'tail_miou'
                     else 1.0 if key == 'tail_normalised' else hr['miou'])
-        cells.append(_with_paper(fmt(hr_value), p2[paper_key].get('hr') if p2 else None))
+        cells.append(with_paper(fmt(hr_value), p2[paper_key].get('hr') if p2 else None))
         share = sum(report['class_pixel_share'][c] for c in tail)
-        cells.append(_with_paper(_pct(share), p2['tail_classes']['size'] if p2 else None)
+        cells.append(with_paper(pct(share), p2['tail_classes']['size'] if p2 else None)
                      if key == 'tail_miou' else '')
         return cells
 
     rows.append(summary(f'tail classes ({len(tail)})', 'tail_miou', 'tail_classes'))
     rows.append(summary('normalised', 'tail_normalised', 'normalised',
-                        lambda v: _num(v, '.2f')))
+                        lambda v: num(v, '.2f')))
     rows.append(summary('overall mIoU', 'miou', 'overall'))
-    return _table(header, rows)
+    return md_table(header, rows)
 
 
 def table3(report):
@@ -198,23 +155,23 @@ def table3(report):
               'overall / HR']
     p3 = paper.TABLE3
     hr = report['hr']
-    rows = [['HR', 'original', '—', _with_paper(_pct(hr['miou']), p3['hr']['overall']),
+    rows = [['HR', 'original', '—', with_paper(pct(hr['miou']), p3['hr']['overall']),
              '', '1.00']]
     for s in report['settings']['scales']:
-        for m in _methods(report):
+        for m in run_methods(report):
             r = find_row(report, m, s)
             if r is None:
                 continue
             pp = p3['scales'].get(s, {}).get(m)
             rows.append([f'x{s}', paper.METHOD_NAMES[m],
-                         _with_paper(_pct(r['tail_miou']), pp and pp['tail']),
-                         _with_paper(_pct(r['miou']), pp and pp['overall']),
-                         _num(r['tail_normalised'], '.2f'), _num(r['miou_normalised'], '.2f')])
+                         with_paper(pct(r['tail_miou']), pp and pp['tail']),
+                         with_paper(pct(r['miou']), pp and pp['overall']),
+                         num(r['tail_normalised'], '.2f'), num(r['miou_normalised'], '.2f')])
         hr_tail = hr['tail_miou_per_scale'].get(str(s))
         rows.append([f'x{s}', 'HR (same tail classes)',
-                     _with_paper(_pct(hr_tail), p3['hr']['tail'] if s in p3['scales'] else None),
-                     _pct(hr['miou']), '1.00', '1.00'])
-    return _table(header, rows)
+                     with_paper(pct(hr_tail), p3['hr']['tail'] if s in p3['scales'] else None),
+                     pct(hr['miou']), '1.00', '1.00'])
+    return md_table(header, rows)
 
 
 def table4(report):
@@ -225,20 +182,20 @@ def table4(report):
     p4 = paper.TABLE4['scales']
     rows = []
     for s in report['settings']['scales']:
-        for m in _methods(report):
+        for m in run_methods(report):
             r = find_row(report, m, s)
             if r is None:
                 continue
             fw = r['framewise']
             pp = p4.get(s, {}).get(m)
             rows.append([f'x{s}', paper.METHOD_NAMES[m],
-                         _with_paper(_pct(fw['p90_tail']), pp and pp['p90_tail']),
-                         _with_paper(_pct(fw['p99_tail']), pp and pp['p99_tail']),
-                         _with_paper(_pct(fw['mean']), pp and pp['mean']), fw['episodes']])
+                         with_paper(pct(fw['p90_tail']), pp and pp['p90_tail']),
+                         with_paper(pct(fw['p99_tail']), pp and pp['p99_tail']),
+                         with_paper(pct(fw['mean']), pp and pp['mean']), fw['episodes']])
     fw = report['hr']['framewise']
-    rows.append(['x1', 'HR', _pct(fw['p90_tail']), _pct(fw['p99_tail']), _pct(fw['mean']),
+    rows.append(['x1', 'HR', pct(fw['p90_tail']), pct(fw['p99_tail']), pct(fw['mean']),
                  fw['episodes']])
-    return _table(header, rows)
+    return md_table(header, rows)
 
 
 def table5(report):
@@ -249,36 +206,36 @@ def table5(report):
     p5 = paper.TABLE5
     rows = []
     for s in report['settings']['scales']:
-        for m in _methods(report):
+        for m in run_methods(report):
             r = find_row(report, m, s)
             if r is None:
                 continue
             pp = p5['scales'].get(s, {}).get(m)
             rows.append([f'x{s}', paper.METHOD_NAMES[m],
-                         _with_paper(_pct(r['miou']), pp and pp['miou']),
-                         _with_paper(_num(r['psnr'], '.2f'), pp and pp['psnr']),
-                         _with_paper(_num(r['ssim'], '.3f'), pp and pp['ssim'], '.3f'),
-                         _num(r['bytes_per_frame'] / 1000.0, '.1f'), _num(r['mbps'], '.2f')])
+                         with_paper(pct(r['miou']), pp and pp['miou']),
+                         with_paper(num(r['psnr'], '.2f'), pp and pp['psnr']),
+                         with_paper(num(r['ssim'], '.3f'), pp and pp['ssim'], '.3f'),
+                         num(r['bytes_per_frame'] / 1000.0, '.1f'), num(r['mbps'], '.2f')])
     hr = report['hr']
-    rows.append(['x1', 'HR (original PNG)', _with_paper(_pct(hr['miou']), p5['hr']['miou']),
-                 '—', '—', _num(hr['bytes_per_frame'] / 1000.0, '.1f'), _num(hr['mbps'], '.2f')])
-    return _table(header, rows)
+    rows.append(['x1', 'HR (original PNG)', with_paper(pct(hr['miou']), p5['hr']['miou']),
+                 '—', '—', num(hr['bytes_per_frame'] / 1000.0, '.1f'), num(hr['mbps'], '.2f')])
+    return md_table(header, rows)
 
 
 def bandwidth_table(report):
     """Markdown of accuracy vs bandwidth of every run (all qualities; data of Fig. 14)."""
     header = ['method', 'scale', 'JPEG q', 'KB/frame', 'Mbit/s', 'mIoU (%)', 'tail (%)']
     rows = [[paper.METHOD_NAMES[r['method']], f'x{r["scale"]}', r['quality'],
-             _num(r['bytes_per_frame'] / 1000.0, '.1f'), _num(r['mbps'], '.2f'),
-             _pct(r['miou']), _pct(r['tail_miou'])]
+             num(r['bytes_per_frame'] / 1000.0, '.1f'), num(r['mbps'], '.2f'),
+             pct(r['miou']), pct(r['tail_miou'])]
             for r in sorted(report['rows'],
                             key=lambda r: (r['method'], r['scale'], r['quality']))]
-    return _table(header, rows)
+    return md_table(header, rows)
 
 
 def markdown(report, figures=()):
     """Return the full ``report.md`` text."""
-    d, st, mach = report['dataset'], report['settings'], report['machine']
+    d, st = report['dataset'], report['settings']
     lines = ['# Runespoor evaluation report', '',
              "Numbers in [brackets] are the paper's (Runespoor, §5.1-5.2, Cityscapes val, "
              '2048x1024, SwiftNet), quoted for comparison; everything else was measured by '
@@ -290,25 +247,12 @@ def markdown(report, figures=()):
              f'- Segmentation model: `{report["models"]["segmentation"]["path"]}` '
              f'(sha256 {report["models"]["segmentation"]["sha256"]}, '
              f'arch {report["models"]["segmentation"].get("arch")})']
-    for name, info in sorted(report['models']['sr'].items()):
-        lines.append(f'- SR model {name}: `{info["path"]}` (sha256 {info["sha256"]})')
-    lines += [f'- Methods: {", ".join(paper.METHOD_NAMES[m] for m in st["methods"])}; '
-              f'scales {", ".join("x%d" % s for s in st["scales"])}; JPEG qualities '
-              f'{st["qualities"]} (tables at q{st["table_quality"]})',
+    lines += sr_model_lines(report)
+    lines += [methods_line(st),
               f'- Tail classes: worst {st["tail_fraction"]:.0%} of the classes of '
               f'{st["tail_baseline"]} per scale, fixed for every method; frame-wise tail over '
-              f'{st["episode_length"]}-frame episodes; bandwidth at {st["fps"]:g} fps',
-              f'- Machine: {mach.get("cpu", "?")}; GPU: {mach.get("gpu") or "none"}; device '
-              f'`{st["device"]}`; torch {mach.get("torch", "?")}; Python '
-              f'{mach.get("python", "?")}',
-              f'- Time: {report["time_s"]:.1f} s ({report["frames_computed"]} frame-runs '
-              'computed, the rest from the cache)']
-    if report['skipped']:
-        lines += ['', '**Skipped (skip_missing: true):**', '']
-        lines += [f'- {paper.METHOD_NAMES[s["method"]]} x{s["scale"]}: {s["reason"]}'
-                  for s in report['skipped']]
-    for s, names in report['tail_classes'].items():
-        lines.append(f'- Tail classes at x{s}: {", ".join(names)}')
+              f'{st["episode_length"]}-frame episodes; bandwidth at {st["fps"]:g} fps']
+    lines += run_lines(report)
     lines += ['', f'## Class-wise tail at x{st["class_scale"]} (paper Table 2)', '',
               'Tail classes in **bold**; size = share of labelled pixels.', '',
               table2(report), '',
@@ -318,10 +262,7 @@ def markdown(report, figures=()):
               table5(report), '',
               '## Accuracy vs bandwidth, every run (data of paper Fig. 14)', '',
               bandwidth_table(report), '']
-    if figures:
-        lines += ['## Figures', '']
-        lines += [f'- [{title}]({path})' for title, path in figures]
-        lines.append('')
+    lines += figure_lines(figures)
     return '\n'.join(lines)
 
 
