@@ -10,21 +10,18 @@ PNG figures of the detection evaluation (matplotlib, Agg backend).
   (:func:`runespoor.cac.tail.plot_per_scale`).
 """
 
-import os
-import textwrap
-
 import numpy as np
 
 from runespoor.evaluation import paper
-from runespoor.evaluation.figures import _methods, _nan, _pyplot, COLOURS
-from runespoor.evaluation.report import find_row
+from runespoor.evaluation.figures import _nan, _pyplot, COLOURS, save_figure, write_figures
+from runespoor.evaluation.report_common import find_row, run_methods
 
 
 def classwise_tail(report, path):
     """Fig. 10 shape: normalised class-wise tail AP and overall mAP per method and scale."""
     plt = _pyplot()
     scales = [s for s in report['settings']['scales'] if str(s) in report['tail_classes']]
-    methods = _methods(report)
+    methods = run_methods(report)
     if not scales or not methods:
         return None
     fig, axes = plt.subplots(1, len(scales), figsize=(5.2 * len(scales), 4.4), squeeze=False,
@@ -55,12 +52,7 @@ def classwise_tail(report, path):
         ax.set_title(f'x{s}: tail = {", ".join(tail)}', fontsize=8)
     axes[0][0].set_ylabel('AP / AP on HR')
     axes[0][0].legend(fontsize=7)
-    fig.tight_layout(rect=(0, 0.1, 1, 1))
-    fig.text(0.01, 0.01, textwrap.fill(paper.FIGURE_CLAIMS['fig10'], 120), fontsize=7,
-             va='bottom')
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, 'fig10', wrap=120, bottom=0.1)
 
 
 def tail_threshold(report, path):
@@ -83,8 +75,4 @@ def write_all(report, out_dir):
              'fig10_classwise_tail.png', lambda p: classwise_tail(report, p)),
             ('Fig. 8 shape: tail frames vs small-box share, fitted threshold',
              'fig8_tail_threshold.png', lambda p: tail_threshold(report, p))]
-    out = []
-    for title, name, job in jobs:
-        if job(os.path.join(out_dir, name)):
-            out.append((title, name))
-    return out
+    return write_figures(jobs, out_dir)

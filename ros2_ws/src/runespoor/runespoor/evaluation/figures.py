@@ -14,7 +14,7 @@ import textwrap
 import numpy as np
 
 from runespoor.evaluation import paper
-from runespoor.evaluation.report import find_row
+from runespoor.evaluation.report_common import find_row, run_methods
 
 COLOURS = {'bilinear': '#1f77b4', 'sr': '#ff7f0e', 'cloudseg': '#2ca02c', 'asr': '#d62728',
            'hr': '#000000'}
@@ -27,9 +27,36 @@ def _pyplot():
     return plt
 
 
-def _methods(report):
-    return [m for m in report['settings']['methods']
-            if any(r['method'] == m for r in report['rows'])]
+def save_figure(fig, path, claim=None, wrap=110, bottom=0.08):
+    """
+    Lay out ``fig``, write it to ``path`` at 120 dpi and close it; return ``path``.
+
+    ``claim``: a key of :data:`runespoor.evaluation.paper.FIGURE_CLAIMS`, printed as a caption
+    (wrapped at ``wrap`` characters) in a strip of height ``bottom`` (figure fraction).
+    """
+    if claim is None:
+        fig.tight_layout()
+    else:
+        fig.tight_layout(rect=(0, bottom, 1, 1))
+        fig.text(0.01, 0.01, textwrap.fill(paper.FIGURE_CLAIMS[claim], wrap), fontsize=7,
+                 va='bottom')
+    fig.savefig(path, dpi=120)
+    _pyplot().close(fig)
+    return path
+
+
+def write_figures(jobs, out_dir):
+    """
+    Draw ``jobs`` (``(title, file name, draw)``) into ``out_dir``; return what was drawn.
+
+    ``draw(path)`` writes the figure and returns a false value when it has nothing to show;
+    the result lists ``(title, file name)`` of the figures written, in job order.
+    """
+    out = []
+    for title, name, draw in jobs:
+        if draw(os.path.join(out_dir, name)):
+            out.append((title, name))
+    return out
 
 
 def _nan(v):
@@ -40,7 +67,7 @@ def classwise(report, path):
     """Fig. 9 shape: normalised per-class IoU of every method at the class scale, worst first."""
     plt = _pyplot()
     s = report['settings']['class_scale']
-    methods = _methods(report)
+    methods = run_methods(report)
     baseline = find_row(report, report['settings']['tail_baseline'], s)
     if baseline is None:
         return None
@@ -75,17 +102,14 @@ def classwise(report, path):
     ax.set_ylabel('IoU / IoU on HR')
     ax.set_title(f'Normalised class-wise accuracy at x{s} (* = tail class; dotted = mIoU/HR)')
     ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def classwise_panels(report, path):
     """Fig. 1 shape: one panel per method, normalised per-class IoU with its mIoU line."""
     plt = _pyplot()
     s = report['settings']['class_scale']
-    methods = [m for m in _methods(report) if find_row(report, m, s) is not None]
+    methods = [m for m in run_methods(report) if find_row(report, m, s) is not None]
     if not methods:
         return None
     classes = report['classes']
@@ -102,10 +126,7 @@ def classwise_panels(report, path):
             ax.axhline(0.94, color='black', ls='--', lw=1, label='paper: SR mIoU/HR 0.94')
         ax.legend(fontsize=7)
     axes[0][0].set_ylabel('IoU / IoU on HR')
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def framewise(report, scale, path):
@@ -113,7 +134,7 @@ def framewise(report, scale, path):
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4))
     drawn = False
-    for m in _methods(report) + ['hr']:
+    for m in run_methods(report) + ['hr']:
         r = find_row(report, m, scale)
         if r is None:
             continue
@@ -138,10 +159,7 @@ def framewise(report, scale, path):
     ax.set_title(f'Frame-wise accuracy distribution at x{scale} (dotted: our mean, '
                  'dashed: paper mean)', fontsize=9)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def bandwidth(report, path):
@@ -150,7 +168,7 @@ def bandwidth(report, path):
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     q = report['settings']['table_quality']
     first_paper = True
-    for m in _methods(report):
+    for m in run_methods(report):
         rows = sorted((r for r in report['rows'] if r['method'] == m), key=lambda r: r['mbps'])
         main = [r for r in rows if r['quality'] == q]
         other = [r for r in rows if r['quality'] != q]
@@ -173,17 +191,11 @@ def bandwidth(report, path):
     ax.set_ylabel('mIoU (%)')
     ax.set_title('Accuracy vs bandwidth', fontsize=10)
     ax.legend(fontsize=7, loc='best')
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
-    fig.text(0.01, 0.01, textwrap.fill(paper.FIGURE_CLAIMS['fig14'], 110), fontsize=7,
-             va='bottom')
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, 'fig14')
 
 
 def write_all(report, out_dir):
     """Write every figure into ``out_dir``; return ``[(title, file name), ...]``."""
-    out = []
     s = report['settings']['class_scale']
     jobs = [(f'Fig. 1 shape: normalised class-wise accuracy per method at x{s}',
              f'fig1_classwise_panels_x{s}.png', lambda p: classwise_panels(report, p)),
@@ -195,7 +207,4 @@ def write_all(report, out_dir):
                      lambda p, fs=fs: framewise(report, fs, p)))
     jobs.append(('Fig. 14 shape: accuracy vs bandwidth', 'fig14_accuracy_bandwidth.png',
                  lambda p: bandwidth(report, p)))
-    for title, name, job in jobs:
-        if job(os.path.join(out_dir, name)):
-            out.append((title, name))
-    return out
+    return write_figures(jobs, out_dir)
