@@ -113,6 +113,182 @@ def percentile(values, q):
     return float(np.percentile(values, q)) if values else None
 
 
+def pick_method(args, scales):
+    """Resolve ``--method auto``: asr when ``args.sr_dir`` has ``asr_x<s>.pt`` of ``scales``."""
+    if args.method != 'auto':
+        return
+    have = all(os.path.isfile(os.path.join(args.sr_dir, f'asr_x{s}.pt')) for s in scales)
+    args.method = 'asr' if have else 'bilinear'
+    log(f'reconstruction: {args.method}' + ('' if have else
+        f' (no {" / ".join(f"asr_x{s}.pt" for s in scales)} in {args.sr_dir})'))
+
+
+def fresh_dir(path, *sub):
+    """Remove ``path`` if it exists, make it (and ``sub`` in it); return its absolute path."""
+    path = os.path.abspath(path)
+    if os.path.isdir(path):
+        shutil.rmtree(path)
+    os.makedirs(os.path.join(path, *sub))
+    return path
+
+
+class Monitor:
+    """
+    The demo's own node, on a fresh ROS domain: what it sees of the graph.
+
+    Counts the camera frames and keeps them by stamp (at most 400), with ``reconstructed``
+    also the cloud's reconstructions; collects the uplink (``encoded``), the cloud's results
+    (``result_type`` on ``result_topic``), the tail flags and the rate policies.
+    """
+
+    def __init__(self, result_type, result_topic, camera_qos, reconstructed=False):
+        self.domain = free_domain_id()
+        self.probe = Probe(self.domain, 'runespoor_demo_monitor')
+        reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+        latched = QoSProfile(depth=20, reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self.camera, self.recon = {}, {}
+        self.counts = {'in': 0}
+        node = self.probe.node
+        node.create_subscription(Image, 'camera/image_raw', self._on_camera, camera_qos)
+        if reconstructed:
+            node.create_subscription(Image, 'runespoor/reconstructed', self._on_recon,
+                                     qos_profile_sensor_data)
+        self.encoded = self.probe.collect(EncodedFrame, 'runespoor/encoded',
+                                          qos_profile_sensor_data)
+        self.results = self.probe.collect(result_type, result_topic, reliable)
+        self.flags = self.probe.collect(TailFrameFlag, 'runespoor/tail_flag', reliable)
+        self.policies = self.probe.collect(RatePolicy, 'runespoor/rate_policy', latched)
+
+    def _on_camera(self, msg):
+        self.counts['in'] += 1
+        if len(self.camera) < 400:
+            self.camera[stamp_key(msg.header.stamp)] = image_conv.imgmsg_to_bgr8(msg)
+
+    def _on_recon(self, msg):
+        if len(self.recon) < 400:
+            self.recon[stamp_key(msg.header.stamp)] = image_conv.imgmsg_to_bgr8(msg)
+
+
+def stream(args, mon, out, t_start, nodes, started, cloud_params=None, extra=lambda new: ''):
+    """
+    Run the graph (``nodes``: overrides of ``cloud``, ``edge``, ``source``); return the outcome.
+
+    Starts the cloud (``cloud_params``: its parameter file, default the package's) and the
+    edge, the source once the cloud is up, logs ``started``, then prints one line a second
+    (frames in / out / analysed, uplink, ``extra(new results)``, tail flags, mode, end-to-end
+    latency) until the source has finished and no result came for 3 s, or ``args.timeout``
+    passes.  A node dying raises.  The nodes are stopped and the monitor closed in any case.
+    Returns ``(status, enc_bytes, source log)``: status ``ok`` or ``timeout``; ``enc_bytes``
+    ``[(arrival time, bytes)]`` of the uplink frames.
+    """
+    results, encoded, flags, policies = mon.results, mon.encoded, mon.flags, mon.policies
+    probe = mon.probe
+    graph = Graph(child_env(mon.domain), log_dir=os.path.join(out, 'logs'))
+    enc_bytes = []  # (arrival time, bytes)
+    status = 'ok'
+    try:
+        graph.start('cloud', params_file=cloud_params, overrides=nodes['cloud'])
+        graph.start('edge', overrides=nodes['edge'])
+        if not probe.spin_until(lambda: len(graph.alive()) < 2 or
+                                probe.node.count_publishers('runespoor/link_feedback') > 0,
+                                60):
+            raise RuntimeError('cloud did not come up in 60 s')
+        if len(graph.alive()) < 2:
+            raise RuntimeError('a node died at start-up:\n' + graph.log('cloud')[-2000:])
+        graph.start('source', overrides=nodes['source'])
+        log(started)
+        last_print = last_result = time.monotonic()
+        seen = [0, 0, 0, 0]
+        deadline = time.monotonic() + args.timeout
+        while time.monotonic() < deadline:
+            n_results = len(results)
+            probe.spin_until(lambda: False, 0.2)
+            now = time.monotonic()
+            if len(results) != n_results:
+                last_result = now
+            for f in encoded[len(enc_bytes):]:
+                enc_bytes.append((now, len(f.image.data)))
+            if now - last_print >= 1.0:
+                window = [b for t, b in enc_bytes if t > now - 1.0]
+                new = results[seen[1]:]
+                new_flags = flags[seen[2]:]
+                lat = [r.end_to_end_ms for r in new]
+                mode = 'TAIL' if policies and policies[-1].mode == RatePolicy.MODE_TAIL \
+                    else 'std'
+                print(f'[demo] t={now - t_start:5.1f}s in {mon.counts["in"] - seen[0]:3d} '
+                      f'out {len(encoded) - seen[3]:3d} analysed {len(new):3d} | uplink '
+                      f'{sum(window) * 8 / 1000:7.1f} kbit/s{extra(new)} | tail flags '
+                      f'{sum(f.is_tail for f in new_flags):2d}/{len(new_flags):2d} | mode '
+                      f'{mode:4s} | e2e latency p50 '
+                      f'{np.median(lat) if lat else float("nan"):6.1f} ms', flush=True)
+                seen = [mon.counts['in'], len(results), len(flags), len(encoded)]
+                last_print = now
+            if 'source finished' in graph.log('source') and now - last_result > 3.0:
+                break
+            if len(graph.alive()) < 3:
+                raise RuntimeError('a node died:\n' + '\n'.join(
+                    graph.log(k)[-1500:] for k in graph.procs))
+        else:
+            status = 'timeout'
+            log(f'stopped after the {args.timeout:g} s timeout')
+    finally:
+        codes = graph.stop()
+        probe.close()
+    log(f'nodes stopped: {codes}')
+    return status, enc_bytes, graph.log('source')
+
+
+def frame_counts(mon, source_log):
+    """Summary entries: frames published, received here, sent, analysed, skipped."""
+    import re
+    found = re.findall(r'source finished after (\d+) frames', source_log)
+    return {
+        'frames_published': int(found[-1]) if found else mon.counts['in'],
+        'frames_received_by_monitor': mon.counts['in'],
+        'frames_encoded': len(mon.encoded),
+        'frames_analyzed': len(mon.results),
+        # bounded queue, newest first
+        'frames_skipped_by_cloud': len(mon.encoded) - len(mon.results),
+    }
+
+
+def link_stats(mon, enc_bytes):
+    """Summary entries: tail frames and policies, uplink rate and size, latencies (p50/p90)."""
+    encoded, results = mon.encoded, mon.results
+    span = (enc_bytes[-1][0] - enc_bytes[0][0]) if len(enc_bytes) > 1 else 0.0
+    kbps = sum(b for _, b in enc_bytes[1:]) * 8 / 1000 / span if span > 0 else 0.0
+    lat = [r.end_to_end_ms for r in results]
+    return {
+        'tail_frames': int(sum(f.is_tail for f in mon.flags)),
+        'tail_flags': len(mon.flags),
+        'policies': [{'policy_sequence': p.policy_sequence, 'mode': int(p.mode),
+                      'trigger_sequence': p.trigger_sequence} for p in mon.policies],
+        'frames_sent_tail_specific': int(sum(f.knobs.tail_specific for f in encoded)),
+        'uplink_kbps_mean': round(kbps, 1),
+        'bytes_per_frame_mean': round(float(np.mean([len(f.image.data) for f in encoded])), 1)
+        if encoded else None,
+        'latency_ms_p50': percentile(lat, 50),
+        'latency_ms_p90': percentile(lat, 90),
+        'inference_ms_p50': percentile([r.inference_ms for r in results], 50),
+        'reconstruct_ms_p50': percentile([r.reconstruct_ms for r in results], 50),
+    }
+
+
+def tail_verdict(flag_by_seq, sequence):
+    """Return how the cloud flagged frame ``sequence``: ``TAIL frame`` or ``not tail``."""
+    f = flag_by_seq.get(sequence)
+    return 'TAIL frame' if f is not None and f.is_tail else 'not tail'
+
+
+def finish(summary, out, written, t_start, status):
+    """Log the summary (less per-frame entries) and what was written; return the exit status."""
+    log(json.dumps({k: v for k, v in summary.items() if k != 'frames'}, indent=1))
+    log(f'wrote {os.path.relpath(out, os.getcwd())}/ ({written}) in '
+        f'{time.monotonic() - t_start:.0f} s')
+    return 0 if status == 'ok' and summary['frames_analyzed'] > 0 else 1
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--task', choices=('segmentation', 'detection'), default='segmentation')
@@ -144,17 +320,9 @@ def main(argv=None):
     args.sr_dir = args.sr_dir or os.path.join(REPO, 'models', 'sr')
     args.scale = 4 if args.scale is None else args.scale
 
-    if args.method == 'auto':
-        have = all(os.path.isfile(os.path.join(args.sr_dir, f'asr_x{s}.pt'))
-                   for s in (2, args.scale))
-        args.method = 'asr' if have else 'bilinear'
-        log(f'reconstruction: {args.method}' + ('' if have else
-            f' (no asr_x2.pt / asr_x{args.scale}.pt in {args.sr_dir})'))
+    pick_method(args, (2, args.scale))
     t_start = time.monotonic()
-    out = os.path.abspath(args.out)
-    if os.path.isdir(out):
-        shutil.rmtree(out)
-    os.makedirs(os.path.join(out, 'maps'))
+    out = fresh_dir(args.out, 'maps')
     seg_arch, seg_weights, pattern = seg_choice(args)
     bag = make_clip(pattern, args.frames, os.path.join(out, 'clip_bag'))
     source = {'rate': 17.0, 'loop': False, 'max_frames': args.frames, 'width': W, 'height': H,
@@ -166,127 +334,27 @@ def main(argv=None):
              'publish_reconstructed_every_n': 1,
              'queue_size': 2, 'hold_s': 1.0}
     edge = {'scale': args.scale, 'jpeg_quality': args.quality}
-    domain = free_domain_id()
-    probe = Probe(domain, 'runespoor_demo_monitor')
-    reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
-    latched = QoSProfile(depth=20, reliability=ReliabilityPolicy.RELIABLE,
-                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
-    camera, recon = {}, {}
-    counts = {'in': 0}
-
-    def on_camera(msg):
-        counts['in'] += 1
-        if len(camera) < 400:
-            camera[stamp_key(msg.header.stamp)] = image_conv.imgmsg_to_bgr8(msg)
-
-    def on_recon(msg):
-        if len(recon) < 400:
-            recon[stamp_key(msg.header.stamp)] = image_conv.imgmsg_to_bgr8(msg)
-
-    probe.node.create_subscription(Image, 'camera/image_raw', on_camera,
-                                   qos_profile_sensor_data)
-    probe.node.create_subscription(Image, 'runespoor/reconstructed', on_recon,
-                                   qos_profile_sensor_data)
-    encoded = probe.collect(EncodedFrame, 'runespoor/encoded', qos_profile_sensor_data)
-    maps = probe.collect(SemanticMap, 'runespoor/semantic_map', reliable)
-    flags = probe.collect(TailFrameFlag, 'runespoor/tail_flag', reliable)
-    policies = probe.collect(RatePolicy, 'runespoor/rate_policy', latched)
-    graph = Graph(child_env(domain), log_dir=os.path.join(out, 'logs'))
-    enc_bytes = []  # (arrival time, bytes)
-    status = 'ok'
-    try:
-        graph.start('cloud', overrides=cloud)
-        graph.start('edge', overrides=edge)
-        if not probe.spin_until(lambda: len(graph.alive()) < 2 or
-                                probe.node.count_publishers('runespoor/link_feedback') > 0,
-                                60):
-            raise RuntimeError('cloud did not come up in 60 s')
-        if len(graph.alive()) < 2:
-            raise RuntimeError('a node died at start-up:\n' + graph.log('cloud')[-2000:])
-        graph.start('source', overrides=source)
-        log(f'streaming {args.frames} frames at 17 fps (ROS_DOMAIN_ID={domain}, edge x'
-            f'{args.scale} q{args.quality}, tail x2 q40, cloud {args.method} + {seg_arch})')
-        last_print = time.monotonic()
-        last_map = time.monotonic()
-        seen = [0, 0, 0, 0]
-        deadline = time.monotonic() + args.timeout
-        while time.monotonic() < deadline:
-            n_maps = len(maps)
-            probe.spin_until(lambda: False, 0.2)
-            now = time.monotonic()
-            if len(maps) != n_maps:
-                last_map = now
-            for f in encoded[len(enc_bytes):]:
-                enc_bytes.append((now, len(f.image.data)))
-            if now - last_print >= 1.0:
-                window = [b for t, b in enc_bytes if t > now - 1.0]
-                new_flags = flags[seen[2]:]
-                lat = [m.end_to_end_ms for m in maps[seen[1]:]]
-                mode = 'TAIL' if policies and policies[-1].mode == RatePolicy.MODE_TAIL \
-                    else 'std'
-                print(f'[demo] t={now - t_start:5.1f}s in {counts["in"] - seen[0]:3d} '
-                      f'out {len(encoded) - seen[3]:3d} analysed {len(maps) - seen[1]:3d} | '
-                      f'uplink {sum(window) * 8 / 1000:7.1f} kbit/s | tail flags '
-                      f'{sum(f.is_tail for f in new_flags):2d}/{len(new_flags):2d} | mode '
-                      f'{mode:4s} | e2e latency p50 '
-                      f'{np.median(lat) if lat else float("nan"):6.1f} ms', flush=True)
-                seen = [counts['in'], len(maps), len(flags), len(encoded)]
-                last_print = now
-            done = 'source finished' in graph.log('source')
-            if done and now - last_map > 3.0:
-                break
-            if len(graph.alive()) < 3:
-                raise RuntimeError('a node died:\n' + '\n'.join(
-                    graph.log(k)[-1500:] for k in graph.procs))
-        else:
-            status = 'timeout'
-            log(f'stopped after the {args.timeout:g} s timeout')
-    finally:
-        codes = graph.stop()
-        probe.close()
-    log(f'nodes stopped: {codes}')
-    summary = write_outputs(out, args, seg_arch, pattern, counts, encoded, maps, flags,
-                            policies, camera, recon, enc_bytes, status,
-                            graph.log('source'))
-    log(json.dumps(summary, indent=1))
-    log(f'wrote {os.path.relpath(out, os.getcwd())}/ (summary.json, strip.png, maps/) in '
-        f'{time.monotonic() - t_start:.0f} s')
-    return 0 if status == 'ok' and summary['frames_analyzed'] > 0 else 1
+    mon = Monitor(SemanticMap, 'runespoor/semantic_map', qos_profile_sensor_data,
+                  reconstructed=True)
+    status, enc_bytes, source_log = stream(
+        args, mon, out, t_start, {'cloud': cloud, 'edge': edge, 'source': source},
+        f'streaming {args.frames} frames at 17 fps (ROS_DOMAIN_ID={mon.domain}, edge x'
+        f'{args.scale} q{args.quality}, tail x2 q40, cloud {args.method} + {seg_arch})')
+    summary = write_outputs(out, args, seg_arch, pattern, mon, enc_bytes, status, source_log)
+    return finish(summary, out, 'summary.json, strip.png, maps/', t_start, status)
 
 
-def write_outputs(out, args, seg_arch, pattern, counts, encoded, maps, flags, policies,
-                  camera, recon, enc_bytes, status, source_log):
+def write_outputs(out, args, seg_arch, pattern, mon, enc_bytes, status, source_log):
     """Write summary.json, the colourised maps and the side-by-side strip; return summary."""
-    import re
-    found = re.findall(r'source finished after (\d+) frames', source_log)
-    published = int(found[-1]) if found else counts['in']
-    span = (enc_bytes[-1][0] - enc_bytes[0][0]) if len(enc_bytes) > 1 else 0.0
-    kbps = sum(b for _, b in enc_bytes[1:]) * 8 / 1000 / span if span > 0 else 0.0
-    lat = [m.end_to_end_ms for m in maps]
-    scales = sorted({int(f.knobs.scale) for f in encoded})
+    maps, camera, recon = mon.results, mon.camera, mon.recon
     summary = {
         'status': status,
-        'frames_published': published,
-        'frames_received_by_monitor': counts['in'],
-        'frames_encoded': len(encoded),
-        'frames_analyzed': len(maps),
-        'frames_skipped_by_cloud': len(encoded) - len(maps),  # bounded queue, newest first
-        'tail_frames': int(sum(f.is_tail for f in flags)),
-        'tail_flags': len(flags),
-        'policies': [{'policy_sequence': p.policy_sequence, 'mode': int(p.mode),
-                      'trigger_sequence': p.trigger_sequence} for p in policies],
-        'frames_sent_tail_specific': int(sum(f.knobs.tail_specific for f in encoded)),
-        'uplink_kbps_mean': round(kbps, 1),
-        'bytes_per_frame_mean': round(float(np.mean([len(f.image.data) for f in encoded])), 1)
-        if encoded else None,
-        'latency_ms_p50': percentile(lat, 50),
-        'latency_ms_p90': percentile(lat, 90),
-        'inference_ms_p50': percentile([m.inference_ms for m in maps], 50),
-        'reconstruct_ms_p50': percentile([m.reconstruct_ms for m in maps], 50),
+        **frame_counts(mon, source_log),
+        **link_stats(mon, enc_bytes),
         'method': args.method,
         'scale': args.scale,
         'jpeg_quality': args.quality,
-        'scales_seen': scales,
+        'scales_seen': sorted({int(f.knobs.scale) for f in mon.encoded}),
         'segmentation': seg_arch,
         'data': pattern,
         'resolution': [W, H],
@@ -298,7 +366,7 @@ def write_outputs(out, args, seg_arch, pattern, counts, encoded, maps, flags, po
         cv2.imwrite(os.path.join(out, 'maps', f'map_{m.sequence:05d}.png'),
                     colorize(labels, bgr=True))
     rows = []
-    flag_by_seq = {f.sequence: f for f in flags}
+    flag_by_seq = {f.sequence: f for f in mon.flags}
     for want_tail in (False, True):
         picked = [m for m in maps if stamp_key(m.header.stamp) in camera and
                   stamp_key(m.header.stamp) in recon and
@@ -310,8 +378,7 @@ def write_outputs(out, args, seg_arch, pattern, counts, encoded, maps, flags, po
             if want_tail else picked[:2]
         for m in picked:
             key = stamp_key(m.header.stamp)
-            f = flag_by_seq.get(m.sequence)
-            verdict = 'TAIL frame' if f is not None and f.is_tail else 'not tail'
+            verdict = tail_verdict(flag_by_seq, m.sequence)
             seg = colorize(image_conv.imgmsg_to_numpy(m.labels), bgr=True)
             rows.append(np.hstack([
                 label_image(camera[key], f'input #{m.sequence}'),
@@ -349,16 +416,10 @@ def detection_main(args):
         log(f'no drone-view clip generator (runespoor.data.drone: {exc}); the detection demo '
             'renders its clip with it')
         return 2
-    if args.method == 'auto':
-        have = all(os.path.isfile(os.path.join(args.sr_dir, f'asr_x{s}.pt')) for s in (2, 4))
-        args.method = 'asr' if have else 'bilinear'
-        log(f'reconstruction: {args.method}' + ('' if have else
-            f' (no asr_x2.pt / asr_x4.pt in {args.sr_dir})'))
+    pick_method(args, (2, 4))
     log(f'detector {args.det_arch} from {args.det_weights}')
     t_start = time.monotonic()
-    if os.path.isdir(args.out):
-        shutil.rmtree(args.out)
-    os.makedirs(args.out)
+    fresh_dir(args.out)
     bag, gt_counts = make_drone_clip(make_scene, args.frames, os.path.join(args.out, 'clip_bag'))
     from runespoor_cloud.graph import CLOUD_TASK_PARAMS, config_path
     # 640x360 raw frames (691 kB) are too big for best effort on a loaded machine: reliable
@@ -370,89 +431,23 @@ def detection_main(args):
              'method': args.method, 'sr_dir': args.sr_dir, 'device': 'auto', 'queue_size': 2}
     edge = dict(DET_EDGE, scale=args.scale, jpeg_quality=args.quality,
                 input_reliability='reliable')
-    domain = free_domain_id()
-    probe = Probe(domain, 'runespoor_demo_monitor')
-    reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
-    latched = QoSProfile(depth=20, reliability=ReliabilityPolicy.RELIABLE,
-                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
-    camera = {}
-    counts = {'in': 0}
+    mon = Monitor(Detection2DArray, 'runespoor/detections',
+                  QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+    status, enc_bytes, source_log = stream(
+        args, mon, args.out, t_start, {'cloud': cloud, 'edge': edge, 'source': source},
+        f'streaming {args.frames} frames at {DET_FPS:g} fps (ROS_DOMAIN_ID={mon.domain}, edge '
+        f'x{edge["scale"]} q{edge["jpeg_quality"]}, tail x{edge["tail_scale"]} '
+        f'q{edge["tail_jpeg_quality"]}, cloud {args.method} + {args.det_arch})',
+        cloud_params=config_path('runespoor_cloud', CLOUD_TASK_PARAMS['detection']),
+        extra=boxes_per_frame)
+    summary = write_detection_outputs(args, mon, enc_bytes, gt_counts, status, source_log)
+    return finish(summary, args.out, 'summary.json, strip.png', t_start, status)
 
-    def on_camera(msg):
-        counts['in'] += 1
-        if len(camera) < 400:
-            camera[stamp_key(msg.header.stamp)] = image_conv.imgmsg_to_bgr8(msg)
 
-    probe.node.create_subscription(Image, 'camera/image_raw', on_camera,
-                                   QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
-    encoded = probe.collect(EncodedFrame, 'runespoor/encoded', qos_profile_sensor_data)
-    dets = probe.collect(Detection2DArray, 'runespoor/detections', reliable)
-    flags = probe.collect(TailFrameFlag, 'runespoor/tail_flag', reliable)
-    policies = probe.collect(RatePolicy, 'runespoor/rate_policy', latched)
-    graph = Graph(child_env(domain), log_dir=os.path.join(args.out, 'logs'))
-    enc_bytes = []
-    status = 'ok'
-    try:
-        graph.start('cloud', params_file=config_path('runespoor_cloud',
-                                                     CLOUD_TASK_PARAMS['detection']),
-                    overrides=cloud)
-        graph.start('edge', overrides=edge)
-        if not probe.spin_until(lambda: len(graph.alive()) < 2 or
-                                probe.node.count_publishers('runespoor/link_feedback') > 0,
-                                60):
-            raise RuntimeError('cloud did not come up in 60 s')
-        if len(graph.alive()) < 2:
-            raise RuntimeError('a node died at start-up:\n' + graph.log('cloud')[-2000:])
-        graph.start('source', overrides=source)
-        log(f'streaming {args.frames} frames at {DET_FPS:g} fps (ROS_DOMAIN_ID={domain}, edge '
-            f'x{edge["scale"]} q{edge["jpeg_quality"]}, tail x{edge["tail_scale"]} '
-            f'q{edge["tail_jpeg_quality"]}, cloud {args.method} + {args.det_arch})')
-        last_print = last_result = time.monotonic()
-        seen = [0, 0, 0, 0]
-        deadline = time.monotonic() + args.timeout
-        while time.monotonic() < deadline:
-            n_dets = len(dets)
-            probe.spin_until(lambda: False, 0.2)
-            now = time.monotonic()
-            if len(dets) != n_dets:
-                last_result = now
-            for f in encoded[len(enc_bytes):]:
-                enc_bytes.append((now, len(f.image.data)))
-            if now - last_print >= 1.0:
-                window = [b for t, b in enc_bytes if t > now - 1.0]
-                new = dets[seen[1]:]
-                new_flags = flags[seen[2]:]
-                per_frame = [len(d.detections) for d in new]
-                lat = [d.end_to_end_ms for d in new]
-                mode = 'TAIL' if policies and policies[-1].mode == RatePolicy.MODE_TAIL \
-                    else 'std'
-                print(f'[demo] t={now - t_start:5.1f}s in {counts["in"] - seen[0]:3d} '
-                      f'out {len(encoded) - seen[3]:3d} analysed {len(new):3d} | uplink '
-                      f'{sum(window) * 8 / 1000:7.1f} kbit/s | boxes/frame '
-                      f'{np.mean(per_frame) if per_frame else float("nan"):5.1f} | tail flags '
-                      f'{sum(f.is_tail for f in new_flags):2d}/{len(new_flags):2d} | mode '
-                      f'{mode:4s} | e2e latency p50 '
-                      f'{np.median(lat) if lat else float("nan"):6.1f} ms', flush=True)
-                seen = [counts['in'], len(dets), len(flags), len(encoded)]
-                last_print = now
-            if 'source finished' in graph.log('source') and now - last_result > 3.0:
-                break
-            if len(graph.alive()) < 3:
-                raise RuntimeError('a node died:\n' + '\n'.join(
-                    graph.log(k)[-1500:] for k in graph.procs))
-        else:
-            status = 'timeout'
-            log(f'stopped after the {args.timeout:g} s timeout')
-    finally:
-        codes = graph.stop()
-        probe.close()
-    log(f'nodes stopped: {codes}')
-    summary = write_detection_outputs(args, counts, encoded, dets, flags, policies, camera,
-                                      enc_bytes, gt_counts, status, graph.log('source'))
-    log(json.dumps({k: v for k, v in summary.items() if k != 'frames'}, indent=1))
-    log(f'wrote {os.path.relpath(args.out, os.getcwd())}/ (summary.json, strip.png) in '
-        f'{time.monotonic() - t_start:.0f} s')
-    return 0 if status == 'ok' and summary['frames_analyzed'] > 0 else 1
+def boxes_per_frame(new):
+    """Per-second line: mean boxes per frame of the ``new`` results."""
+    per_frame = [len(d.detections) for d in new]
+    return f' | boxes/frame {np.mean(per_frame) if per_frame else float("nan"):5.1f}'
 
 
 def make_drone_clip(make_scene, frames, path):
@@ -485,14 +480,10 @@ def msg_detections(msg):
                       np.array([b.class_id for b in d], np.int64))
 
 
-def write_detection_outputs(args, counts, encoded, dets, flags, policies, camera, enc_bytes,
-                            gt_counts, status, source_log):
+def write_detection_outputs(args, mon, enc_bytes, gt_counts, status, source_log):
     """Write summary.json and the strip (input | detections); return the summary."""
-    import re
     from runespoor.cloud_pipeline import draw_detections
-    found = re.findall(r'source finished after (\d+) frames', source_log)
-    span = (enc_bytes[-1][0] - enc_bytes[0][0]) if len(enc_bytes) > 1 else 0.0
-    kbps = sum(b for _, b in enc_bytes[1:]) * 8 / 1000 / span if span > 0 else 0.0
+    dets, flags, encoded, camera = mon.results, mon.flags, mon.encoded, mon.camera
     flag_by_seq = {f.sequence: f for f in flags}
     per_frame = [len(d.detections) for d in dets]
     classes = {}
@@ -502,11 +493,7 @@ def write_detection_outputs(args, counts, encoded, dets, flags, policies, camera
     summary = {
         'status': status,
         'task': 'detection',
-        'frames_published': int(found[-1]) if found else counts['in'],
-        'frames_received_by_monitor': counts['in'],
-        'frames_encoded': len(encoded),
-        'frames_analyzed': len(dets),
-        'frames_skipped_by_cloud': len(encoded) - len(dets),  # bounded queue, newest first
+        **frame_counts(mon, source_log),
         'detections_per_frame_mean': round(float(np.mean(per_frame)), 2) if dets else None,
         'detections_per_frame_min': min(per_frame) if dets else None,
         'detections_per_frame_max': max(per_frame) if dets else None,
@@ -515,20 +502,9 @@ def write_detection_outputs(args, counts, encoded, dets, flags, policies, camera
         'detections_by_class': dict(sorted(classes.items(), key=lambda kv: -kv[1])),
         'small_box_share_mean': round(float(np.mean([d.small_box_share for d in dets])), 4)
         if dets else None,
-        'tail_frames': int(sum(f.is_tail for f in flags)),
-        'tail_flags': len(flags),
         'tail_threshold': float(flags[0].threshold) if flags else None,
-        'policies': [{'policy_sequence': p.policy_sequence, 'mode': int(p.mode),
-                      'trigger_sequence': p.trigger_sequence} for p in policies],
-        'frames_sent_tail_specific': int(sum(f.knobs.tail_specific for f in encoded)),
-        'uplink_kbps_mean': round(kbps, 1),
-        'bytes_per_frame_mean': round(float(np.mean([len(f.image.data) for f in encoded])), 1)
-        if encoded else None,
-        'latency_ms_p50': percentile([d.end_to_end_ms for d in dets], 50),
-        'latency_ms_p90': percentile([d.end_to_end_ms for d in dets], 90),
+        **link_stats(mon, enc_bytes),
         'decode_ms_p50': percentile([d.decode_ms for d in dets], 50),
-        'reconstruct_ms_p50': percentile([d.reconstruct_ms for d in dets], 50),
-        'inference_ms_p50': percentile([d.inference_ms for d in dets], 50),
         'inference_ms_p90': percentile([d.inference_ms for d in dets], 90),
         'method': args.method,
         'detector': {'arch': args.det_arch, 'weights': os.path.relpath(args.det_weights, REPO)},
@@ -554,8 +530,7 @@ def write_detection_outputs(args, counts, encoded, dets, flags, policies, camera
         picked = picked[len(picked) // 3::max(1, len(picked) // 3)][:2]
         for d in picked:
             img = camera[stamp_key(d.header.stamp)]
-            f = flag_by_seq.get(d.sequence)
-            verdict = 'TAIL frame' if f is not None and f.is_tail else 'not tail'
+            verdict = tail_verdict(flag_by_seq, d.sequence)
             annotated = draw_detections(img, msg_detections(d))
             rows.append(np.hstack([
                 label_image(img, f'input #{d.sequence}'),
