@@ -32,6 +32,7 @@ import time
 import cv2
 import numpy as np
 
+from . import sizes
 from .visdrone import CATEGORIES, drop_in_ignored
 
 FPS = 15.0
@@ -70,19 +71,7 @@ _TREE = [(40, 95, 50), (35, 80, 45), (50, 110, 70), (45, 100, 85), (30, 70, 40)]
 
 def parse_size(text):
     """Parse ``'640x360'`` or a preset name (:data:`PRESETS`) into ``(width, height)``."""
-    if isinstance(text, (tuple, list)):
-        w, h = int(text[0]), int(text[1])
-    elif text in PRESETS:
-        w, h = PRESETS[text]
-    else:
-        try:
-            w, h = (int(v) for v in str(text).lower().split('x'))
-        except ValueError:
-            raise ValueError(f'size {text!r}: expected WIDTHxHEIGHT or one of '
-                             f'{", ".join(PRESETS)}') from None
-    if w < 16 or h < 9:
-        raise ValueError(f'size {w}x{h} too small (at least 16x9)')
-    return w, h
+    return sizes.parse_size(text, PRESETS, (16, 9))
 
 
 # ----------------------------------------------------------------------------------- sprites

@@ -24,7 +24,7 @@ import time
 import cv2
 import numpy as np
 
-from . import cityscapes as cs
+from . import cityscapes as cs, sizes
 from .scene import FPS, make_scene
 from ..labels import colorize_label_ids, label_ids_to_train_ids
 
@@ -42,19 +42,7 @@ _PNG = [int(cv2.IMWRITE_PNG_COMPRESSION), 1]
 
 def parse_size(text):
     """Parse ``'2048x1024'`` or a preset name (:data:`PRESETS`) into ``(width, height)``."""
-    if isinstance(text, (tuple, list)):
-        w, h = int(text[0]), int(text[1])
-    elif text in PRESETS:
-        w, h = PRESETS[text]
-    else:
-        try:
-            w, h = (int(v) for v in str(text).lower().split('x'))
-        except ValueError:
-            raise ValueError(f'size {text!r}: expected WIDTHxHEIGHT or one of '
-                             f'{", ".join(PRESETS)}') from None
-    if w < 16 or h < 8:
-        raise ValueError(f'size {w}x{h} too small (at least 16x8)')
-    return w, h
+    return sizes.parse_size(text, PRESETS, (16, 8))
 
 
 def scene_rng(seed, split, index):
