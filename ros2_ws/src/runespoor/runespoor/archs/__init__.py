@@ -60,15 +60,7 @@ def build_seg(name, num_classes=19, weights=None, **kwargs):
 
     ``weights``: optional path of a weights file to load (see :func:`load_weights`).
     """
-    try:
-        factory = SEG_ARCHS[name]
-    except KeyError:
-        raise ValueError(f'unknown segmentation arch {name!r}; '
-                         f'choose one of {", ".join(SEG_ARCHS)}')
-    model = factory(num_classes=int(num_classes), **kwargs)
-    if weights:
-        load_weights(model, weights)
-    return model
+    return _build(SEG_ARCHS, 'segmentation', name, num_classes, weights, kwargs)
 
 
 def build_det(name, num_classes=10, weights=None, **kwargs):
@@ -78,11 +70,15 @@ def build_det(name, num_classes=10, weights=None, **kwargs):
     ``weights``: optional path of a weights file to load (see :func:`load_weights`; a plain
     torchvision RetinaNet state dict is accepted for the torchvision backbone).
     """
+    return _build(DET_ARCHS, 'detection', name, num_classes, weights, kwargs)
+
+
+def _build(archs, task, name, num_classes, weights, kwargs):
+    """Build ``archs[name]`` with ``num_classes`` and ``kwargs``, load ``weights`` if given."""
     try:
-        factory = DET_ARCHS[name]
+        factory = archs[name]
     except KeyError:
-        raise ValueError(f'unknown detection arch {name!r}; '
-                         f'choose one of {", ".join(DET_ARCHS)}')
+        raise ValueError(f'unknown {task} arch {name!r}; choose one of {", ".join(archs)}')
     model = factory(num_classes=int(num_classes), **kwargs)
     if weights:
         load_weights(model, weights)
