@@ -388,8 +388,7 @@ class CloudNode(Node):
     def _publish_detections(self, frame, res):
         header = frame.ros_header
         msg = Detection2DArray()
-        msg.header = header
-        msg.sequence = res.sequence
+        self._fill_result(msg, res, header)
         msg.source_width, msg.source_height = int(frame.source_width), int(frame.source_height)
         dets = res.detections
         out = []
@@ -400,22 +399,36 @@ class CloudNode(Node):
                                    width=float(x2 - x1), height=float(y2 - y1)))
         msg.detections = out
         msg.small_box_share = float(res.small_box_share)
+        flag = self._flag_and_policy(res, header)
+        self._send_result(self.det_pub, msg, flag, frame, res)
+        if self.det_image_pub.get_subscription_count() > 0:
+            self.det_image_pub.publish(image_conv.numpy_to_imgmsg(
+                draw_detections(res.reconstructed, dets), 'bgr8', header))
+
+    def _fill_result(self, msg, res, header):
+        """Fill what both result messages carry: header, sequence, knobs, method, stage times."""
+        msg.header = header
+        msg.sequence = res.sequence
         self._fill_knobs(msg.knobs, res.knobs)
         msg.method = res.method
         lat = res.latencies_ms
         msg.decode_ms = float(lat['decode_ms'])
         msg.reconstruct_ms = float(lat['reconstruct_ms'])
         msg.inference_ms = float(lat['inference_ms'])
+
+    def _flag_and_policy(self, res, header):
+        """Return the tail flag of ``res``; send its rate policy first when it brings one."""
         flag = self._tail_flag(res, header)
         if res.policy is not None:
             self._send_policy(res.policy, header)
+        return flag
+
+    def _send_result(self, pub, msg, flag, frame, res):
+        """Stamp the end-to-end latency, publish ``msg`` on ``pub`` and ``flag``, count it."""
         msg.end_to_end_ms = self._end_to_end_ms(frame)
-        self.det_pub.publish(msg)
+        pub.publish(msg)
         self.flag_pub.publish(flag)
         self._count(res, msg.end_to_end_ms)
-        if self.det_image_pub.get_subscription_count() > 0:
-            self.det_image_pub.publish(image_conv.numpy_to_imgmsg(
-                draw_detections(res.reconstructed, dets), 'bgr8', header))
 
     @staticmethod
     def _fill_knobs(field, knobs):
@@ -428,26 +441,15 @@ class CloudNode(Node):
         header = frame.ros_header
         t0 = time.perf_counter()
         m = SemanticMap()
-        m.header = header
-        m.sequence = res.sequence
+        self._fill_result(m, res, header)
         image_conv.fill_imgmsg(m.labels, res.labels, 'mono8')
         m.labels.header = header
         m.small_region_ratio = float(res.small_region_ratio)
-        self._fill_knobs(m.knobs, res.knobs)
-        m.method = res.method
-        lat = res.latencies_ms
-        m.decode_ms = float(lat['decode_ms'])
-        m.reconstruct_ms = float(lat['reconstruct_ms'])
-        m.inference_ms = float(lat['inference_ms'])
         m.uplink_ms = float((frame.receive_s - frame.send_s) * 1e3)
-        flag = self._tail_flag(res, header)
-        if res.policy is not None:
-            self._send_policy(res.policy, header)
-        m.postprocess_ms = float(lat['postprocess_ms'] + (time.perf_counter() - t0) * 1e3)
-        m.end_to_end_ms = self._end_to_end_ms(frame)
-        self.map_pub.publish(m)
-        self.flag_pub.publish(flag)
-        self._count(res, m.end_to_end_ms)
+        flag = self._flag_and_policy(res, header)
+        m.postprocess_ms = float(res.latencies_ms['postprocess_ms'] +
+                                 (time.perf_counter() - t0) * 1e3)
+        self._send_result(self.map_pub, m, flag, frame, res)
         if self.get_parameter('publish_color').value and \
                 self.color_pub.get_subscription_count() > 0:
             from runespoor.labels import colorize
