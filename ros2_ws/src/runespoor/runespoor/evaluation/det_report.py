@@ -28,8 +28,8 @@ import numpy as np
 from runespoor.detection_tail import small_box_share
 from runespoor.evaluation import paper
 from runespoor.evaluation.report_common import (figure_lines, find_row, finite_mean, md_table,
-                                                methods_line, num, run_lines, run_methods,
-                                                sr_model_lines, with_paper)
+                                                methods_line, num, run_entries, run_lines,
+                                                run_methods, sr_model_lines, with_paper)
 from runespoor.metrics import image, segmentation as seg
 
 
@@ -167,11 +167,7 @@ def summarise(config, result):
         'dataset': {'root': config.dataset_root, 'frames': len(result['frames']),
                     'frame_names': result['frames'], 'resolution': result.get('resolution'),
                     'gt_boxes': {cats[c]: num_gt[c] for c in ids}},
-        'models': result['models'],
-        'machine': result.get('machine', {}),
-        'time_s': result['time_s'],
-        'frames_computed': result['computed'],
-        'skipped': result['skipped'],
+        **run_entries(result),
         'settings': {
             'methods': config.methods, 'scales': config.scales, 'qualities': config.qualities,
             'table_quality': q, 'tail_baseline': config.tail_baseline,

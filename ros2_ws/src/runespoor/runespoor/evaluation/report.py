@@ -20,8 +20,8 @@ import numpy as np
 
 from runespoor.evaluation import paper
 from runespoor.evaluation.report_common import (figure_lines, find_row, finite_mean, md_table,
-                                                methods_line, num, pct, run_lines, run_methods,
-                                                sr_model_lines, with_paper)
+                                                methods_line, num, pct, run_entries, run_lines,
+                                                run_methods, sr_model_lines, with_paper)
 from runespoor.metrics import framewise, image, segmentation as seg
 
 
@@ -79,11 +79,7 @@ def summarise(config, result):
         'dataset': {'root': config.dataset_root, 'split': config.split,
                     'frames': len(result['frames']), 'frame_names': result['frames'],
                     'resolution': result.get('resolution')},
-        'models': result['models'],
-        'machine': result.get('machine', {}),
-        'time_s': result['time_s'],
-        'frames_computed': result['computed'],
-        'skipped': result['skipped'],
+        **run_entries(result),
         'settings': {
             'methods': config.methods, 'scales': config.scales, 'qualities': config.qualities,
             'table_quality': q, 'class_scale': config.class_scale,

@@ -25,6 +25,17 @@ def find_row(report, method, scale, quality=None):
     return None
 
 
+def run_entries(result):
+    """Return the report entries about the run: models, machine, time, computed and skipped."""
+    return {
+        'models': result['models'],
+        'machine': result.get('machine', {}),
+        'time_s': result['time_s'],
+        'frames_computed': result['computed'],
+        'skipped': result['skipped'],
+    }
+
+
 def run_methods(report):
     """Return the configured methods that have rows, in the configured order."""
     return [m for m in report['settings']['methods']
