@@ -28,8 +28,8 @@ import numpy as np
 from runespoor.detection_tail import small_box_share
 from runespoor.evaluation import paper
 from runespoor.evaluation.report_common import (figure_lines, find_row, finite_mean, md_table,
-                                                methods_line, num, run_entries, run_lines,
-                                                run_methods, sr_model_lines, with_paper)
+                                                method_rows, methods_line, num, run_entries,
+                                                run_lines, run_methods, sr_model_lines, with_paper)
 from runespoor.metrics import image, segmentation as seg
 
 
@@ -251,10 +251,7 @@ def classwise_table(report):
     hr = report['hr']
     rows = []
     for s in report['settings']['scales']:
-        for m in run_methods(report):
-            r = find_row(report, m, s)
-            if r is None:
-                continue
+        for m, r in method_rows(report, s):
             pp = paper.TABLE6['scales'].get(s, {}).get(m)
             paper_norm = pp['map'] / paper.TABLE6['hr']['map'] if pp else None
             rows.append([f'x{s}', paper.METHOD_NAMES[m], _ap(r['tail_ap']),
@@ -269,7 +266,7 @@ def classwise_table(report):
 
 def per_class_table(report, scale):
     """Markdown of per-class AP of every method at ``scale`` (tail classes in bold)."""
-    methods = [m for m in run_methods(report) if find_row(report, m, scale) is not None]
+    methods = [m for m, _ in method_rows(report, scale)]
     tail = report['tail_classes'].get(str(scale), [])
     baseline = find_row(report, report['settings']['tail_baseline'], scale)
     header = ['class'] + [paper.METHOD_NAMES[m] for m in methods] + ['HR', 'GT boxes']

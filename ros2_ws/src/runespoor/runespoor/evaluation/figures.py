@@ -14,7 +14,7 @@ import textwrap
 import numpy as np
 
 from runespoor.evaluation import paper
-from runespoor.evaluation.report_common import find_row, run_methods
+from runespoor.evaluation.report_common import find_row, method_rows, run_methods
 
 COLOURS = {'bilinear': '#1f77b4', 'sr': '#ff7f0e', 'cloudseg': '#2ca02c', 'asr': '#d62728',
            'hr': '#000000'}
@@ -109,7 +109,7 @@ def classwise_panels(report, path):
     """Fig. 1 shape: one panel per method, normalised per-class IoU with its mIoU line."""
     plt = _pyplot()
     s = report['settings']['class_scale']
-    methods = [m for m in run_methods(report) if find_row(report, m, s) is not None]
+    methods = [m for m, _ in method_rows(report, s)]
     if not methods:
         return None
     classes = report['classes']

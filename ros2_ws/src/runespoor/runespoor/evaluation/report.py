@@ -20,8 +20,8 @@ import numpy as np
 
 from runespoor.evaluation import paper
 from runespoor.evaluation.report_common import (figure_lines, find_row, finite_mean, md_table,
-                                                methods_line, num, pct, run_entries, run_lines,
-                                                run_methods, sr_model_lines, with_paper)
+                                                method_rows, methods_line, num, pct, run_entries,
+                                                run_lines, run_methods, sr_model_lines, with_paper)
 from runespoor.metrics import framewise, image, segmentation as seg
 
 
@@ -154,10 +154,7 @@ def table3(report):
     rows = [['HR', 'original', '—', with_paper(pct(hr['miou']), p3['hr']['overall']),
              '', '1.00']]
     for s in report['settings']['scales']:
-        for m in run_methods(report):
-            r = find_row(report, m, s)
-            if r is None:
-                continue
+        for m, r in method_rows(report, s):
             pp = p3['scales'].get(s, {}).get(m)
             rows.append([f'x{s}', paper.METHOD_NAMES[m],
                          with_paper(pct(r['tail_miou']), pp and pp['tail']),
@@ -178,10 +175,7 @@ def table4(report):
     p4 = paper.TABLE4['scales']
     rows = []
     for s in report['settings']['scales']:
-        for m in run_methods(report):
-            r = find_row(report, m, s)
-            if r is None:
-                continue
+        for m, r in method_rows(report, s):
             fw = r['framewise']
             pp = p4.get(s, {}).get(m)
             rows.append([f'x{s}', paper.METHOD_NAMES[m],
@@ -202,10 +196,7 @@ def table5(report):
     p5 = paper.TABLE5
     rows = []
     for s in report['settings']['scales']:
-        for m in run_methods(report):
-            r = find_row(report, m, s)
-            if r is None:
-                continue
+        for m, r in method_rows(report, s):
             pp = p5['scales'].get(s, {}).get(m)
             rows.append([f'x{s}', paper.METHOD_NAMES[m],
                          with_paper(pct(r['miou']), pp and pp['miou']),

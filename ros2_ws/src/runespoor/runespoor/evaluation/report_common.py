@@ -42,6 +42,14 @@ def run_methods(report):
             if any(r['method'] == m for r in report['rows'])]
 
 
+def method_rows(report, scale):
+    """Yield ``(method, row)`` for each method (in order) with a row at ``scale``."""
+    for m in run_methods(report):
+        r = find_row(report, m, scale)
+        if r is not None:
+            yield m, r
+
+
 def finite_mean(values):
     """Mean of the finite ``values`` (NaN when there is none)."""
     values = np.asarray(values, dtype=np.float64)
