@@ -122,7 +122,7 @@ def _run_task(model, optimizer, scheduler, step_fn, validate, train_loader, *, s
 
 
 def _adamw(model, lr, weight_decay):
-    """AdamW with weight decay on weights only (not on biases and norm parameters)."""
+    """Return AdamW with weight decay on weights only (not on biases and norm parameters)."""
     decay, no_decay = [], []
     for p in model.parameters():
         (no_decay if p.ndim <= 1 else decay).append(p)
