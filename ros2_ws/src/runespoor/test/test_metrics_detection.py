@@ -93,3 +93,11 @@ def test_visdrone_ignore_rule_drops_boxes_half_inside_the_region_union():
     assert no_ignore == pytest.approx(0.5, abs=0.01)   # one of two objects found
     with pytest.raises(ValueError, match='ignore_mode'):
         coco_map(gts, dets, [1], ignore_mode='nope')
+
+
+def test_visdrone_ignore_rule_with_an_image_without_detections():
+    from runespoor.metrics.detection import coco_map
+    gts = [{'boxes': np.array([[30, 30, 10, 10]], float), 'classes': np.array([1]),
+            'ignore_regions': np.array([[0, 0, 10, 10]], float)}]
+    dets = [{'boxes': np.zeros((0, 4)), 'scores': np.zeros(0), 'classes': np.zeros(0, int)}]
+    assert coco_map(gts, dets, [1], ignore_mode='visdrone')['mAP'] == 0.0

@@ -91,9 +91,9 @@ def _apply_visdrone_ignore(gts, dets):
                 if key in g:
                     g[key] = np.asarray(g[key])[kg]
             kd = drop_in_regions(det.get('boxes', ()), regions)
-            for key in ('boxes', 'scores', 'classes'):
-                d[key] = np.asarray(det.get(key, ())).reshape(len(kd), -1)[kd].squeeze(-1) \
-                    if key != 'boxes' else _as_boxes(det.get(key, ()))[kd]
+            d['boxes'] = _as_boxes(det.get('boxes', ()))[kd]
+            for key in ('scores', 'classes'):
+                d[key] = np.asarray(det.get(key, ())).reshape(-1)[kd]
         out_g.append(g)
         out_d.append(d)
     return out_g, out_d
