@@ -14,7 +14,8 @@ Detection (the drone-view task), with a :class:`runespoor.archs.det.Detector`:
 
 * :class:`DetASRLoss`: Eq. 3 with the detector's own training loss (focal classification + box
   regression) restricted to the *small* ground-truth boxes (area below
-  :data:`DET_SMALL_BOX_FRACTION` of the frame); anchors of larger boxes are ignored.
+  :data:`DET_SMALL_BOX_FRACTION` of the frame); the anchors of larger boxes (matched to them or
+  inside them) are ignored.
 * :class:`DetCloudSegLoss`: Eq. 2 for detection -- the targets are the detector's own
   detections on the HR frame (score >= ``pseudo_score``), all sizes.
 
@@ -159,7 +160,8 @@ class DetASRLoss(_FrozenAnalyticsLoss):
     ``alpha * L1(SR, HR) + beta * L_det(det(SR), small GT boxes)`` where ``L_det`` is the frozen
     detector's own loss (:meth:`runespoor.archs.det.Detector.detection_loss`: focal loss +
     box regression) with only the boxes whose area is below ``max_area_fraction`` of the frame
-    as objects; anchors matched to larger boxes are ignored, the rest is background.
+    as objects; anchors matched to or lying inside larger boxes are ignored, the rest is
+    background.
     ``frame_area``: area (px) the fraction refers to, when the images are crops.
 
     ``forward(sr, hr, targets)`` returns ``(loss, parts)``, parts ``{'l1', 'det', 'cls',

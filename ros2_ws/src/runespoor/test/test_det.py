@@ -73,6 +73,15 @@ def test_restricted_loss_ignores_large_boxes(detector):
     assert torch.equal(a['bbox_regression'], b['bbox_regression'])
     # ... nor its position for the box term (it only moves the set of ignored anchors)
     assert torch.equal(a['bbox_regression'], c['bbox_regression'])
+    # the left-out box's pixels are not background either: the restricted loss equals the loss
+    # of the small box alone with the large box as an ignored region
+    only_small = {'boxes': torch.tensor([SMALL]), 'labels': torch.tensor([1])}
+    with torch.no_grad():
+        as_ignored = detector.detection_loss(x, [dict(only_small, ignore=torch.tensor([LARGE]))])
+        as_background = detector.detection_loss(x, [only_small])
+    assert torch.allclose(a['classification'], as_ignored['classification'])
+    assert torch.allclose(a['bbox_regression'], as_ignored['bbox_regression'])
+    assert float(a['classification']) < float(as_background['classification'])
     # ... but its class does in the unrestricted loss
     assert not torch.equal(full_a['classification'], full_b['classification'])
 

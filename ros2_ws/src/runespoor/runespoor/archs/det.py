@@ -143,11 +143,13 @@ class Detector(nn.Module):
         """
         Return the detector's own training loss, optionally restricted to some GT boxes.
 
-        ``keep``: per image a bool tensor over its target boxes; anchors matched to a box whose
-        ``keep`` is False are ignored (neither foreground nor background), so the loss is the
-        focal loss + box regression of the kept boxes, with every anchor that matches no box
-        as background.  Anchors inside ``ignore`` regions of the targets (intersection > half
-        the anchor's area) that match no kept box are ignored too.
+        ``keep``: per image a bool tensor over its target boxes; a box whose ``keep`` is False
+        is left out of the loss altogether: the anchors matched to it *and* the anchors lying
+        inside it (intersection > half the anchor's area) are ignored -- neither foreground nor
+        background -- so the loss says nothing about that object's pixels (as ASR's
+        segmentation term says nothing about large regions).  The loss is then the focal loss
+        + box regression of the kept boxes, with the anchors elsewhere as background.  Anchors
+        inside ``ignore`` regions of the targets that match no kept box are ignored too.
 
         Returns ``{'classification': tensor, 'bbox_regression': tensor}``; gradients flow into
         ``images`` whether or not the detector's parameters require gradients.
@@ -169,11 +171,13 @@ class Detector(nn.Module):
                 idx = net.proposal_matcher(box_iou(tgt['boxes'], anc))
             else:
                 idx = torch.full((anc.shape[0],), -1, dtype=torch.int64, device=anc.device)
+            ign = tgt.get('ignore')
             if keep is not None and tgt['boxes'].numel():
                 k = torch.as_tensor(keep[i], dtype=torch.bool, device=idx.device)
                 dropped = (idx >= 0) & ~k[idx.clamp(min=0)]
                 idx = torch.where(dropped, torch.full_like(idx, ignore_id), idx)
-            ign = tgt.get('ignore')
+                left_out = tgt['boxes'][~k]
+                ign = left_out if ign is None else torch.cat([ign, left_out])
             if ign is not None and ign.numel():
                 inside = _intersection_over_anchor(ign, anc).amax(0) > 0.5
                 idx = torch.where(inside & (idx < 0), torch.full_like(idx, ignore_id), idx)
