@@ -33,7 +33,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     ap.add_argument('--models', default=os.path.join(HERE, '..', 'models'))
     ap.add_argument('--machine', action='append', default=[],
-                    help='PREFIX=TEXT: machine that trained checkpoints whose name starts so')
+                    help='PREFIX=TEXT: machine that trained checkpoints whose file name or path '
+                         '(models/...) starts so; the first matching PREFIX wins')
     args = ap.parse_args(argv)
     machines = dict(m.split('=', 1) for m in args.machine)
     entries = []
@@ -44,7 +45,8 @@ def main(argv=None):
             path = os.path.join(dirpath, name)
             ckpt = load_checkpoint(path)
             rel = os.path.relpath(path, os.path.join(args.models, '..'))
-            machine = next((t for p, t in machines.items() if name.startswith(p)), None)
+            machine = next((t for p, t in machines.items()
+                            if rel.startswith(p) or name.startswith(p)), None)
             cfg = ckpt.get('config', {})
             entries.append({
                 'file': rel, 'bytes': os.path.getsize(path), 'sha256': sha256(path),

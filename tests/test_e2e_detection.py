@@ -79,7 +79,7 @@ def test_cloud_detection_mode_over_dds(domain, probe, tmp_path):
     images = probe.collect(Image, 'runespoor/detections/image', qos_profile_sensor_data)
     pub = probe.node.create_publisher(EncodedFrame, 'runespoor/encoded', RELIABLE)
     cloud = {'det_weights': weights, 'method': 'bilinear', 'device': 'cpu',
-             'tail_threshold': 0.5, 'queue_size': 4}
+             'tail_threshold': 0.5, 'tail_direction': 'below', 'queue_size': 4}
     with Graph(child_env(domain), log_dir=str(tmp_path)) as graph:
         graph.start('cloud', params_file=detection_params(), overrides=cloud)
         assert probe.spin_until(lambda: pub.get_subscription_count() > 0
