@@ -229,3 +229,19 @@ def test_crop_dataset_keeps_boxes_inside_the_crop():
         b = target['boxes']
         assert ((b[:, 0] >= 0) & (b[:, 2] <= 48) & (b[:, 1] >= 0) & (b[:, 3] <= 32)).all()
         assert len(target['labels']) == len(b)
+
+
+def test_input_size_is_recorded_and_applied(tmp_path):
+    from runespoor.cli import main
+    out = tmp_path / 'det'
+    assert main(['train', 'det', '--data', 'random', '--steps', '1', '--batch', '2',
+                 '--input-size', '32', '48', '--out', str(out), '--no-progress']) == 0
+    model, ckpt = load_model(str(out / 'det.pt'), kind='det')
+    assert ckpt['config']['arch_kwargs'] == {'num_classes': 10, 'min_size': 32, 'max_size': 48}
+    batch, _ = model.net.transform([torch.rand(3, 64, 96)])
+    assert tuple(batch.image_sizes[0]) == (32, 48)      # resized: short side 32, long 48
+    with torch.no_grad():
+        found = model(torch.rand(1, 3, 64, 96))[0]['boxes']
+    assert found.numel() == 0 or float(found[:, 2].max()) <= 96   # boxes back in input pixels
+    assert main(['train', 'det', '--data', 'random', '--steps', '1', '--input-size', '48', '32',
+                 '--out', str(tmp_path / 'bad'), '--no-progress']) != 0

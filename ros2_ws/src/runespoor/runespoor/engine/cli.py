@@ -39,9 +39,9 @@ DEFAULTS = {
                'analytics': 'segmentation'},
     'seg': {'arch': 'swiftnet_r18_lite', 'steps': 3000, 'batch': 8, 'crop': [256, 256],
             'lr': 2e-3, 'weight_decay': 1e-4, 'warmup': 100, 'weights': None},
-    'det': {'arch': 'retinanet_r18_lite', 'steps': 3000, 'batch': 8, 'crop': [192, 320],
+    'det': {'arch': 'retinanet_r18_lite', 'steps': 2500, 'batch': 8, 'crop': [192, 320],
             'lr': 2e-3, 'weight_decay': 1e-4, 'warmup': 100, 'weights': None,
-            'num_classes': 10, 'analytics': 'detection'},
+            'num_classes': 10, 'analytics': 'detection', 'input_size': None},
     'sr': {'arch': 'carn_m', 'scale': 4, 'steps': 600, 'batch': 8, 'patch': 32, 'lr': 5e-4,
            'global_residual': True, 'init': None},
     'asr': {'scale': 4, 'steps': 150, 'batch': 4, 'crop': None, 'lr': 1e-4, 'alpha': None,
@@ -88,6 +88,10 @@ def add_arguments(parser):
     a('--seg', help='asr/cloudseg: checkpoint of the frozen segmentation model')
     a('--det', help='asr/cloudseg --analytics detection: checkpoint of the frozen detector')
     a('--weights', help='seg/det: weights file to start from (checkpoint or state dict)')
+    a('--input-size', type=int, nargs=2, metavar=('SHORT', 'LONG'),
+      help='det: resize every input so its short side is SHORT px, the long side at most LONG '
+           '(torchvision convention; recorded in the checkpoint, so the cloud and the '
+           'evaluation resize alike); default: the frame as it comes')
     a('--num-classes', type=int, help='classes (segmentation 19, detection 10)')
     a('--seed', type=int, help='random seed')
     a('--device', help="'cpu', 'cuda' or 'auto'")
@@ -309,8 +313,14 @@ def _seg_model(cfg, device):
 
 def _det_model(cfg):
     from ..archs import build_det
-    model = build_det(cfg['arch'], num_classes=cfg['num_classes'], weights=cfg['weights'])
-    return model, {'num_classes': cfg['num_classes']}
+    kwargs = {'num_classes': cfg['num_classes']}
+    if cfg.get('input_size'):
+        short, long = (int(v) for v in cfg['input_size'])
+        if not 0 < short <= long:
+            raise ValueError(f'--input-size {short} {long}: need 0 < SHORT <= LONG')
+        kwargs.update(min_size=short, max_size=long)
+    model = build_det(cfg['arch'], weights=cfg['weights'], **kwargs)
+    return model, kwargs
 
 
 def run(args):
