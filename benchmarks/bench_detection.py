@@ -15,12 +15,11 @@ same size.  Median, p90 and the ratios.  Writes JSON::
 import argparse
 import json
 import os
-import platform
 import sys
 
 import numpy as np
 
-from bench_reconstruct import _stats, street_map
+from bench_reconstruct import _stats, machine, street_map, write_json
 from runespoor.archs import build_det, build_seg
 from runespoor.detection_tail import small_box_share
 from runespoor.regions import DEFAULT_MAX_AREA_FRACTION, small_region_ratio
@@ -69,8 +68,7 @@ def main(argv=None):
     ratio = _stats(lambda: small_region_ratio(labels), 20, args.signal_iters)
     share['ratio_to_small_region_ratio'] = share['median_ms'] / ratio['median_ms']
     result = {
-        'size': [h, w], 'threads': args.threads, 'torch': torch.__version__,
-        'python': platform.python_version(), 'cpu_count': os.cpu_count(),
+        'size': [h, w], **machine(args.threads),
         'detector': dict(arch='retinanet_r18_lite', weights='shipped' if weights else 'random',
                          boxes=int(len(boxes)), boxes_scored_0_3=int((scores >= 0.3).sum()),
                          **det_t),
@@ -84,11 +82,7 @@ def main(argv=None):
     for key in ('detector', 'segmentation_baseline', 'small_box_share',
                 'small_region_ratio_baseline'):
         print(json.dumps({key: result[key]}), flush=True)
-    os.makedirs(args.out, exist_ok=True)
-    path = os.path.join(args.out, 'bench_detection.json')
-    with open(path, 'w') as f:
-        json.dump(result, f, indent=2)
-    print(f'wrote {path}')
+    write_json(args.out, 'bench_detection', result)
     return 0
 
 

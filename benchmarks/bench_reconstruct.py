@@ -41,6 +41,21 @@ def _stats(fn, warmup, iters):
             'iters': iters}
 
 
+def machine(threads):
+    """Return the run's environment for the JSON: threads, torch, Python, CPU count."""
+    return {'threads': threads, 'torch': torch.__version__,
+            'python': platform.python_version(), 'cpu_count': os.cpu_count()}
+
+
+def write_json(out_dir, name, result):
+    """Write ``result`` to ``<out_dir>/<name>.json`` and say so."""
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, f'{name}.json')
+    with open(path, 'w') as f:
+        json.dump(result, f, indent=2)
+    print(f'wrote {path}')
+
+
 def street_map(h, w, seed=0):
     """Return a street-like train-id map: stuff bands plus small objects and fragments."""
     rng = np.random.default_rng(seed)
@@ -93,14 +108,9 @@ def main(argv=None):
         regions.append(dict(size=[h, w], ratio=small_region_ratio(m),
                             max_area_fraction=DEFAULT_MAX_AREA_FRACTION, **res))
         print(json.dumps(regions[-1]), flush=True)
-    result = {'size': [H, W], 'threads': args.threads, 'torch': torch.__version__,
-              'python': platform.python_version(), 'cpu_count': os.cpu_count(),
-              'reconstruction': rows, 'small_region_ratio': regions}
-    os.makedirs(args.out, exist_ok=True)
-    path = os.path.join(args.out, 'bench_reconstruct.json')
-    with open(path, 'w') as f:
-        json.dump(result, f, indent=2)
-    print(f'wrote {path}')
+    write_json(args.out, 'bench_reconstruct', dict(size=[H, W], **machine(args.threads),
+                                                   reconstruction=rows,
+                                                   small_region_ratio=regions))
     return 0
 
 
