@@ -16,10 +16,9 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 work="${WORK:-/tmp/runespoor_train}"
 mkdir -p "$out" "$work/ship"
 out="$(cd "$out" && pwd)"
-export PYTHONPATH="$root/ros2_ws/src/runespoor${PYTHONPATH:+:$PYTHONPATH}"
-export PYTHONUNBUFFERED=1
-rs() { python3 -m runespoor.cli "$@"; }
-stamp() { echo "[gpu_train $(date +%H:%M:%S) +$((SECONDS))s] $*"; }
+tag=gpu_train
+# shellcheck source=scripts/train_lib.sh
+source "$root/scripts/train_lib.sh"
 
 if [ "${TINY:-0}" = 1 ]; then
     device=cpu; size=256x128; ntrain=6; nval=3; nseq=1
@@ -33,15 +32,7 @@ fi
 data="$work/data"
 common=(--device "$device" --seed 0 --no-progress --threads "$threads")
 
-pack() {  # pack NAME DIR...: final checkpoints (not last.pt), metrics and logs
-    local name="$1"; shift
-    tar -czf "$out/models_$name.tgz" -C "$work/runs" --exclude=last.pt "$@"
-    stamp "packed $out/models_$name.tgz ($(du -h "$out/models_$name.tgz" | cut -f1))"
-}
-
-stamp "device=$device size=$size python=$(python3 --version 2>&1)"
-python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available(),
-            torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")'
+device_info
 
 stamp "data: runespoor data synth --size $size --seed 0 --train $ntrain --val $nval"
 rs data synth --out "$data" --size "$size" --seed 0 --train "$ntrain" --val "$nval" \
@@ -54,7 +45,7 @@ rs train seg --data "$data" --out "$work/runs/seg" --arch swiftnet_r18_lite --st
     "${common[@]}" > "$work/runs/seg.log" 2>&1 || { tail -30 "$work/runs/seg.log"; exit 1; }
 tail -2 "$work/runs/seg.log"
 mv "$work/runs/seg.log" "$work/runs/seg/train.log"
-pack seg seg
+pack models seg seg
 
 stamp "sr: carn_m x2 x4 x6 x8 in parallel, $sr_steps steps each"
 pids=()
@@ -69,7 +60,7 @@ fail=0
 for p in "${pids[@]}"; do wait "$p" || fail=1; done
 for s in 2 4 6 8; do tail -1 "$work/runs/sr_x$s/train.log"; done
 [ "$fail" = 0 ] || { stamp "an SR run failed"; tail -n 20 "$work"/runs/sr_x*/train.log; exit 1; }
-pack sr sr_x2 sr_x4 sr_x6 sr_x8
+pack models sr sr_x2 sr_x4 sr_x6 sr_x8
 
 stamp "asr + cloudseg x2 x4 x6 x8 in parallel, $ft_steps steps each"
 pids=()
@@ -86,6 +77,6 @@ done
 fail=0
 for p in "${pids[@]}"; do wait "$p" || fail=1; done
 for m in asr cloudseg; do for s in 2 4 6 8; do tail -1 "$work/runs/${m}_x$s/train.log"; done; done
-pack finetune asr_x2 asr_x4 asr_x6 asr_x8 cloudseg_x2 cloudseg_x4 cloudseg_x6 cloudseg_x8
+pack models finetune asr_x2 asr_x4 asr_x6 asr_x8 cloudseg_x2 cloudseg_x4 cloudseg_x6 cloudseg_x8
 [ "$fail" = 0 ] || { stamp "a fine-tuning run failed"; tail -n 20 "$work"/runs/*_x*/train.log; exit 1; }
 stamp "done"

@@ -17,10 +17,9 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 work="${WORK:-/tmp/runespoor_train_det}"
 mkdir -p "$out" "$work/runs"
 out="$(cd "$out" && pwd)"
-export PYTHONPATH="$root/ros2_ws/src/runespoor${PYTHONPATH:+:$PYTHONPATH}"
-export PYTHONUNBUFFERED=1
-rs() { python3 -m runespoor.cli "$@"; }
-stamp() { echo "[gpu_train_det $(date +%H:%M:%S) +$((SECONDS))s] $*"; }
+tag=gpu_train_det
+# shellcheck source=scripts/train_lib.sh
+source "$root/scripts/train_lib.sh"
 
 w="${size%x*}"; h="${size#*x}"
 if [ "${TINY:-0}" = 1 ]; then
@@ -36,13 +35,7 @@ crop_h=$(( h / 2 / 32 * 32 )); crop_w=$(( w / 2 / 32 * 32 ))
 data="$work/data"
 common=(--device "$device" --seed 0 --no-progress --threads "$threads")
 
-pack() {  # pack NAME DIR...: final checkpoints (not last.pt), metrics and logs
-    local name="$1"; shift
-    tar -czf "$out/det_models_$name.tgz" -C "$work/runs" --exclude=last.pt "$@"
-    stamp "packed $out/det_models_$name.tgz ($(du -h "$out/det_models_$name.tgz" | cut -f1))"
-}
-
-stamp "device=$device size=$size python=$(python3 --version 2>&1)"
+device_info
 stamp "data: runespoor data drone --size $size --seed 0 --train $ntrain --val $nval"
 rs data drone --out "$data" --size "$size" --seed 0 --train "$ntrain" --val "$nval" \
     > "$work/data.log" 2>&1 || { cat "$work/data.log"; exit 1; }
@@ -53,7 +46,7 @@ rs train det --data "$data" --out "$work/runs/det" --steps "$det_steps" --batch 
     --crop "$crop_h" "$crop_w" --lr 2e-3 --workers "$workers" --val-every 1000 \
     "${common[@]}" > "$work/runs/det/train.log" 2>&1 || { tail -30 "$work/runs/det/train.log"; exit 1; }
 tail -1 "$work/runs/det/train.log"
-pack det det
+pack det_models det det
 
 stamp "sr: carn_m x2 x4 on drone frames in parallel, $sr_steps steps each"
 pids=()
@@ -67,7 +60,7 @@ done
 fail=0
 for p in "${pids[@]}"; do wait "$p" || fail=1; done
 [ "$fail" = 0 ] || { stamp "an SR run failed"; tail -n 20 "$work"/runs/sr_x*/train.log; exit 1; }
-pack sr sr_x2 sr_x4
+pack det_models sr sr_x2 sr_x4
 
 stamp "asr + cloudseg (detection) x2 x4 in parallel, $ft_steps steps each"
 pids=()
@@ -83,6 +76,6 @@ for m in asr cloudseg; do
 done
 fail=0
 for p in "${pids[@]}"; do wait "$p" || fail=1; done
-pack finetune asr_x2 asr_x4 cloudseg_x2 cloudseg_x4
+pack det_models finetune asr_x2 asr_x4 cloudseg_x2 cloudseg_x4
 [ "$fail" = 0 ] || { stamp "a fine-tuning run failed"; tail -n 20 "$work"/runs/*_x*/train.log; exit 1; }
 stamp "done"

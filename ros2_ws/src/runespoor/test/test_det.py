@@ -245,3 +245,23 @@ def test_input_size_is_recorded_and_applied(tmp_path):
     assert found.numel() == 0 or float(found[:, 2].max()) <= 96   # boxes back in input pixels
     assert main(['train', 'det', '--data', 'random', '--steps', '1', '--input-size', '48', '32',
                  '--out', str(tmp_path / 'bad'), '--no-progress']) != 0
+
+
+def test_gpu_train_det_script_tiny_runs_on_cpu(tmp_path):
+    """The GPU training script of the detection task, end to end at toy settings on the CPU."""
+    import os
+    import subprocess
+    import tarfile
+    repo = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))
+    env = dict(os.environ, TINY='1', WORK=str(tmp_path / 'work'))
+    proc = subprocess.run(['bash', os.path.join(repo, 'scripts', 'gpu_train_det.sh'),
+                           str(tmp_path / 'out')], env=env, capture_output=True, text=True,
+                          timeout=280)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    with tarfile.open(tmp_path / 'out' / 'det_models_finetune.tgz') as tar:
+        names = set(tar.getnames())
+    assert {'asr_x4/asr_x4.pt', 'cloudseg_x2/cloudseg_x2.pt'} <= names
+    assert not any(n.endswith('last.pt') for n in names)
+    model, ckpt = load_model(str(tmp_path / 'work' / 'runs' / 'asr_x2' / 'asr_x2.pt'),
+                             kind='sr', method='asr', scale=2)
+    assert ckpt['config']['analytics'] == 'detection'
