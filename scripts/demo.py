@@ -37,6 +37,7 @@ import numpy as np
 from rclpy.qos import (DurabilityPolicy, qos_profile_sensor_data, QoSProfile,
                        ReliabilityPolicy)
 from runespoor import image_conv
+from runespoor.cloud_pipeline import caption
 from runespoor.labels import colorize
 from runespoor_cloud.graph import Graph
 from runespoor_cloud.testing import child_env, free_domain_id, Probe
@@ -95,14 +96,6 @@ def make_clip(pattern, frames, path):
     log(f'wrote {n} frames ({pattern}, {W}x{H}) to bag {os.path.relpath(path, REPO)} '
         f'in {time.monotonic() - t0:.1f} s')
     return path
-
-
-def label_image(img, text):
-    out = img.copy()
-    cv2.rectangle(out, (0, 0), (out.shape[1], 22), (0, 0, 0), -1)
-    cv2.putText(out, text, (5, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1,
-                cv2.LINE_AA)
-    return out
 
 
 def stamp_key(stamp):
@@ -381,11 +374,11 @@ def write_outputs(out, args, seg_arch, pattern, mon, enc_bytes, status, source_l
             verdict = tail_verdict(flag_by_seq, m.sequence)
             seg = colorize(image_conv.imgmsg_to_numpy(m.labels), bgr=True)
             rows.append(np.hstack([
-                label_image(camera[key], f'input #{m.sequence}'),
-                label_image(recon[key], f'{m.method} from x{m.knobs.scale} '
-                                        f'q{m.knobs.jpeg_quality}'
-                                        f'{" (tail config)" if want_tail else ""}'),
-                label_image(seg, f'{m.small_region_ratio * 100:.2f}% small -> {verdict}')]))
+                caption(camera[key], f'input #{m.sequence}'),
+                caption(recon[key], f'{m.method} from x{m.knobs.scale} '
+                                    f'q{m.knobs.jpeg_quality}'
+                                    f'{" (tail config)" if want_tail else ""}'),
+                caption(seg, f'{m.small_region_ratio * 100:.2f}% small -> {verdict}')]))
     if rows:
         cv2.imwrite(os.path.join(out, 'strip.png'), np.vstack(rows))
     return summary
@@ -533,11 +526,11 @@ def write_detection_outputs(args, mon, enc_bytes, gt_counts, status, source_log)
             verdict = tail_verdict(flag_by_seq, d.sequence)
             annotated = draw_detections(img, msg_detections(d))
             rows.append(np.hstack([
-                label_image(img, f'input #{d.sequence}'),
-                label_image(annotated, f'{len(d.detections)} boxes, {d.method} from '
-                                       f'x{d.knobs.scale} q{d.knobs.jpeg_quality}'
-                                       f'{" (tail config)" if want_tail else ""}, '
-                                       f'{d.small_box_share * 100:.0f}% small -> {verdict}')]))
+                caption(img, f'input #{d.sequence}'),
+                caption(annotated, f'{len(d.detections)} boxes, {d.method} from '
+                                   f'x{d.knobs.scale} q{d.knobs.jpeg_quality}'
+                                   f'{" (tail config)" if want_tail else ""}, '
+                                   f'{d.small_box_share * 100:.0f}% small -> {verdict}')]))
     if rows:
         cv2.imwrite(os.path.join(args.out, 'strip.png'), np.vstack(rows))
     return summary

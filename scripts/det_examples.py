@@ -23,14 +23,6 @@ import cv2
 import numpy as np
 
 
-def _label(image, text):
-    out = image.copy()
-    cv2.rectangle(out, (0, 0), (out.shape[1], 18), (0, 0, 0), -1)
-    cv2.putText(out, text, (4, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (255, 255, 255), 1,
-                cv2.LINE_AA)
-    return out
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     ap.add_argument('--config', required=True, help='detection eval config (YAML)')
@@ -43,12 +35,13 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     import torch
-    from runespoor.cloud_pipeline import Detections, draw_detections
+    from runespoor.cloud_pipeline import caption, Detections, draw_detections
     from runespoor.data.visdrone import read_annotation
     from runespoor.evaluation.config import load_config
     from runespoor.evaluation.detection import list_frames
     from runespoor.evaluation.engine import (Degrader, EvalError, get_task, plan_runs,
                                              resolve_device)
+    from runespoor.metrics.detection import xywh_to_xyxy
     from runespoor.reconstruct import tensor_to_bgr
 
     try:
@@ -67,7 +60,7 @@ def main(argv=None):
     frame = frames[args.frame]
     image = cv2.imread(frame.image_path, cv2.IMREAD_COLOR)
     truth = read_annotation(frame.files[1])
-    gt_boxes = np.concatenate([truth.boxes[:, :2], truth.boxes[:, :2] + truth.boxes[:, 2:]], 1)
+    gt_boxes = xywh_to_xyxy(truth.boxes)
     panels = [('HR ground truth', draw_detections(
         image, Detections(gt_boxes, np.ones(len(gt_boxes), np.float32), truth.labels)))]
     degrade = Degrader(sr_checkpoints, device)
@@ -90,7 +83,7 @@ def main(argv=None):
     for title, panel in panels:
         crop = cv2.resize(panel[y:y + ch, x:x + cw], (w, h), interpolation=cv2.INTER_NEAREST)
         cv2.rectangle(panel, (x, y), (x + cw - 1, y + ch - 1), (255, 255, 255), 1)
-        rows.append(np.hstack([_label(panel, title), _label(crop, 'enlarged')]))
+        rows.append(np.hstack([caption(panel, title), caption(crop, 'enlarged')]))
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     cv2.imwrite(args.out, np.vstack(rows), [cv2.IMWRITE_JPEG_QUALITY, 85])
     for item in skipped:

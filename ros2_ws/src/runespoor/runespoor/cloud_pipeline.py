@@ -458,6 +458,15 @@ def detection_color(class_id):
     return DETECTION_COLORS[(int(class_id) - 1) % len(DETECTION_COLORS)]
 
 
+def caption(image_bgr, text):
+    """Return a copy of ``image_bgr`` with ``text`` in white on a black band at the top."""
+    out = np.ascontiguousarray(image_bgr).copy()
+    cv2.rectangle(out, (0, 0), (out.shape[1], 22), (0, 0, 0), -1)
+    cv2.putText(out, text, (5, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1,
+                cv2.LINE_AA)
+    return out
+
+
 def draw_detections(image_bgr, detections, thickness=1):
     """Return a copy of ``image_bgr`` with the boxes drawn in class colours, with names/scores."""
     out = np.ascontiguousarray(image_bgr).copy()

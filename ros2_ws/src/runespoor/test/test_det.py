@@ -3,7 +3,7 @@
 
 import pytest
 from runespoor.archs import build_det, build_sr, DET_ARCHS
-from runespoor.archs.det import small_box_keep, xywh_to_xyxy, xyxy_to_xywh
+from runespoor.archs.det import small_box_keep
 from runespoor.checkpoint import CheckpointError, load_model, save_checkpoint
 from runespoor.data.det_datasets import (crop_target, det_collate, DetCropDataset,
                                          hflip_target, RandomDetData)
@@ -53,9 +53,15 @@ def test_small_box_keep_threshold():
 
 
 def test_box_format_round_trip():
+    from runespoor.metrics.detection import dets_from_xyxy, xywh_to_xyxy, xyxy_to_xywh
     xywh = torch.tensor([[1.0, 2.0, 3.0, 4.0]])
     assert xywh_to_xyxy(xywh).tolist() == [[1.0, 2.0, 4.0, 6.0]]
     assert xyxy_to_xywh(xywh_to_xyxy(xywh)).tolist() == xywh.tolist()
+    found = [{'boxes': torch.tensor([[1.0, 2.0, 4.0, 6.0]], requires_grad=True),
+              'scores': torch.tensor([0.5]), 'labels': torch.tensor([3])}]
+    det = dets_from_xyxy(found)[0]
+    assert det['boxes'].tolist() == xywh.tolist()
+    assert det['scores'].tolist() == [0.5] and det['classes'].tolist() == [3]
 
 
 def test_restricted_loss_ignores_large_boxes(detector):

@@ -81,6 +81,8 @@ def test_visdrone_ignore_rule_drops_boxes_half_inside_the_region_union():
                       [8, 8, 4, 4]],      # 4 x 2 of 16 px inside: exactly half -> kept
                      float)
     assert drop_in_regions(boxes, regions).tolist() == [False, True, True]
+    # region by region (not their union), the first box is only half inside each: kept
+    assert drop_in_regions(boxes, regions, union=False).tolist() == [True, True, True]
     # A detection on an ignored object is not a false positive; a missed one is not a miss.
     gts = [{'boxes': np.array([[30, 30, 10, 10], [2, 2, 6, 6]], float),
             'classes': np.array([1, 1]), 'ignore_regions': regions}]

@@ -211,19 +211,3 @@ def small_box_keep(boxes_xyxy, max_area_fraction, frame_area):
     boxes = torch.as_tensor(boxes_xyxy, dtype=torch.float32).reshape(-1, 4)
     area = (boxes[:, 2] - boxes[:, 0]).clamp(min=0) * (boxes[:, 3] - boxes[:, 1]).clamp(min=0)
     return area < float(max_area_fraction) * float(frame_area)
-
-
-def xywh_to_xyxy(boxes):
-    """Convert ``N x 4`` (x, y, w, h) boxes to (x1, y1, x2, y2); NumPy arrays or tensors."""
-    out = boxes.clone() if torch.is_tensor(boxes) else boxes.astype('float32', copy=True)
-    out[:, 2] = boxes[:, 0] + boxes[:, 2]
-    out[:, 3] = boxes[:, 1] + boxes[:, 3]
-    return out
-
-
-def xyxy_to_xywh(boxes):
-    """Convert ``N x 4`` (x1, y1, x2, y2) boxes to (x, y, w, h); NumPy arrays or tensors."""
-    out = boxes.clone() if torch.is_tensor(boxes) else boxes.astype('float32', copy=True)
-    out[:, 2] = boxes[:, 2] - boxes[:, 0]
-    out[:, 3] = boxes[:, 3] - boxes[:, 1]
-    return out

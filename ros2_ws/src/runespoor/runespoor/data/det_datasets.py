@@ -19,6 +19,7 @@ import torch
 from torch.utils.data import Dataset
 
 from .datasets import to_tensor
+from ..metrics.detection import xywh_to_xyxy
 
 #: A box must keep at least this many pixels of width and height after cropping.
 MIN_BOX_SIDE = 2.0
@@ -31,10 +32,9 @@ def annotation_to_target(annotation):
     labels = np.asarray(annotation.labels, np.int64).reshape(-1)
     ok = (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
     boxes, labels = boxes[ok], labels[ok]
-    xyxy = np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], 1)
-    ign = np.concatenate([ignore[:, :2], ignore[:, :2] + ignore[:, 2:]], 1)
-    return {'boxes': torch.from_numpy(xyxy), 'labels': torch.from_numpy(labels),
-            'ignore': torch.from_numpy(ign)}
+    return {'boxes': torch.from_numpy(xywh_to_xyxy(boxes).astype(np.float32)),
+            'labels': torch.from_numpy(labels),
+            'ignore': torch.from_numpy(xywh_to_xyxy(ignore).astype(np.float32))}
 
 
 def crop_target(target, x0, y0, width, height):

@@ -33,7 +33,8 @@ import cv2
 import numpy as np
 
 from . import sizes
-from .visdrone import CATEGORIES, drop_in_ignored
+from .visdrone import CATEGORIES
+from ..metrics.detection import drop_in_regions
 
 FPS = 15.0
 REF_WIDTH = 1920
@@ -1158,7 +1159,7 @@ class DroneScene:
             elif min(bx[2] - bx[0], bx[3] - bx[1]) >= 12:
                 extra_ign.append(bx)   # mostly outside the frame: ignore a sizeable rest
         ign += extra_ign
-        keep = drop_in_ignored(_xywh([bx for _, bx, _ in cand]), _xywh(ign))
+        keep = drop_in_regions(_xywh([bx for _, bx, _ in cand]), _xywh(ign), union=False)
         objs = []
         pos_in_order = {o: k for k, o in enumerate(order)}
         for (o, bx, inside), kept in zip(cand, keep):

@@ -102,28 +102,3 @@ class VisDroneDet:
         img_path, ann_path = self.items[i]
         return {'image': read_image(img_path), 'annotation': read_annotation(ann_path),
                 'path': img_path}
-
-
-def to_xyxy(boxes_xywh):
-    """Convert ``N x 4`` boxes from ``x, y, w, h`` to ``x0, y0, x1, y1`` (float64)."""
-    b = np.asarray(boxes_xywh, np.float64).reshape(-1, 4)
-    return np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], 1)
-
-
-def drop_in_ignored(boxes_xywh, ignore_xywh, min_overlap=0.5):
-    """
-    Keep mask of boxes that do not lie in an ignored region (official VisDrone toolkit rule).
-
-    A box is dropped (``False``) when its intersection with one ignore box is more than
-    ``min_overlap`` of the box's own area; apply it to both detections and ground truth before
-    matching.  Returns a boolean array of length N.
-    """
-    b, g = to_xyxy(boxes_xywh), to_xyxy(ignore_xywh)
-    if len(b) == 0 or len(g) == 0:
-        return np.ones(len(b), bool)
-    iw = np.minimum(b[:, None, 2], g[None, :, 2]) - np.maximum(b[:, None, 0], g[None, :, 0])
-    ih = np.minimum(b[:, None, 3], g[None, :, 3]) - np.maximum(b[:, None, 1], g[None, :, 1])
-    inter = np.clip(iw, 0, None) * np.clip(ih, 0, None)
-    area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    share = inter / np.maximum(area, 1e-9)[:, None]
-    return ~np.any(share > min_overlap, axis=1)

@@ -102,17 +102,14 @@ def detections_to_coco(found, targets=None):
     dicts ``boxes`` x1y1x2y2, ``labels``, ``ignore``.  Returns ``(gts, dets)`` (``gts`` None
     without targets), boxes as x, y, w, h NumPy arrays.
     """
-    def xywh(b):
-        b = torch.as_tensor(b, dtype=torch.float64).reshape(-1, 4).cpu().numpy()
-        return np.concatenate([b[:, :2], b[:, 2:] - b[:, :2]], 1)
-
-    dets = [{'boxes': xywh(d['boxes']), 'scores': d['scores'].detach().cpu().numpy(),
-             'classes': d['labels'].detach().cpu().numpy()} for d in found]
+    from ..metrics.detection import dets_from_xyxy, xyxy_to_xywh
+    dets = dets_from_xyxy(found)
     if targets is None:
         return None, dets
-    gts = [{'boxes': xywh(t['boxes']),
+    gts = [{'boxes': xyxy_to_xywh(t['boxes']),
             'classes': torch.as_tensor(t['labels']).cpu().numpy(),
-            'ignore_regions': xywh(t.get('ignore', torch.zeros((0, 4))))} for t in targets]
+            'ignore_regions': xyxy_to_xywh(t.get('ignore', np.zeros((0, 4))))}
+           for t in targets]
     return gts, dets
 
 

@@ -41,13 +41,8 @@ def categories():
 
 def to_coco(detections):
     """Convert cached detections (boxes ``x1, y1, x2, y2``) to ``coco_map``'s ``dets`` form."""
-    out = []
-    for d in detections:
-        boxes = np.asarray(d['boxes'], np.float64).reshape(-1, 4)
-        out.append({'boxes': np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], 1),
-                    'scores': np.asarray(d['scores'], np.float64),
-                    'classes': np.asarray(d['labels'], np.int64)})
-    return out
+    from runespoor.metrics.detection import dets_from_xyxy
+    return dets_from_xyxy(detections)
 
 
 def tail_class_set(per_class_ap, fraction=0.5, num_gt=None):

@@ -49,18 +49,59 @@ def _as_boxes(values):
     return boxes
 
 
-def drop_in_regions(boxes, regions, max_inside=0.5):
+def _numpy(values):
+    """Return a NumPy view of an array, list or (CPU/GPU, grad or not) torch tensor."""
+    if hasattr(values, 'detach'):
+        values = values.detach().cpu().numpy()
+    return np.asarray(values)
+
+
+def xywh_to_xyxy(boxes):
+    """Convert ``N x 4`` boxes ``x, y, w, h`` to ``x1, y1, x2, y2`` (float64 NumPy)."""
+    b = _numpy(boxes).astype(np.float64).reshape(-1, 4)
+    return np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], 1)
+
+
+def xyxy_to_xywh(boxes):
+    """Convert ``N x 4`` boxes ``x1, y1, x2, y2`` to ``x, y, w, h`` (float64 NumPy)."""
+    b = _numpy(boxes).astype(np.float64).reshape(-1, 4)
+    return np.concatenate([b[:, :2], b[:, 2:] - b[:, :2]], 1)
+
+
+def dets_from_xyxy(found):
+    """
+    Convert detector outputs to :func:`coco_map`'s ``dets``.
+
+    ``found``: one dict per image with ``boxes`` (``x1, y1, x2, y2``), ``scores`` and
+    ``labels`` -- NumPy arrays or torch tensors (a torchvision detector's output).
+    """
+    return [{'boxes': xyxy_to_xywh(d['boxes']),
+             'scores': _numpy(d['scores']).astype(np.float64).reshape(-1),
+             'classes': _numpy(d['labels']).astype(np.int64).reshape(-1)} for d in found]
+
+
+def drop_in_regions(boxes, regions, max_inside=0.5, union=True):
     """
     Keep mask of ``boxes`` (N x 4 x, y, w, h) not lying in the ``regions`` (M x 4 x, y, w, h).
 
-    The official VisDrone toolkit's rule: the regions are painted into one mask (their union)
-    at integer pixels, and a box is dropped when more than ``max_inside`` of its area is
-    covered.  Returns a bool array of length N (True = keep).
+    A box is dropped (False) when more than ``max_inside`` of its area is covered.  With
+    ``union=True`` -- the official VisDrone toolkit's rule, used for scoring -- the regions are
+    painted into one mask (their union) at integer pixels; with ``union=False`` a box is
+    dropped when a single region covers that much of it (exact float geometry; the drone
+    generator's annotation rule).  Returns a bool array of length N (True = keep).
     """
     boxes, regions = _as_boxes(boxes), _as_boxes(regions)
     keep = np.ones(len(boxes), bool)
     if not len(boxes) or not len(regions):
         return keep
+    if not union:
+        b, g = xywh_to_xyxy(boxes), xywh_to_xyxy(regions)
+        iw = np.minimum(b[:, None, 2], g[None, :, 2]) - np.maximum(b[:, None, 0], g[None, :, 0])
+        ih = np.minimum(b[:, None, 3], g[None, :, 3]) - np.maximum(b[:, None, 1], g[None, :, 1])
+        inter = np.clip(iw, 0, None) * np.clip(ih, 0, None)
+        area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+        share = inter / np.maximum(area, 1e-9)[:, None]
+        return ~np.any(share > max_inside, axis=1)
     both = np.concatenate([boxes, regions])
     right = int(np.ceil((both[:, 0] + both[:, 2]).max()))
     bottom = int(np.ceil((both[:, 1] + both[:, 3]).max()))
