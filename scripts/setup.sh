@@ -4,8 +4,13 @@
 #   scripts/setup.sh [jazzy|kilted] [--msgs-only]
 #
 # Without a sourced ROS 2 (no ROS_DISTRO): makes a Python 3.11 venv (.venv for Jazzy,
-# .venv-kilted for Kilted), installs the pinned lock file of ROS 2 wheels + Python packages,
-# repairs the wheels' CMake exports (scripts/fix_ros_wheels.py) and runs `colcon build`.
+# .venv-kilted for Kilted), installs the pinned lock file of ROS 2 wheels + Python packages
+# (lock-jazzy.txt, lock-kilted.txt: everything the nodes need, torch and OpenCV included),
+# repairs the wheels' CMake exports (scripts/fix_ros_wheels.py), runs `colcon build` and checks
+# that the nodes' imports resolve before it says "ready".
+# --msgs-only (Kilted, for the tests' cross-distribution DDS check): the lean
+# lock-kilted-msgs.txt (ROS wheels + build tools, no torch/OpenCV) and runespoor_msgs alone; a
+# venv that already holds the full lock-kilted.txt is kept as it is (a superset).
 # With a sourced ROS 2 (ROS_DISTRO set): builds against it instead.
 # A second run finds the stamps up to date and does nothing but say so.
 set -euo pipefail
@@ -67,6 +72,10 @@ case "$wheels" in
             install=ros2_ws/install-kilted ;;
     *) die "unknown ROS wheels '$wheels' (use jazzy or kilted)" ;;
 esac
+if [ "$msgs_only" = "--msgs-only" ]; then
+    [ "$wheels" = kilted ] || die "--msgs-only is for the lean Kilted workspace (kilted)"
+    full_lock="$lock"; lock=requirements/lock-kilted-msgs.txt
+fi
 [ -f "$lock" ] || die "$lock is missing (make lock regenerates it)"
 
 python="${PYTHON:-python3.11}"
@@ -77,7 +86,9 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 want="$(hash_files "$lock")"
 have="$(cat "$venv/.runespoor-lock" 2>/dev/null || true)"
-if [ "$want" != "$have" ]; then
+if [ -n "${full_lock:-}" ] && [ "$(hash_files "$full_lock")" = "$have" ]; then
+    log "$venv holds the full $full_lock (a superset of $lock; no reinstall)"
+elif [ "$want" != "$have" ]; then
     log "installing $lock into $venv (first time: ~2 min for Jazzy + torch, ~20 s for Kilted)"
     # pip's configuration here may name local index folders that do not exist; drop those
     # warnings, keep everything else pip says.
@@ -96,8 +107,32 @@ set +u
 . scripts/env.sh "$wheels"
 set -u
 if [ "$msgs_only" = "--msgs-only" ]; then
-    colcon_build "$build" "$install" "$install/.runespoor-build-stamp" --packages-select runespoor_msgs
+    # A full build of this workspace that is up to date has the messages too.
+    if sources_changed_since "$install/.runespoor-build-stamp"; then
+        colcon_build "$build" "$install" "$install/.runespoor-build-stamp-msgs" \
+            --packages-select runespoor_msgs
+    fi
+    need='rclpy runespoor_msgs.msg'
 else
     colcon_build "$build" "$install" "$install/.runespoor-build-stamp"
+    need='rclpy runespoor_msgs.msg numpy cv2 yaml torch torchvision rosbags runespoor'
+    need="$need runespoor_edge.edge_node runespoor_cloud.cloud_node"
 fi
-log "ready ($wheels wheels). In a shell: source scripts/env.sh $wheels"
+# "ready" only when what the nodes import is there (find_spec: fast, imports no torch).
+# shellcheck disable=SC2086
+missing="$(python3 - $need <<'PY'
+import importlib.util
+import sys
+missing = []
+for name in sys.argv[1:]:
+    try:
+        found = importlib.util.find_spec(name) is not None
+    except ImportError:  # its parent package is missing
+        found = False
+    if not found:
+        missing.append(name)
+print(' '.join(missing))
+PY
+)"
+[ -z "$missing" ] || die "$venv lacks modules the nodes import: $missing (delete $venv/.runespoor-lock and run make setup again)"
+log "ready ($wheels wheels${msgs_only:+, messages only}). In a shell: source scripts/env.sh $wheels"
