@@ -67,10 +67,9 @@ def seg_choice(args):
                 'to run the real analytics path.')
         return 'palette', '', 'palette'
     arch = args.seg_arch
-    if arch == 'auto':
-        import torch
-        ckpt = torch.load(weights, map_location='cpu', weights_only=True)
-        arch = ckpt.get('config', {}).get('arch', 'swiftnet_r18')
+    if arch == 'auto':  # the arch the checkpoint records, read safely
+        from runespoor.checkpoint import inspect_checkpoint
+        arch = inspect_checkpoint(weights, kind='seg', what='segmentation checkpoint')['arch']
     log(f'segmentation model {arch} from {weights}')
     return arch, weights, 'scene'
 
@@ -316,7 +315,12 @@ def main(argv=None):
     pick_method(args, (2, args.scale))
     t_start = time.monotonic()
     out = fresh_dir(args.out, 'maps')
-    seg_arch, seg_weights, pattern = seg_choice(args)
+    from runespoor.checkpoint import CheckpointError
+    try:
+        seg_arch, seg_weights, pattern = seg_choice(args)
+    except CheckpointError as exc:
+        log(f'refusing the segmentation weights: {exc}')
+        return 2
     bag = make_clip(pattern, args.frames, os.path.join(out, 'clip_bag'))
     source = {'rate': 17.0, 'loop': False, 'max_frames': args.frames, 'width': W, 'height': H,
               'wait_for_subscribers_s': 20.0, 'min_subscribers': 2}  # edge + this monitor

@@ -13,11 +13,23 @@ A checkpoint is a ``torch.save``-d dict (readable with ``weights_only=True``)::
 
 :func:`load_checkpoint` refuses a file of the wrong kind, method, architecture or scale with a
 :class:`CheckpointError` whose message names the file, as the cloud node must at start-up.
+
+Every file is read by :func:`read_torch_file`, the one place that calls ``torch.load``: only
+regular files up to :data:`MAX_CHECKPOINT_BYTES` (:mod:`runespoor.safe_files`), always with
+``weights_only=True`` (tensors and plain containers; a pickle that asks for any other Python
+object is refused before anything runs), and every failure -- empty, truncated, foreign or
+unsafe file -- is a :class:`CheckpointError` in our words.  :func:`inspect_checkpoint` reads a
+file's kind and architecture the same way, for tools that only need to know what a file is.
 """
 
 import datetime
 import os
+import pickle
+import re
 import subprocess
+import warnings
+
+from .safe_files import MAX_CHECKPOINT_BYTES, open_regular_file, UnsafeFileError
 
 FORMAT = 'runespoor-checkpoint'
 VERSION = 1
@@ -25,6 +37,64 @@ VERSION = 1
 
 class CheckpointError(RuntimeError):
     """A checkpoint that is missing, unreadable or does not match what the caller expects."""
+
+
+class ForeignFileError(CheckpointError):
+    """A readable, safe torch file that is not a Runespoor checkpoint (e.g. a plain state dict)."""
+
+
+class UnsafeCheckpointError(CheckpointError):
+    """A file whose pickle asks for Python objects beyond tensors and plain data (refused)."""
+
+
+_GLOBAL = re.compile(r'GLOBAL ([\w.]+)')
+
+
+def read_torch_file(path, what='checkpoint', map_location='cpu',
+                    max_bytes=MAX_CHECKPOINT_BYTES):
+    """
+    Return the object stored in the ``torch.save`` file ``path``, read safely.
+
+    ``torch.load(weights_only=True)`` on a regular file of at most ``max_bytes`` (opened
+    without blocking: a FIFO or device is refused at once).  Raises :class:`CheckpointError`
+    naming ``path`` (``what`` says what it is, e.g. ``'segmentation weights file'``) for a
+    missing, special, oversize, empty or corrupt file, and :class:`UnsafeCheckpointError` for a
+    pickle that asks for anything but tensors and plain data -- nothing in it is run.
+    """
+    import torch
+    try:
+        f = open_regular_file(path, max_bytes, what, empty_ok=False)
+    except UnsafeFileError as exc:
+        raise CheckpointError(str(exc)) from None
+    with f:
+        head = f.read(4)
+        f.seek(0)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore', UserWarning)  # pickle protocol notes
+                return torch.load(f, map_location=map_location, weights_only=True)
+        except pickle.UnpicklingError as exc:
+            if not head.startswith(b'PK') and not head.startswith(b'\x80'):
+                raise CheckpointError(_corrupt(what, path, head)) from None
+            found = _GLOBAL.search(str(exc))
+            if found:
+                why = f"unsafe content refused (it asks for the Python object '{found.group(1)}'"
+            else:
+                why = ('unsafe or corrupt content refused (it holds pickle instructions beyond '
+                       'tensors and plain data')
+            raise UnsafeCheckpointError(
+                f'{what} {path} is not a Runespoor checkpoint: {why}; only tensors and plain '
+                'containers are loaded, and nothing in the file was run)') from None
+        except Exception as exc:  # noqa: B902 - torch's readers fail in many ways on damage
+            raise CheckpointError(_corrupt(what, path, head)) from exc
+
+
+def _corrupt(what, path, head):
+    if head.startswith(b'PK'):
+        return (f'{what} {path} is corrupt or truncated (its torch.save zip archive cannot be '
+                'read); copy it again or re-create it')
+    return (f'{what} {path} is corrupt or not a checkpoint at all (no torch.save archive; '
+            f'it starts with {head!r})')
 
 
 def code_version():
@@ -77,51 +147,104 @@ def save_checkpoint(path, model, config, *, optimizer=None, scheduler=None, step
 
 
 def load_checkpoint(path, *, kind=None, method=None, arch=None, scale=None,
-                    map_location='cpu'):
+                    map_location='cpu', what='checkpoint'):
     """
     Read and check a checkpoint; return its dict (weights converted back to fp32).
 
     Each of ``kind``, ``method``, ``arch``, ``scale`` that is not None must match the
-    checkpoint's config, else :class:`CheckpointError` (naming ``path``) is raised.
+    checkpoint's config, else :class:`CheckpointError` (naming ``path``) is raised; a safe
+    torch file of another format raises :class:`ForeignFileError`.  ``what`` names the file in
+    messages.
     """
-    import torch
-    if not os.path.isfile(path):
-        raise CheckpointError(f'checkpoint file {path} does not exist')
-    try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # noqa: B902 - any failure becomes one clear message
-        raise CheckpointError(f'cannot read checkpoint {path}: {exc}') from exc
+    ckpt = read_torch_file(path, what, map_location)
     if not isinstance(ckpt, dict) or ckpt.get('format') != FORMAT:
-        raise CheckpointError(f'{path} is not a Runespoor checkpoint')
-    config = ckpt.get('config', {})
+        raise ForeignFileError(f'{path} is not a Runespoor checkpoint')
+    if not isinstance(ckpt.get('config'), dict) or not isinstance(ckpt.get('model'), dict):
+        raise CheckpointError(f'{what} {path} is damaged: it has no config or no model weights')
+    config = ckpt['config']
     expected = {'kind': kind, 'method': method, 'arch': arch,
                 'scale': None if scale is None else int(scale)}
     for key, want in expected.items():
         if want is not None and config.get(key) != want:
             raise CheckpointError(f'checkpoint {path} has {key}={config.get(key)!r}, '
                                   f'expected {key}={want!r}')
+    import torch
+    if not all(torch.is_tensor(v) for v in ckpt['model'].values()):
+        raise CheckpointError(f'{what} {path} is damaged: its model weights are not all tensors')
     ckpt['model'] = {k: (v.float() if v.is_floating_point() else v)
                      for k, v in ckpt['model'].items()}
     return ckpt
+
+
+def _state_dict_of(obj):
+    """Return the state dict inside ``obj`` (plain or under a usual key), or None."""
+    import torch
+    if isinstance(obj, dict):
+        for key in ('model', 'state_dict', 'model_state'):
+            if isinstance(obj.get(key), dict):
+                obj = obj[key]
+                break
+        if obj and all(isinstance(k, str) and torch.is_tensor(v) for k, v in obj.items()):
+            return obj
+    return None
+
+
+def inspect_checkpoint(path, *, kind=None, what='checkpoint'):
+    """
+    Say what the weights file ``path`` is, reading it safely (:func:`read_torch_file`).
+
+    Returns a dict: ``format`` (``'checkpoint'``: a Runespoor checkpoint, ``'state_dict'``: a
+    plain state dict), ``kind``, ``method``, ``arch``, ``scale``, ``num_classes`` (None where
+    the file does not record them: a state dict records no architecture), ``metrics``,
+    ``code_version``.  With ``kind`` given the file must be a Runespoor checkpoint of that kind
+    that names its arch, else :class:`CheckpointError` naming ``path``.  Any other content is
+    refused with :class:`CheckpointError` (:class:`UnsafeCheckpointError` for unsafe pickles).
+    """
+    obj = read_torch_file(path, what)
+    if isinstance(obj, dict) and obj.get('format') == FORMAT:
+        config = obj.get('config') if isinstance(obj.get('config'), dict) else {}
+        arch_kwargs = config.get('arch_kwargs') if isinstance(config.get('arch_kwargs'),
+                                                              dict) else {}
+        info = {'format': 'checkpoint', 'kind': config.get('kind'),
+                'method': config.get('method'), 'arch': config.get('arch'),
+                'scale': config.get('scale'),
+                'num_classes': arch_kwargs.get('num_classes', config.get('num_classes')),
+                'metrics': obj.get('metrics') or {}, 'code_version': obj.get('code_version')}
+    elif _state_dict_of(obj) is not None:
+        info = {'format': 'state_dict', 'kind': None, 'method': None, 'arch': None,
+                'scale': None, 'num_classes': None, 'metrics': {}, 'code_version': None}
+    else:
+        raise ForeignFileError(f'{what} {path} is not a Runespoor checkpoint (nor a state dict '
+                               'of model weights)')
+    if kind is not None:
+        if info['format'] != 'checkpoint':
+            raise CheckpointError(f'{what} {path} is a plain state dict, not a Runespoor '
+                                  f'checkpoint of kind {kind!r}: it records no architecture')
+        if info['kind'] != kind:
+            raise CheckpointError(f'{what} {path} has kind={info["kind"]!r}, expected '
+                                  f'kind={kind!r}')
+        if not isinstance(info['arch'], str) or not info['arch']:
+            raise CheckpointError(f'{what} {path} records no architecture (config.arch)')
+    return info
 
 
 def build_model(ckpt, path='<checkpoint>'):
     """Build the network recorded in a loaded checkpoint dict and load its weights."""
     from .archs import build_det, build_seg, build_sr
     config = ckpt['config']
-    kwargs = dict(config.get('arch_kwargs') or {})
     try:
-        if config['kind'] == 'sr':
+        kwargs = dict(config.get('arch_kwargs') or {})
+        if config.get('kind') == 'sr':
             kwargs.pop('scale', None)
             model = build_sr(config['arch'], scale=config['scale'], **kwargs)
-        elif config['kind'] == 'seg':
+        elif config.get('kind') == 'seg':
             model = build_seg(config['arch'], **kwargs)
-        elif config['kind'] == 'det':
+        elif config.get('kind') == 'det':
             model = build_det(config['arch'], **kwargs)
         else:
-            raise CheckpointError(f'checkpoint {path} has unknown kind {config["kind"]!r}')
+            raise CheckpointError(f'checkpoint {path} has unknown kind {config.get("kind")!r}')
         model.load_state_dict(ckpt['model'], strict=True)
-    except (ValueError, RuntimeError, TypeError) as exc:
+    except (ValueError, RuntimeError, TypeError, KeyError) as exc:
         if isinstance(exc, CheckpointError):
             raise
         raise CheckpointError(f'checkpoint {path} does not fit its architecture '
@@ -129,12 +252,13 @@ def build_model(ckpt, path='<checkpoint>'):
     return model
 
 
-def load_model(path, *, kind=None, method=None, arch=None, scale=None, device='cpu'):
+def load_model(path, *, kind=None, method=None, arch=None, scale=None, device='cpu',
+               what='checkpoint'):
     """
     Load, check and build the model of checkpoint ``path``; return ``(model, ckpt)``.
 
-    The model is in eval mode on ``device``.
+    The model is in eval mode on ``device``; ``what`` names the file in messages.
     """
-    ckpt = load_checkpoint(path, kind=kind, method=method, arch=arch, scale=scale)
+    ckpt = load_checkpoint(path, kind=kind, method=method, arch=arch, scale=scale, what=what)
     model = build_model(ckpt, path).to(device).eval()
     return model, ckpt

@@ -118,7 +118,7 @@ class Reconstructor:
         if scale not in self._models:
             path = self.checkpoint_path(scale)
             model, ckpt = load_model(path, kind='sr', method=self.method, scale=scale,
-                                     device=self.device)
+                                     device=self.device, what='SR checkpoint')
             model = model.to(dtype=self.dtype)
             if self.device.type == 'cuda':
                 model = model.to(memory_format=torch.channels_last)

@@ -100,10 +100,11 @@ def load_weights(model, path):
     is removed, and for torchvision wrappers keys without the ``net.`` prefix are accepted.
     """
     import torch
-    try:
-        obj = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as exc:  # noqa: B902 - any failure becomes one clear message
-        raise WeightsError(f'cannot read weights file {path}: {exc}') from exc
+    from ..checkpoint import CheckpointError, read_torch_file
+    try:  # weights_only=True, regular files of bounded size; failures in our words
+        obj = read_torch_file(path, 'weights file')
+    except CheckpointError as exc:
+        raise WeightsError(str(exc)) from None
     state = obj
     if isinstance(obj, dict):
         for key in ('model', 'state_dict', 'model_state'):

@@ -153,9 +153,8 @@ def load_segmenter(seg):
     from runespoor.cloud_pipeline import Segmenter
     if seg == 'palette':
         return Segmenter('palette'), 'palette', ''
-    import torch
-    ckpt = torch.load(seg, map_location='cpu', weights_only=False)
-    arch = ckpt.get('config', {}).get('arch') or ckpt.get('arch')
+    from runespoor.checkpoint import inspect_checkpoint
+    arch = inspect_checkpoint(seg, kind='seg', what='segmentation checkpoint')['arch']
     return Segmenter(arch, seg, 'cpu'), arch, seg
 
 
