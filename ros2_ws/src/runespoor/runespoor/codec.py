@@ -10,6 +10,10 @@ Images are ``uint8`` NumPy arrays in OpenCV channel order (BGR, ``H x W x 3``) o
 """
 
 from dataclasses import dataclass
+import os
+import sys
+import tempfile
+import threading
 
 import cv2
 import numpy as np
@@ -18,6 +22,13 @@ import numpy as np
 SCALES = (1, 2, 4, 6, 8)
 #: Inclusive range of the JPEG quality knob.
 JPEG_QUALITY_RANGE = (1, 100)
+#: Default bound of a decoded frame [pixels] (4096 x 4096 = 48 MB as BGR): the header is read
+#: first and a larger claim is refused before a pixel is decoded (a 600-byte JPEG can claim
+#: 65000 x 65000).
+MAX_DECODE_PIXELS = 4096 * 4096
+#: Capture libjpeg's messages ("Corrupt JPEG data: ...") that it writes to the process's stderr
+#: during a decode and hand them to the caller (which logs them throttled) instead.
+CAPTURE_DECODER_MESSAGES = True
 
 
 class CodecError(ValueError):
@@ -108,20 +119,157 @@ def encode_frame(image, scale, quality):
                         image.shape[1], image.shape[0], int(scale), int(quality))
 
 
-def decode_jpeg(data, grayscale=False):
+def probe_image(data):
+    """
+    Read ``(format, width, height)`` from the header of JPEG or PNG ``data``; decode nothing.
+
+    ``format`` is ``'jpeg'`` or ``'png'``.  Raises :class:`CodecError` when the bytes are neither
+    (by their magic numbers, whatever a message's ``format`` field says) or the header is cut
+    short before the frame size.
+    """
+    buf = memoryview(bytes(data) if not isinstance(data, (bytes, bytearray)) else data)
+    if len(buf) == 0:
+        raise CodecError('empty image payload')
+    if bytes(buf[:8]) == b'\x89PNG\r\n\x1a\n':
+        if len(buf) < 24 or bytes(buf[12:16]) != b'IHDR':
+            raise CodecError('PNG header cut short before its IHDR chunk')
+        return 'png', int.from_bytes(buf[16:20], 'big'), int.from_bytes(buf[20:24], 'big')
+    if bytes(buf[:2]) != b'\xff\xd8':
+        raise CodecError(f'not a JPEG or PNG image (starts with {bytes(buf[:4]).hex()})')
+    i, n = 2, len(buf)
+    while i + 4 <= n:
+        if buf[i] != 0xFF:
+            raise CodecError(f'JPEG header corrupt at byte {i} (no marker)')
+        marker = buf[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:  # no length field
+            i += 2
+            continue
+        if marker in (0xD9, 0xDA):
+            raise CodecError('JPEG has no frame header (SOF) before its image data')
+        length = int.from_bytes(buf[i + 2:i + 4], 'big')
+        if length < 2:
+            raise CodecError(f'JPEG segment length {length} at byte {i} is invalid')
+        if marker in _JPEG_SOF:
+            if i + 9 > n:
+                break
+            height = int.from_bytes(buf[i + 5:i + 7], 'big')
+            width = int.from_bytes(buf[i + 7:i + 9], 'big')
+            return 'jpeg', width, height
+        i += 2 + length
+    raise CodecError(f'JPEG header cut short ({n} bytes) before the frame size')
+
+
+#: JPEG start-of-frame markers (baseline, progressive, lossless, arithmetic variants).
+_JPEG_SOF = frozenset((0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD,
+                       0xCE, 0xCF))
+
+
+def check_decode_size(width, height, max_pixels=MAX_DECODE_PIXELS, what='image'):
+    """Raise :class:`CodecError` unless ``width x height`` is non-empty and <= ``max_pixels``."""
+    if width <= 0 or height <= 0:
+        raise CodecError(f'{what} header claims an empty frame {width}x{height}')
+    if max_pixels and width * height > max_pixels:
+        raise CodecError(f'{what} header claims {width}x{height} = {width * height} pixels, '
+                         f'more than the limit {max_pixels}; refused before decoding')
+
+
+class _DecoderMessages:
+    """
+    Redirect the process's stderr (fd 2) into a file around one decode; return what was written.
+
+    libjpeg prints warnings such as "Corrupt JPEG data: premature end of data segment" straight
+    to fd 2, once per damaged frame, which a hostile sender turns into a log flood.  Decodes are
+    serialised by a lock; lines that another thread wrote meanwhile (they start with ``[``: ROS
+    and OpenCV console lines) are written back to stderr unchanged.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._file = None
+
+    def decode(self, buf, flag):
+        """Decode ``buf`` with OpenCV; return the image (or None) and the decoder's lines."""
+        if not CAPTURE_DECODER_MESSAGES:
+            return _imdecode(buf, flag), []
+        with self._lock:
+            try:
+                if self._file is None:
+                    self._file = tempfile.TemporaryFile()
+                self._file.seek(0)
+                self._file.truncate()
+                sys.stderr.flush()
+                saved = os.dup(2)
+            except (OSError, ValueError):  # no usable fd 2 (embedded interpreter)
+                return _imdecode(buf, flag), []
+            try:
+                os.dup2(self._file.fileno(), 2)
+                try:
+                    image = _imdecode(buf, flag)
+                finally:
+                    os.dup2(saved, 2)
+            finally:
+                os.close(saved)
+            self._file.seek(0)
+            text = self._file.read(65536).decode('utf-8', 'replace')
+        messages, others = [], []
+        for line in text.splitlines():
+            if line.strip():
+                (others if line.startswith('[') else messages).append(line.strip())
+        if others:
+            sys.stderr.write('\n'.join(others) + '\n')
+        return image, messages
+
+
+def _imdecode(buf, flag):
+    try:
+        return cv2.imdecode(buf, flag)
+    except cv2.error as exc:
+        raise CodecError(f'decoder refused the image: {str(exc).strip().splitlines()[-1]}') \
+            from exc
+
+
+_DECODER = _DecoderMessages()
+
+
+def decode_image(data, grayscale=False, max_pixels=MAX_DECODE_PIXELS, expect=None):
+    """
+    Decode JPEG (or PNG) ``data`` after checking its header; return ``(image, messages)``.
+
+    The size in the header is checked against ``max_pixels`` (and ``expect = (width, height)``
+    when given) before anything is decoded.  ``messages`` are the decoder's warnings about
+    damaged data (see :class:`_DecoderMessages`).  Raises :class:`CodecError` (never
+    ``cv2.error``) for empty, unknown, oversized, mismatched or undecodable data.
+    """
+    fmt, width, height = probe_image(data)
+    check_decode_size(width, height, max_pixels, fmt.upper())
+    if expect is not None and (width, height) != tuple(expect):
+        raise CodecError(f'{fmt.upper()} header says {width}x{height}, expected '
+                         f'{expect[0]}x{expect[1]}')
+    buf = np.frombuffer(bytes(data), dtype=np.uint8)
+    image, messages = _DECODER.decode(buf, cv2.IMREAD_GRAYSCALE if grayscale else cv2.IMREAD_COLOR)
+    if image is None or image.size == 0:
+        raise CodecError(f'undecodable {fmt.upper()} payload ({buf.size} bytes)'
+                         + (f': {messages[0]}' if messages else ''))
+    return image, messages
+
+
+def decode_jpeg(data, grayscale=False, max_pixels=MAX_DECODE_PIXELS):
     """
     Decode JPEG ``data`` (bytes-like) into a BGR (or grayscale) uint8 array.
 
-    Raises :class:`CodecError` on empty or undecodable input instead of returning ``None``.
+    Raises :class:`CodecError` on empty, non-JPEG, oversized (header above ``max_pixels``) or
+    undecodable input instead of returning ``None``; decoder warnings are dropped (use
+    :func:`decode_image` to get them).
     """
-    buf = np.frombuffer(bytes(data), dtype=np.uint8)
-    if buf.size == 0:
+    buf = bytes(data)
+    if not buf:
         raise CodecError('empty JPEG payload')
-    flag = cv2.IMREAD_GRAYSCALE if grayscale else cv2.IMREAD_COLOR
-    image = cv2.imdecode(buf, flag)
-    if image is None or image.size == 0:
-        raise CodecError(f'undecodable JPEG payload ({buf.size} bytes)')
-    return image
+    if buf[:2] != b'\xff\xd8':
+        raise CodecError(f'not a JPEG payload (starts with {buf[:4].hex()})')
+    return decode_image(buf, grayscale, max_pixels)[0]
 
 
 def degrade(image, scale, quality):

@@ -21,9 +21,14 @@ import math
 import threading
 
 from .codec import JPEG_QUALITY_RANGE, SCALES
+from .sequence import SequenceTracker
 
 MODE_STANDARD = 0  #: RatePolicy.MODE_STANDARD
 MODE_TAIL = 1  #: RatePolicy.MODE_TAIL
+#: Longest plausible ``RatePolicy.hold_s`` [s]; a longer one is refused.
+MAX_HOLD_S = 3600.0
+#: Largest plausible JPEG payload of one frame in ``LinkFeedback.bytes`` [bytes].
+MAX_FRAME_BYTES = 64 * 1024 * 1024
 
 
 class PolicyError(ValueError):
@@ -160,7 +165,8 @@ class BandwidthEstimator:
 
     def add(self, sequence, nbytes, send_s, receive_s):
         """Record one feedback sample; duplicates and older sequences are ignored (False)."""
-        if nbytes < 0 or not (math.isfinite(send_s) and math.isfinite(receive_s)):
+        if not 0 <= nbytes <= MAX_FRAME_BYTES or not (math.isfinite(send_s)
+                                                      and math.isfinite(receive_s)):
             self.rejected += 1
             return False
         if self._last_sequence is not None and sequence <= self._last_sequence \
@@ -333,8 +339,76 @@ def validate_policy(policy):
             check_knobs(k.scale, k.jpeg_quality, k.frame_rate, name)
         except ValueError as exc:
             raise PolicyError(f'policy {policy.policy_sequence}: {exc}') from exc
-    if not (math.isfinite(policy.hold_s) and policy.hold_s >= 0):
-        raise PolicyError(f'policy {policy.policy_sequence}: hold_s {policy.hold_s!r} invalid')
+    if not (math.isfinite(policy.hold_s) and 0 <= policy.hold_s <= MAX_HOLD_S):
+        raise PolicyError(f'policy {policy.policy_sequence}: hold_s {policy.hold_s!r} outside '
+                          f'[0, {MAX_HOLD_S:g}] s')
+    if policy.trigger_sequence < 0:
+        raise PolicyError(f'policy {policy.policy_sequence}: trigger_sequence '
+                          f'{policy.trigger_sequence} < 0')
+
+
+class RateLimiter:
+    """
+    Token bucket over events: at most ``rate_hz`` on average, bursts of ``burst``.
+
+    ``rate_hz == 0`` admits everything.  Times are the caller's monotonic seconds.
+    """
+
+    def __init__(self, rate_hz=10.0, burst=None):
+        self.configure(rate_hz, burst)
+        self._tokens = float(self.burst)
+        self._t = None
+
+    def configure(self, rate_hz, burst=None):
+        """Change the rate [1/s] (0 = unlimited) and the burst (default ``max(2, rate)``)."""
+        rate_hz = float(rate_hz)
+        if not (math.isfinite(rate_hz) and rate_hz >= 0):
+            raise ValueError(f'rate {rate_hz!r} must be finite and >= 0')
+        self.rate_hz = rate_hz
+        self.burst = float(burst) if burst is not None else max(2.0, rate_hz)
+
+    def admit(self, now):
+        """Return True and spend a token if one is available at time ``now``."""
+        if self.rate_hz <= 0:
+            return True
+        if self._t is not None:
+            self._tokens = min(self.burst, self._tokens + max(0.0, now - self._t) * self.rate_hz)
+        self._t = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False
+
+
+class SentFrames:
+    """
+    What the edge sent lately: sequence -> (bytes, send stamp), bounded to ``maxlen`` frames.
+
+    ``LinkFeedback`` is believed only for a frame in here with the same size and send stamp, so
+    a forged or replayed sample (``bytes = 2^32 - 1``, a sequence never sent, a previous run's
+    frames) cannot move the bandwidth estimate.
+    """
+
+    def __init__(self, maxlen=512):
+        self.maxlen = int(maxlen)
+        self._frames = {}
+        self._order = deque()
+
+    def add(self, sequence, nbytes, send_s):
+        """Record one sent frame; the oldest is forgotten beyond ``maxlen``."""
+        self._frames[int(sequence)] = (int(nbytes), float(send_s))
+        self._order.append(int(sequence))
+        while len(self._order) > self.maxlen:
+            self._frames.pop(self._order.popleft(), None)
+
+    def matches(self, sequence, nbytes, send_s, tolerance_s=1e-6):
+        """Return True if ``sequence`` was sent with ``nbytes`` at ``send_s``."""
+        sent = self._frames.get(int(sequence))
+        return sent is not None and sent[0] == int(nbytes) and \
+            abs(sent[1] - float(send_s)) <= tolerance_s
+
+    def __len__(self):
+        return len(self._frames)
 
 
 class UplinkBandwidth:
@@ -379,10 +453,24 @@ class EdgeController(UplinkBandwidth):
 
     A policy received between two frames applies to the next frame.  Thread-safe: the node may
     call :meth:`on_policy` / :meth:`on_feedback` from other threads than :meth:`on_frame`.
+
+    Control messages are checked before they steer anything: policies by a bounded sequence
+    window (:class:`runespoor.sequence.SequenceTracker`: a restarted cloud's policy 1 is
+    followed, a forged ``2^64 - 1`` is not), plausible fields, a trigger frame this edge has
+    sent, and a rate limit (``policy_rate_hz``); link feedback only for frames the edge sent
+    (:class:`SentFrames`, once :meth:`note_sent` was called).
+
+    **Cloud silence.**  With ``cloud_timeout_s > 0`` and a monotonic ``now`` passed to
+    :meth:`on_frame`, the edge falls back when nothing was heard from the cloud (no accepted
+    feedback or policy) for that long while it was sending: the policy in force is dropped,
+    the mode is standard and the config is the standard one at the last good bandwidth
+    estimate (:attr:`fallback` is True, :attr:`fallback_kbps` that bandwidth).  The first
+    accepted feedback or policy ends it.
     """
 
     def __init__(self, standard=None, tail=None, profile=None, use_profile=False,
-                 bandwidth_source='fixed', bandwidth_kbps=0.0, estimator=None):
+                 bandwidth_source='fixed', bandwidth_kbps=0.0, estimator=None,
+                 cloud_timeout_s=0.0, policy_rate_hz=10.0):
         self._lock = threading.Lock()
         standard = standard or Knobs()
         self.standard = replace(standard, tail_specific=False).validated('standard')
@@ -395,6 +483,16 @@ class EdgeController(UplinkBandwidth):
         self.policy = None
         self.policies_applied = 0
         self.policies_rejected = 0
+        self.policy_tracker = SequenceTracker(max_jump=1000, confirm=2, restart_value=1)
+        self.policy_limiter = RateLimiter(policy_rate_hz)
+        self.sent = SentFrames()
+        self.feedback_rejected = 0
+        self.cloud_timeout_s = float(cloud_timeout_s)
+        self.last_heard = None     # monotonic time of the last accepted feedback / policy
+        self._first_frame = None   # monotonic time of the first frame (silence before contact)
+        self.fallback = False
+        self.fallback_kbps = 0.0
+        self.fallbacks = 0
 
     # -- configuration -------------------------------------------------------------------
     def configure(self, standard=None, tail=None, profile=None, use_profile=None,
@@ -419,29 +517,64 @@ class EdgeController(UplinkBandwidth):
                 self.bandwidth_kbps = float(bandwidth_kbps)
 
     # -- inputs ----------------------------------------------------------------------------
-    def on_policy(self, policy):
+    def on_policy(self, policy, now=None, frames_sent=None):
         """
         Queue ``policy`` (:class:`PolicyUpdate`) for the next frame.
 
-        Raises :class:`PolicyError` if it is malformed or older than the last one accepted
-        (``policy_sequence == 1`` after a higher one is taken as a restarted cloud).
+        Raises :class:`PolicyError` if it is malformed, outside the sequence window (older
+        than the last one accepted, or a jump not confirmed; ``policy_sequence == 1`` after a
+        higher one is a restarted cloud), triggered by a frame beyond ``frames_sent`` (a frame
+        this edge has not sent: a previous run's latched policy, or a forgery), or over the
+        rate limit at monotonic time ``now``.
         """
         with self._lock:
             try:
                 validate_policy(policy)
-                last = self._latest_sequence()
-                if last is not None and policy.policy_sequence <= last \
-                        and policy.policy_sequence != 1:
+                if frames_sent is not None and policy.trigger_sequence > frames_sent:
+                    raise PolicyError(
+                        f'policy {policy.policy_sequence} was triggered by frame '
+                        f'{policy.trigger_sequence}, but this edge has sent {frames_sent} '
+                        'frames (a policy of an earlier edge run, or forged)')
+                verdict = self.policy_tracker.check(policy.policy_sequence)
+                if not verdict.accepted:
                     raise PolicyError(f'stale policy {policy.policy_sequence} '
-                                      f'(already have {last})')
+                                      f'(already have {verdict.last})')
+                if now is not None and not self.policy_limiter.admit(now):
+                    raise PolicyError(f'policy {policy.policy_sequence} over the rate limit '
+                                      f'({self.policy_limiter.rate_hz:g} per s)')
             except PolicyError:
                 self.policies_rejected += 1
                 raise
             self._pending = policy
+            if now is not None:
+                self.last_heard = now
 
-    def _latest_sequence(self):
-        latest = self._pending or self.policy
-        return None if latest is None else latest.policy_sequence
+    def note_sent(self, sequence, nbytes, send_s):
+        """Record a frame handed to the uplink (feedback is checked against these)."""
+        with self._lock:
+            self.sent.add(sequence, nbytes, send_s)
+
+    def on_feedback(self, sequence, nbytes, send_s, receive_s, now=None):
+        """
+        Feed one ``LinkFeedback`` sample; return True if it was believed and used.
+
+        Once frames were recorded with :meth:`note_sent`, a sample must match one of them
+        (sequence, bytes and send stamp).  An accepted sample at monotonic ``now`` counts as
+        hearing from the cloud.
+        """
+        with self._lock:
+            if len(self.sent) and not self.sent.matches(sequence, nbytes, send_s):
+                self.feedback_rejected += 1
+                return False
+            ok = self.estimator.add(sequence, nbytes, send_s, receive_s)
+            if now is not None:
+                self.last_heard = now
+            return ok
+
+    def cloud_silence_s(self, now):
+        """Seconds since the cloud was last heard (or since the first frame), at ``now``."""
+        ref = self.last_heard if self.last_heard is not None else self._first_frame
+        return 0.0 if ref is None else max(0.0, now - ref)
 
     # -- per frame -------------------------------------------------------------------------
     def configs(self, source_pixels=None):
@@ -458,16 +591,44 @@ class EdgeController(UplinkBandwidth):
                 tail = replace(self.policy.tail, tail_specific=True)
         return std, tail, bw
 
-    def on_frame(self, t, source_pixels=None):
-        """Decide for the camera frame stamped ``t`` [s]: send it, and with which knobs."""
+    def on_frame(self, t, source_pixels=None, now=None):
+        """
+        Decide for the camera frame stamped ``t`` [s]: send it, and with which knobs.
+
+        ``now`` (monotonic seconds) enables the cloud-silence fallback (class docstring).
+        """
         with self._lock:
+            if now is not None:
+                self._check_silence(now)
             if self._pending is not None:
                 self.policy, self._pending = self._pending, None
                 self.policies_applied += 1
             std, tail, bw = self.configs(source_pixels)
+            if self.fallback:
+                std, bw = self._fallback_config(source_pixels), self.fallback_kbps
             mode = self.policy.mode if self.policy is not None else MODE_STANDARD
             knobs = tail if mode == MODE_TAIL else std
             self.gate.set_rate(knobs.frame_rate)
             send = self.gate.admit(t)
             seq = self.policy.policy_sequence if self.policy is not None else 0
             return FrameDecision(send, knobs, seq, bw, mode)
+
+    def _check_silence(self, now):
+        if self._first_frame is None:
+            self._first_frame = now
+        if self.cloud_timeout_s <= 0:
+            return
+        silent = self.cloud_silence_s(now) > self.cloud_timeout_s
+        if silent and not self.fallback:
+            self.fallback = True
+            self.fallbacks += 1
+            self.fallback_kbps = self.current_bandwidth_kbps()
+            self.policy = self._pending = None  # its cloud is gone: no tail mode, no overrides
+        elif not silent and self.fallback:
+            self.fallback = False
+
+    def _fallback_config(self, source_pixels):
+        """Return the standard config at the last good bandwidth (the knobs without a profile)."""
+        if self.use_profile and self.profile is not None and self.fallback_kbps > 0:
+            return self.profile.lookup(self.fallback_kbps, source_pixels).standard
+        return self.standard

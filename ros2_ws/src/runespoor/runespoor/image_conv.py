@@ -201,18 +201,27 @@ def numpy_to_imgmsg(array, encoding, header=None, msg_type=None):
     return fill_imgmsg(msg, array, encoding)
 
 
-def compressed_to_bgr8(msg):
+def compressed_to_bgr8(msg, max_pixels=None, messages=None):
     """
     Decode a ``sensor_msgs/CompressedImage`` (JPEG or PNG in ``data``) to a BGR uint8 array.
 
-    Raises :class:`ImageConversionError` on empty or undecodable data.
+    The frame size is read from the JPEG/PNG header first and a frame above ``max_pixels``
+    (default :data:`runespoor.codec.MAX_DECODE_PIXELS`) is refused before decoding.  The
+    decoder's warnings about damaged data are appended to the list ``messages`` when given.
+    Raises :class:`ImageConversionError` on empty, oversized or undecodable data.
     """
-    buf = np.frombuffer(memoryview(msg.data).cast('B'), dtype=np.uint8)
-    if buf.size == 0:
+    from . import codec
+    buf = memoryview(msg.data).cast('B') if not isinstance(msg.data, (bytes, bytearray)) \
+        else msg.data
+    if len(buf) == 0:
         raise ImageConversionError('empty CompressedImage payload')
-    image = cv2.imdecode(buf, cv2.IMREAD_COLOR)
-    if image is None or image.size == 0:
+    try:
+        image, notes = codec.decode_image(
+            bytes(buf), max_pixels=codec.MAX_DECODE_PIXELS if max_pixels is None else max_pixels)
+    except codec.CodecError as exc:
         fmt = getattr(msg, 'format', '?')
-        raise ImageConversionError(f'undecodable CompressedImage ({buf.size} bytes, '
-                                   f'format {fmt!r})')
+        raise ImageConversionError(f'undecodable CompressedImage ({len(buf)} bytes, format '
+                                   f'{fmt!r}): {exc}') from exc
+    if messages is not None:
+        messages.extend(notes)
     return image
