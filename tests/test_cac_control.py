@@ -149,41 +149,63 @@ def test_tail_flag_switches_edge_within_two_frames_and_back_after_hold(tmp_path)
                 'mode': 'synthetic', 'pattern': 'palette', 'width': W, 'height': H,
                 'rate': 17.0, 'tail_period_frames': 34, 'tail_frames': 10})
 
+            # Wait for the events, not for a time: a tail policy the edge followed, then a
+            # later standard policy it followed too (a loaded machine may take several
+            # palette cycles; a tail policy superseded before the next frame is skipped).
+            cycle = {}
+            seen = [None]
+
             def round_trip():
-                back = [p for p in policies if p.mode == RatePolicy.MODE_STANDARD]
-                return bool(back) and any(f.policy_sequence >= back[0].policy_sequence
-                                          for f in encoded[-3:])
-            ok = probe.spin_until(lambda: round_trip() or len(graph.alive()) < 3, 60)
+                if seen[0] != (len(policies), len(encoded)):  # only when something arrived
+                    seen[0] = (len(policies), len(encoded))
+                    cycle.update(_round_trip(policies, encoded))
+                return bool(cycle)
+            ok = probe.spin_until(lambda: round_trip() or len(graph.alive()) < 3, 120)
             logs = {k: graph.log(k)[-2000:] for k in graph.procs}
-            assert ok and len(graph.alive()) == 3, f'no tail round trip:\n{logs}'
+            assert ok and cycle and len(graph.alive()) == 3, f'no tail round trip:\n{logs}'
     finally:
         probe.close()
-    frames = [{'sequence': f.sequence, 'policy_sequence': f.policy_sequence,
-               'tail_specific': f.knobs.tail_specific,
-               'send_s': f.send_stamp.sec + f.send_stamp.nanosec * 1e-9,
-               'capture_s': f.header.stamp.sec + f.header.stamp.nanosec * 1e-9}
-              for f in encoded]
-    pols = [{'policy_sequence': p.policy_sequence, 'mode': p.mode,
-             'stamp_s': p.header.stamp.sec + p.header.stamp.nanosec * 1e-9,
-             'trigger_sequence': p.trigger_sequence} for p in policies]
-    events = ex.reaction_times(pols, frames)
-    answered = [e for e in events if e['reaction_ms'] is not None]
-    assert [e['mode'] for e in answered][:2] == ['tail', 'standard'], events
-    for e in answered:
+    frames = _frames(encoded)
+    pols = _policies(policies)
+    events = {e['policy_sequence']: e for e in ex.reaction_times(pols, frames)}
+    tail_e, back_e = events[cycle['tail']], events[cycle['standard']]
+    assert (tail_e['mode'], back_e['mode']) == ('tail', 'standard'), events
+    for e in (tail_e, back_e):
         first = next(f for f in frames if f['sequence'] == e['first_sequence'])
-        # frames the edge sent after the policy existed but before it followed it
+        # frames the edge sent after the policy existed but before it followed it (a count of
+        # frames, not milliseconds: bench_reaction.py measures the time)
         late = [f for f in frames if e['stamp_s'] < f['send_s'] < first['send_s']]
         assert len(late) <= 1, f'policy {e} applied only after {len(late) + 1} frames'
-        assert e['reaction_ms'] <= 2 * 1000.0 / 17 + 50, e
         if e['mode'] == 'tail':
             assert (first_knobs(encoded, first['sequence'])) == (2, 40)
         else:
             assert (first_knobs(encoded, first['sequence'])) == (4, 70)
     # tail mode was held at least hold_s before the cloud switched back
-    tail_p = next(p for p in pols if p['mode'] == 1)
-    back_p = next(p for p in pols if p['mode'] == 0 and p['policy_sequence'] >
-                  tail_p['policy_sequence'])
-    assert back_p['stamp_s'] - tail_p['stamp_s'] >= hold_s
+    assert back_e['stamp_s'] - tail_e['stamp_s'] >= hold_s
+
+
+def _frames(encoded):
+    return [{'sequence': f.sequence, 'policy_sequence': f.policy_sequence,
+             'tail_specific': f.knobs.tail_specific,
+             'send_s': f.send_stamp.sec + f.send_stamp.nanosec * 1e-9,
+             'capture_s': f.header.stamp.sec + f.header.stamp.nanosec * 1e-9}
+            for f in encoded]
+
+
+def _policies(policies):
+    return [{'policy_sequence': p.policy_sequence, 'mode': p.mode,
+             'stamp_s': p.header.stamp.sec + p.header.stamp.nanosec * 1e-9,
+             'trigger_sequence': p.trigger_sequence} for p in policies]
+
+
+def _round_trip(policies, encoded):
+    """``{'tail': seq, 'standard': seq}`` of the first tail -> standard cycle the edge followed."""
+    events = ex.reaction_times(_policies(policies), _frames(encoded))  # by policy_sequence
+    for tail, back in zip(events, events[1:]):
+        if (tail['mode'], back['mode']) == ('tail', 'standard') and \
+                tail['reaction_ms'] is not None and back['reaction_ms'] is not None:
+            return {'tail': tail['policy_sequence'], 'standard': back['policy_sequence']}
+    return {}
 
 
 def first_knobs(encoded, sequence):
