@@ -15,7 +15,16 @@ Modes (parameter ``mode``):
   ``CompressedImage`` on ``bag_topic`` (empty: the first image topic) at the recorded rate.
 
 ``rate_multiplier`` speeds up or slows down replay; ``loop`` restarts at the end;
-``max_frames`` > 0 stops after that many frames.  Header stamps are the publication time.
+``max_frames`` > 0 stops after that many frames; ``exit_when_done`` ends the process (status 0)
+when the clip is over, so ``ros2 launch`` can end with it.  Header stamps are the publication
+time.
+
+``wait_for_subscribers`` (default on in the bag launch file): before the first frame, wait
+until ``min_subscribers`` subscribe to ``camera/image_raw`` (the edge) and every topic in
+``wait_for_topics`` has a subscriber (``runespoor/encoded``: the cloud, which subscribes once
+its models are loaded), at most ``wait_for_subscribers_s``; otherwise the first frames of a
+bag are lost while the graph starts.  Woken by the publisher's *matched* event where rclpy
+has it (Iron and newer), by a graph check every 0.1 s on Humble.
 """
 
 import glob
@@ -28,6 +37,10 @@ import cv2
 import numpy as np
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.node import Node
+try:  # the matched event (Iron and newer); Humble has neither the class nor the event
+    from rclpy.event_handler import PublisherEventCallbacks
+except ImportError:  # pragma: no cover - Humble
+    PublisherEventCallbacks = None
 from rclpy.qos import HistoryPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from runespoor import image_conv
 from sensor_msgs.msg import Image
@@ -193,10 +206,20 @@ PARAMETERS = {
                               read_only=True)),
     'frame_id': ('camera_optical_frame', _desc('header.frame_id of the images',
                                                read_only=True)),
-    'wait_for_subscribers_s': (0.0, _desc('before the first frame, wait up to this long for '
-                                          'min_subscribers subscribers; 0 = start at once [s]',
+    'exit_when_done': (False, _desc('end the process (status 0) when the clip or bag is '
+                                    'over (loop false, or max_frames reached)',
+                                    read_only=True)),
+    'wait_for_subscribers': (False, _desc('before the first frame, wait until the graph is '
+                                          'ready: min_subscribers on camera/image_raw and one '
+                                          'on each of wait_for_topics', read_only=True)),
+    'wait_for_topics': ('', _desc('comma-separated topics that need a subscriber too before '
+                                  'the first frame, e.g. runespoor/encoded (the cloud)',
+                                  read_only=True)),
+    'wait_for_subscribers_s': (0.0, _desc('longest wait for subscribers [s]; with '
+                                          'wait_for_subscribers false, > 0 turns the wait on '
+                                          '(older configs); 0 with it true = 60 s',
                                           read_only=True)),
-    'min_subscribers': (1, _desc('subscribers to wait for (see wait_for_subscribers_s)',
+    'min_subscribers': (1, _desc('subscribers of camera/image_raw to wait for',
                                  read_only=True)),
     'reliability': ('best_effort', _desc('QoS of camera/image_raw: best_effort (sensor data) '
                                          'or reliable', read_only=True)),
@@ -225,8 +248,14 @@ class SourceNode(Node):
         qos = qos_profile_sensor_data if self.p['reliability'] == 'best_effort' else \
             QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=2,
                        reliability=ReliabilityPolicy.RELIABLE)
-        self.pub = self.create_publisher(Image, 'camera/image_raw', qos)
+        self._matched = threading.Event()
+        extra = {}
+        if PublisherEventCallbacks is not None:
+            extra['event_callbacks'] = PublisherEventCallbacks(
+                matched=lambda info: self._matched.set())
+        self.pub = self.create_publisher(Image, 'camera/image_raw', qos, **extra)
         self.published = 0
+        self.failed = False
         self.done = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -237,11 +266,49 @@ class SourceNode(Node):
             f' speed, publishing on {self.resolve_topic_name("camera/image_raw")}')
         self._thread.start()
 
+    def _missing_subscribers(self):
+        """Return what the graph still lacks before the first frame (empty: ready)."""
+        missing = []
+        have = self.pub.get_subscription_count()
+        if have < self.p['min_subscribers']:
+            missing.append(f'{self.pub.topic_name} ({have}/{self.p["min_subscribers"]} '
+                           'subscribers)')
+        for topic in self.p['wait_for_topics'].split(','):
+            topic = topic.strip()
+            if topic and self.count_subscribers(topic) < 1:
+                missing.append(self.resolve_topic_name(topic))
+        return missing
+
+    def wait_for_graph(self):
+        """Block (publishing thread) until :meth:`_missing_subscribers` is empty or timeout."""
+        timeout = self.p['wait_for_subscribers_s']
+        if not self.p['wait_for_subscribers'] and timeout <= 0:
+            return True
+        timeout = timeout if timeout > 0 else 60.0
+        missing = self._missing_subscribers()
+        if not missing:
+            return True
+        self.get_logger().info(f'waiting up to {timeout:g} s for subscribers: '
+                               f'{", ".join(missing)}')
+        t0 = time.monotonic()
+        deadline = t0 + timeout
+        while not self._stop.is_set() and missing and time.monotonic() < deadline:
+            # the matched event wakes this at once for our own topic; other topics (and
+            # Humble) are checked every 0.1 s
+            self._matched.wait(0.1)
+            self._matched.clear()
+            missing = self._missing_subscribers()
+        if missing:
+            if not self._stop.is_set():
+                self.get_logger().warning(
+                    f'no subscribers after {timeout:g} s: {", ".join(missing)}; starting anyway')
+            return False
+        self.get_logger().info(f'graph ready after {time.monotonic() - t0:.1f} s; '
+                               'publishing')
+        return True
+
     def _run(self):
-        wait_until = time.monotonic() + self.p['wait_for_subscribers_s']
-        while time.monotonic() < wait_until and not self._stop.is_set() and \
-                self.pub.get_subscription_count() < self.p['min_subscribers']:
-            self._stop.wait(0.05)
+        self.wait_for_graph()
         start = time.monotonic()
         mult = self.p['rate_multiplier']
         try:
@@ -262,13 +329,21 @@ class SourceNode(Node):
                 if self.p['max_frames'] and self.published >= self.p['max_frames']:
                     break
         except ValueError as exc:
+            self.failed = True
             self.get_logger().error(str(exc))
         except Exception as exc:  # noqa: B902 - a dying context during shutdown
             if not self._stop.is_set():
+                self.failed = True
                 self.get_logger().error(f'source stopped: {exc!r}')
         finally:
             self.get_logger().info(f'source finished after {self.published} frames')
             self.done.set()
+
+    def exit_status(self):
+        """``None`` while publishing (or ``exit_when_done`` is off), else 0 / 1 (failed)."""
+        if not self.p['exit_when_done'] or not self.done.is_set():
+            return None
+        return 1 if self.failed else 0
 
     def destroy_node(self):
         """Stop the publishing thread, then destroy the node."""
@@ -278,9 +353,15 @@ class SourceNode(Node):
 
 
 def main(args=None):
-    """Entry point of ``ros2 run runespoor_edge source_node``."""
-    from runespoor_edge.edge_node import run
-    return run(SourceNode, args)
+    """
+    Entry point of ``ros2 run runespoor_edge source_node``.
+
+    Bad parameters (e.g. a ``path`` that does not exist) give status 2 with a FATAL line;
+    with ``exit_when_done`` the process ends when the clip is over (0) or unreadable (1).
+    """
+    from runespoor_edge.node_main import run
+    return run(SourceNode, args, node_name='runespoor_source',
+               done=lambda node: node.exit_status())
 
 
 if __name__ == '__main__':
