@@ -29,10 +29,11 @@ import numpy as np
 
 from . import codec
 from .edge_control import Knobs, MODE_STANDARD, MODE_TAIL
+from .sequence import RESTARTED, SequenceTracker
 
 #: Kinds of :class:`FrameError`, also the names of the diagnostics counters.
-ERROR_KINDS = ('undecodable', 'unknown_scale', 'bad_size', 'size_mismatch', 'bad_format',
-               'out_of_order', 'stale', 'queue_full', 'internal')
+ERROR_KINDS = ('undecodable', 'unknown_scale', 'bad_knobs', 'bad_size', 'size_mismatch',
+               'bad_format', 'out_of_order', 'stale', 'queue_full', 'internal')
 
 #: Segmentation "models" that need no weights: ``none`` (every pixel 255, ratio 0 -> every frame
 #: is a tail frame) and ``palette`` (nearest Cityscapes palette colour; meaningful only on the
@@ -131,6 +132,7 @@ class FrameResult:
     task: str = 'segmentation'
     detections: Detections = None  # detection: the boxes
     small_box_share: float = None  # detection's tail signal
+    decoder_messages: list = field(default_factory=list)  # JPEG decoder warnings (damaged data)
 
     @property
     def signal_value(self):
@@ -140,33 +142,47 @@ class FrameResult:
 
 class SequenceGuard:
     """
-    Reject frames that arrive out of order (``sequence <= last``) or too old.
+    Reject frames that arrive out of order or too old; follow an edge that restarted.
 
-    Sequence 0 after a higher one is an edge restart: accepted, :attr:`restarts` counted.
-    ``max_age_s > 0`` rejects frames whose capture stamp is older than that at receive time
-    (compares two clocks: the robot and the server must be synchronised, e.g. chrony).
+    Sequence numbers go through a :class:`runespoor.sequence.SequenceTracker`: the next frames
+    (up to ``max_jump`` ahead) are accepted; sequence 0 after a higher one, or two consecutive
+    frames of a new numbering, is an edge restart (accepted, :attr:`restarts` counted, and
+    :attr:`restart_pending` set for the pipeline); a duplicate, a late frame or one forged far
+    ahead (``2^64 - 1``) is rejected without moving the guard.  ``max_age_s > 0`` rejects frames
+    whose capture stamp is older than that at receive time (compares two clocks: the robot and
+    the server must be synchronised, e.g. chrony).
     """
 
-    def __init__(self, max_age_s=0.0):
+    def __init__(self, max_age_s=0.0, max_jump=1000):
         self.max_age_s = float(max_age_s)
-        self.last = None
-        self.restarts = 0
+        self.tracker = SequenceTracker(max_jump=max_jump, confirm=2, restart_value=0)
+        self.restart_pending = False
+
+    @property
+    def last(self):
+        """Return the last accepted sequence number (None before the first frame)."""
+        return self.tracker.last
+
+    @property
+    def restarts(self):
+        """Return how many edge restarts were followed."""
+        return self.tracker.restarts
 
     def check(self, frame):
         """Raise :class:`FrameError` (``out_of_order`` / ``stale``) or accept ``frame``."""
         seq = int(frame.sequence)
-        if self.last is not None and seq <= self.last:
-            if seq == 0:
-                self.restarts += 1
-            else:
-                raise FrameError('out_of_order', f'frame {seq} arrived after frame {self.last}',
-                                 seq)
         if self.max_age_s > 0 and frame.capture_s > 0 and frame.receive_s > 0:
             age = frame.receive_s - frame.capture_s
             if age > self.max_age_s:
                 raise FrameError('stale', f'frame {seq} is {age:.2f} s old '
                                  f'(max_frame_age_s {self.max_age_s:g})', seq)
-        self.last = seq
+        verdict = self.tracker.check(seq)
+        if not verdict.accepted:
+            raise FrameError('out_of_order', f'frame {seq} does not follow frame {verdict.last} '
+                             '(duplicate, late, or a jump not yet confirmed by the next frame)',
+                             seq)
+        if verdict.status == RESTARTED:
+            self.restart_pending = True
 
 
 class TailController:
@@ -184,9 +200,14 @@ class TailController:
         self.mode = MODE_STANDARD
         self.last_tail_s = None
         self.policy_sequence = 0
+        self.last_switch_s = None
+        self.now_s = None           # cloud time of the latest update
+        self.reasserts = 0          # re-sent decisions since the edge last followed one
+        self._behind = 0            # consecutive frames made under another policy
 
     def update(self, is_tail, now_s, sequence):
         """Feed one analysed frame's flag at cloud time ``now_s``; maybe return a decision."""
+        self.now_s = now_s
         if is_tail:
             self.last_tail_s = now_s
             if self.mode != MODE_TAIL:
@@ -196,7 +217,44 @@ class TailController:
             return self._switch(MODE_STANDARD, sequence)
         return None
 
-    def _switch(self, mode, sequence):
+    def restart(self, sequence):
+        """
+        Return a standard-mode decision that re-synchronises an edge that restarted.
+
+        A restarted edge may hold the latched policy of its previous run; a fresh standard
+        policy makes edge and cloud agree again, and the next tail frame switches as usual.
+        """
+        self.last_tail_s = None
+        return self._switch(MODE_STANDARD, sequence)
+
+    def check_followed(self, frame_policy, now_s, sequence, after_s=2.0, max_reasserts=3):
+        """
+        Re-send the decision in force when the edge is not following it.
+
+        ``frame_policy`` is the ``policy_sequence`` the edge stamped on an analysed frame.
+        When three frames in a row carry another one than the last decision, and ``after_s``
+        passed since it was sent, the decision is sent again under a new number (the edge lost
+        it, restarted, or fell back while the cloud was unreachable), at most
+        ``max_reasserts`` times until the edge follows.  Returns the decision or None.
+        """
+        if self.policy_sequence == 0 or after_s <= 0 or frame_policy == self.policy_sequence:
+            self._behind = 0
+            if frame_policy == self.policy_sequence:
+                self.reasserts = 0
+            return None
+        self._behind += 1
+        due = self.last_switch_s is None or now_s - self.last_switch_s >= after_s
+        if self._behind < 3 or not due or self.reasserts >= max_reasserts:
+            return None
+        self.reasserts += 1
+        self._behind = 0
+        return self._switch(self.mode, sequence, now_s, reassert=True)
+
+    def _switch(self, mode, sequence, now_s=None, reassert=False):
+        if not reassert:
+            self.reasserts = 0
+        self._behind = 0
+        self.last_switch_s = now_s if now_s is not None else self.now_s
         self.mode = mode
         self.policy_sequence += 1
         return PolicyDecision(self.policy_sequence, mode, int(sequence), self.hold_s,
@@ -297,30 +355,45 @@ class Analytics(Protocol):
         """Return the tail signal of ``output`` in [0, 1]."""
 
 
-def _load_model_file(weights, kind, arch, device, num_classes, build, expected):
+#: What the class ids of each analytics kind are (for messages).
+CLASS_NOTE = {'seg': 'the Cityscapes train ids', 'det': 'the VisDrone categories'}
+
+
+def _load_model_file(weights, kind, arch, device, num_classes, build, expected, what):
     """
     Load an analytics model from the existing file ``weights``; return ``(model, info)``.
 
     ``weights`` is a Runespoor checkpoint of ``kind`` and ``arch``, or a plain state dict for
-    ``build(arch, num_classes=..., weights=...)`` (user-supplied weights).  A mismatch raises
+    ``build(arch, num_classes=..., weights=...)`` (user-supplied weights), read only with
+    ``weights_only=True`` (:func:`runespoor.checkpoint.read_torch_file`).  A mismatch raises
     :class:`ModelError` with the loader's text and ``(expected <expected>)`` (checkpoint) or
-    ``(expected arch ..., N classes)`` (state dict).  ``info`` says the arch and the format
-    (``checkpoint``: also its metrics and code version).
+    ``(expected arch ..., N classes)`` (state dict); so does a model with another class count
+    than ``num_classes``.  ``what`` names the file in messages.  ``info`` says the arch and the
+    format (``checkpoint``: also its metrics and code version).
     """
-    from .checkpoint import CheckpointError, load_model
+    from .checkpoint import CheckpointError, ForeignFileError, load_model
+    info = None
     try:
-        model, ckpt = load_model(weights, kind=kind, arch=arch, device=device)
-        return model, {'arch': arch, 'metrics': ckpt.get('metrics', {}),
-                       'code_version': ckpt.get('code_version'), 'format': 'checkpoint'}
+        model, ckpt = load_model(weights, kind=kind, arch=arch, device=device, what=what)
+        info = {'arch': arch, 'metrics': ckpt.get('metrics', {}),
+                'code_version': ckpt.get('code_version'), 'format': 'checkpoint'}
+    except ForeignFileError:
+        pass  # safe to read, but not a Runespoor checkpoint: try it as a plain state dict
     except CheckpointError as exc:
-        if 'is not a Runespoor checkpoint' not in str(exc):
-            raise ModelError(f'{exc} (expected {expected})') from exc
-    from .archs import WeightsError
-    try:  # a plain state dict for that architecture (user-supplied weights)
-        model = build(arch, num_classes=num_classes, weights=weights)
-    except WeightsError as exc:
-        raise ModelError(f'{exc} (expected arch {arch!r}, {num_classes} classes)') from exc
-    return model.to(device).eval(), {'arch': arch, 'format': 'state_dict'}
+        raise ModelError(f'{exc} (expected {expected})') from exc
+    if info is None:
+        from .archs import WeightsError
+        try:
+            model = build(arch, num_classes=num_classes, weights=weights)
+        except WeightsError as exc:
+            raise ModelError(f'{exc} (expected arch {arch!r}, {num_classes} classes)') from exc
+        model, info = model.to(device).eval(), {'arch': arch, 'format': 'state_dict'}
+    found = getattr(model, 'num_classes', None)
+    if found is not None and int(found) != int(num_classes):
+        raise ModelError(f'{what} {weights} has {int(found)} classes, expected {num_classes} '
+                         f'({CLASS_NOTE.get(kind, "the classes this node publishes")}); '
+                         f'refusing a model that would publish other class ids')
+    return model, info
 
 
 class Segmenter:
@@ -355,13 +428,14 @@ class Segmenter:
             raise ModelError(f'segmentation arch {arch!r} needs a weights file (parameter '
                              f'seg_weights, e.g. models/seg/{arch}.pt); none is set. Use '
                              f'seg_arch "none" or "palette" only for tests.')
-        if not os.path.isfile(weights):
+        if not os.path.exists(weights):
             raise ModelError(f'segmentation weights file {weights} does not exist (expected a '
                              f'Runespoor checkpoint of kind "seg", arch {arch!r}, '
                              f'{num_classes} classes)')
         from .archs import build_seg
         self.model, self.info = _load_model_file(weights, 'seg', arch, device, num_classes,
-                                                 build_seg, f'kind "seg", arch {arch!r}')
+                                                 build_seg, f'kind "seg", arch {arch!r}',
+                                                 'segmentation weights file')
 
     def __call__(self, image_bgr, tensor=None):
         """Segment ``image_bgr``; ``tensor`` (1x3xHxW RGB [0,1]) avoids a conversion."""
@@ -412,12 +486,12 @@ class DetectorAnalytics:
         if not weights:
             raise ModelError(f'detection arch {arch!r} needs a weights file (parameter '
                              f'det_weights, e.g. models/det/{arch}.pt); none is set')
-        if not os.path.isfile(weights):
+        if not os.path.exists(weights):
             raise ModelError(f'detection weights file {weights} does not exist (expected '
                              f'{expected}; train one with "runespoor train det")')
         from .archs import build_det
         model, self.info = _load_model_file(weights, 'det', arch, device, num_classes,
-                                            build_det, expected)
+                                            build_det, expected, 'detection weights file')
         return model
 
     def __call__(self, image_bgr, tensor=None):
@@ -593,6 +667,12 @@ class PipelineConfig:
     hold_s: float = 1.0
     max_frame_age_s: float = 0.0
     max_source_side: int = 8192
+    #: Largest source frame analysed [pixels]: bounds the memory of reconstruction and
+    #: analytics per frame (3840 x 2160 is 8.3 M; 8192 x 8192 would need tens of GB).
+    max_source_pixels: int = 4096 * 2048
+    max_sequence_jump: int = 1000      # frames ahead still taken as the same stream
+    max_clock_skew_s: float = 300.0    # capture stamps further from cloud time: latency unknown
+    policy_resync_s: float = 2.0       # re-send a decision the edge has not followed after [s]
     policy_standard: Knobs = field(default_factory=lambda: Knobs(0, 0, 0.0, False))
     policy_tail: Knobs = field(default_factory=lambda: Knobs(0, 0, 0.0, True))
 
@@ -611,13 +691,15 @@ class CloudPipeline:
         self.analytics = analytics
         self.config = config or PipelineConfig()
         self.clock = clock
-        self.guard = SequenceGuard(self.config.max_frame_age_s)
+        self.guard = SequenceGuard(self.config.max_frame_age_s, self.config.max_sequence_jump)
         self.tail = TailController(self.config.hold_s, self.config.policy_standard,
                                    self.config.policy_tail)
         self.latency = LatencyStats()
         self.errors = dict.fromkeys(ERROR_KINDS, 0)
         self.analysed = 0
         self.tail_frames = 0
+        self.decoder_warnings = 0      # frames the JPEG decoder called damaged but decoded
+        self.implausible_stamps = 0    # frames whose capture stamp is far from cloud time
         self._lock = threading.Lock()
 
     @property
@@ -644,11 +726,28 @@ class CloudPipeline:
         """Cheap checks on arrival, in arrival order; raise :class:`FrameError` (counted)."""
         try:
             self._check_header(frame)
-            self.guard.check(frame)
+            with self._lock:
+                self.guard.check(frame)
         except FrameError as exc:
             self.count_error(exc.kind)
             raise
         return frame
+
+    def stamp_plausible(self, frame):
+        """
+        Return True if ``frame``'s capture stamp is within ``max_clock_skew_s`` of its arrival.
+
+        A stamp of 1970 or 2038 would make the published end-to-end latency meaningless
+        (-3.5e11 ms); such frames are still analysed, counted in :attr:`implausible_stamps`,
+        and their latency is reported as unknown (NaN).
+        """
+        skew = self.config.max_clock_skew_s
+        ok = (math.isfinite(frame.capture_s) and frame.capture_s > 0
+              and (skew <= 0 or abs(frame.receive_s - frame.capture_s) <= skew))
+        if not ok:
+            with self._lock:
+                self.implausible_stamps += 1
+        return ok
 
     def _check_header(self, frame):
         seq = frame.sequence
@@ -659,15 +758,37 @@ class CloudPipeline:
         if isinstance(frame.scale, bool) or frame.scale not in codec.SCALES:
             raise FrameError('unknown_scale', f'frame {seq}: scale {frame.scale!r} not one of '
                              f'{codec.SCALES}', seq)
+        lo, hi = codec.JPEG_QUALITY_RANGE
+        if not lo <= frame.jpeg_quality <= hi:
+            raise FrameError('bad_knobs', f'frame {seq}: jpeg_quality {frame.jpeg_quality} '
+                             f'outside [{lo}, {hi}]', seq)
+        if not (math.isfinite(frame.frame_rate) and frame.frame_rate >= 0):
+            raise FrameError('bad_knobs', f'frame {seq}: frame_rate {frame.frame_rate!r} must '
+                             'be finite and >= 0', seq)
         w, h, top = frame.source_width, frame.source_height, self.config.max_source_side
         if not (0 < w <= top and 0 < h <= top):
             raise FrameError('bad_size', f'frame {seq}: source size {w}x{h} outside '
                              f'1..{top} px', seq)
+        if self.config.max_source_pixels and w * h > self.config.max_source_pixels:
+            raise FrameError('bad_size', f'frame {seq}: source {w}x{h} = {w * h} pixels above '
+                             f'max_source_pixels {self.config.max_source_pixels}', seq)
         if frame.scale > 1 and (w < frame.scale or h < frame.scale):
             raise FrameError('bad_size', f'frame {seq}: source {w}x{h} smaller than scale '
                              f'x{frame.scale}', seq)
         if not frame.data:
             raise FrameError('undecodable', f'frame {seq}: empty JPEG payload', seq)
+        try:  # the header only: cheap, and refuses a 600-byte "65000 x 65000" before decoding
+            fmt, jw, jh = codec.probe_image(frame.data)
+        except codec.CodecError as exc:
+            kind = 'bad_format' if 'not a JPEG' in str(exc) else 'undecodable'
+            raise FrameError(kind, f'frame {seq}: {exc}', seq) from exc
+        if fmt != 'jpeg':
+            raise FrameError('bad_format', f'frame {seq}: payload is {fmt.upper()} although '
+                             f'labelled {frame.image_format!r}; expected jpeg', seq)
+        want = codec.scaled_size(w, h, frame.scale)
+        if (jw, jh) != want:
+            raise FrameError('size_mismatch', f'frame {seq}: JPEG header says {jw}x{jh} but '
+                             f'source {w}x{h} at x{frame.scale} gives {want[0]}x{want[1]}', seq)
 
     def process(self, frame):
         """Analyse an admitted frame; return a :class:`FrameResult` or raise FrameError."""
@@ -680,16 +801,20 @@ class CloudPipeline:
     def _process(self, frame):
         seq = frame.sequence
         t0 = time.perf_counter()
-        try:
-            lr = codec.decode_jpeg(frame.data)
-        except codec.CodecError as exc:
-            raise FrameError('undecodable', f'frame {seq}: {exc}', seq) from exc
         want = codec.scaled_size(frame.source_width, frame.source_height, frame.scale)
+        try:
+            lr, notes = codec.decode_image(frame.data, expect=want)
+        except codec.CodecError as exc:
+            kind = 'size_mismatch' if 'expected' in str(exc) else 'undecodable'
+            raise FrameError(kind, f'frame {seq}: {exc}', seq) from exc
         got = (lr.shape[1], lr.shape[0])
         if got != want:
             raise FrameError('size_mismatch', f'frame {seq}: decoded {got[0]}x{got[1]} but '
                              f'source {frame.source_width}x{frame.source_height} at '
                              f'x{frame.scale} gives {want[0]}x{want[1]}', seq)
+        if notes:
+            with self._lock:
+                self.decoder_warnings += 1
         t1 = time.perf_counter()
         size = (frame.source_height, frame.source_width)
         hr, tensor = self.reconstructor.reconstruct(lr, frame.scale, size)
@@ -698,7 +823,15 @@ class CloudPipeline:
         t3 = time.perf_counter()
         value = float(self.analytics.tail_signal(output, size, self.config))
         is_tail = is_tail_ratio(value, self.config.tail_threshold, self.config.tail_direction)
-        policy = self.tail.update(is_tail, self.clock(), seq)
+        with self._lock:
+            restarted, self.guard.restart_pending = self.guard.restart_pending, False
+        now = self.clock()
+        self.tail.now_s = now
+        policy = self.tail.restart(seq) if restarted else None
+        policy = self.tail.update(is_tail, now, seq) or policy
+        if policy is None:
+            policy = self.tail.check_followed(int(frame.policy_sequence), now, seq,
+                                              self.config.policy_resync_s)
         t4 = time.perf_counter()
         lat = {'decode_ms': (t1 - t0) * 1e3, 'reconstruct_ms': (t2 - t1) * 1e3,
                'inference_ms': (t3 - t2) * 1e3, 'postprocess_ms': (t4 - t3) * 1e3}
@@ -710,7 +843,7 @@ class CloudPipeline:
         common = {'sequence': seq, 'reconstructed': hr, 'is_tail': is_tail,
                   'threshold': self.config.tail_threshold, 'knobs': frame.knobs,
                   'method': self.method, 'latencies_ms': lat, 'policy': policy,
-                  'frame': frame, 'task': self.task}
+                  'frame': frame, 'task': self.task, 'decoder_messages': notes}
         if self.task == 'detection':
             return FrameResult(labels=None, small_region_ratio=None, detections=output,
                                small_box_share=value, **common)
