@@ -125,6 +125,17 @@ PARAMETERS = {
                           lo=0.0, hi=600.0)),
     'max_frame_age_s': (0.0, _desc('drop frames older than this at arrival; 0 = off (needs '
                                    'synchronised clocks) [s]', lo=0.0, hi=3600.0)),
+    'max_source_pixels': (4096 * 2048, _desc(
+        'largest source frame analysed (width x height): bounds the memory per frame; larger '
+        'frames are refused from their header, before decoding [pixels]', read_only=True,
+        lo=1, hi=8192 * 8192, kind=int)),
+    'max_clock_skew_s': (300.0, _desc(
+        'a capture stamp further than this from the cloud clock makes the end-to-end latency '
+        'unknown (NaN, counted as implausible_stamps); 0 = never [s]', lo=0.0, hi=1e9)),
+    'policy_resync_s': (2.0, _desc(
+        're-send the tail decision in force (new policy_sequence, at most 3 times) when '
+        'analysed frames show the edge is not following it this long after it was sent (lost '
+        'policy, edge restart or fallback); 0 = never [s]', lo=0.0, hi=3600.0)),
     'queue_size': (2, _desc('frames waiting for analysis; full -> oldest dropped',
                             read_only=True, lo=1, hi=100, kind=int)),
     'publish_reconstructed_every_n': (5, _desc('publish every n-th reconstructed frame; 0 = '
@@ -143,6 +154,9 @@ PARAMETERS = {
     'diagnostics_period_s': (1.0, _desc('/diagnostics period [s]', read_only=True, lo=0.1,
                                         hi=60.0)),
 }
+#: Parameters naming files or folders: read-only, read once at start-up (never on a remote
+#: parameter call), only regular files of bounded size, weights with weights_only=True.
+FILE_PARAMETERS = frozenset({'sr_dir', 'seg_weights', 'det_weights'})
 
 
 def _knobs(scale, quality, tail):
@@ -180,6 +194,8 @@ class CloudNode(Node):
             small_region_fraction=p['small_region_fraction'],
             small_box_fraction=p['small_box_fraction'],
             hold_s=p['hold_s'], max_frame_age_s=p['max_frame_age_s'],
+            max_source_pixels=p['max_source_pixels'], max_clock_skew_s=p['max_clock_skew_s'],
+            policy_resync_s=p['policy_resync_s'],
             policy_standard=_knobs(p['policy_standard_scale'],
                                    p['policy_standard_jpeg_quality'], False),
             policy_tail=_knobs(p['policy_tail_scale'], p['policy_tail_jpeg_quality'], True))
@@ -257,6 +273,9 @@ class CloudNode(Node):
             for prm in params:
                 if prm.name not in PARAMETERS:
                     continue
+                if prm.name in FILE_PARAMETERS:  # read_only already; never open a remote path
+                    raise ValueError(f'{prm.name} names a file: it is read only at start-up '
+                                     '(restart the node to change it)')
                 want = type(PARAMETERS[prm.name][0])
                 if want is float and isinstance(prm.value, int) and \
                         not isinstance(prm.value, bool):
@@ -283,6 +302,8 @@ class CloudNode(Node):
             self.pipeline.analytics.score_threshold = float(get['det_score_threshold'])
         cfg.hold_s = self.pipeline.tail.hold_s = float(get['hold_s'])
         cfg.max_frame_age_s = self.pipeline.guard.max_age_s = float(get['max_frame_age_s'])
+        cfg.max_clock_skew_s = float(get['max_clock_skew_s'])
+        cfg.policy_resync_s = float(get['policy_resync_s'])
         self.pipeline.tail.standard, self.pipeline.tail.tail = std, tail
         self.get_logger().info(f'parameters changed: {new}')
         return SetParametersResult(successful=True)
@@ -316,17 +337,26 @@ class CloudNode(Node):
             self._bad_frame(exc)
             return
         frame.ros_header = msg.header  # copied into the outputs
+        frame.stamp_ok = self.pipeline.stamp_plausible(frame)
+        if not frame.stamp_ok:
+            self._throttled('stamp', f'frame {frame.sequence}: capture stamp '
+                            f'{frame.capture_s:.3f} s is more than max_clock_skew_s from the '
+                            f'cloud clock ({recv_s:.3f} s); end-to-end latency unknown')
         if self.queue.put(frame) is not None:
             self.pipeline.count_error('queue_full')
 
     def _bad_frame(self, exc):
         """Log a skipped frame: every kind at once, then at most once a second per kind."""
         self._last_error = f'{exc.kind}: {exc}'
+        count = self.pipeline.errors.get(exc.kind, 0)
+        self._throttled(exc.kind, f'skipped frame ({exc.kind}, {count} so far): {exc}')
+
+    def _throttled(self, key, text):
+        """Log ``text`` as a warning at most once a second per ``key``."""
         now = time.monotonic()
-        if now - self._last_logged.get(exc.kind, -1e9) >= 1.0:
-            self._last_logged[exc.kind] = now
-            count = self.pipeline.errors.get(exc.kind, 0)
-            self.get_logger().warning(f'skipped frame ({exc.kind}, {count} so far): {exc}')
+        if now - self._last_logged.get(key, -1e9) >= 1.0:
+            self._last_logged[key] = now
+            self.get_logger().warning(text)
 
     # -- worker ----------------------------------------------------------------------------
     def _work(self):
@@ -345,6 +375,10 @@ class CloudNode(Node):
                 self.get_logger().error(f'frame {frame.sequence} failed: {exc!r}',
                                         throttle_duration_sec=1.0)
                 continue
+            if result.decoder_messages:
+                self._throttled('decoder', f'frame {frame.sequence}: damaged JPEG data '
+                                f'({self.pipeline.decoder_warnings} frames so far): '
+                                f'{result.decoder_messages[0]}')
             try:
                 self._publish(frame, result)
             except Exception as exc:  # noqa: B902 - context shut down under us
@@ -378,10 +412,14 @@ class CloudNode(Node):
         with self._lock:
             self.counters['frames_analysed'] += 1
             self.counters['tail_frames'] += int(res.is_tail)
-            self._e2e_ms.append(e2e_ms)
+            if np.isfinite(e2e_ms):
+                self._e2e_ms.append(e2e_ms)
             del self._e2e_ms[:-200]
 
     def _end_to_end_ms(self, frame):
+        """Capture -> publication [ms]; NaN when the capture stamp is implausible."""
+        if not getattr(frame, 'stamp_ok', True):
+            return float('nan')
         now_s = self.get_clock().now().nanoseconds * 1e-9
         return float((now_s - frame.capture_s) * 1e3)
 
@@ -445,7 +483,10 @@ class CloudNode(Node):
         image_conv.fill_imgmsg(m.labels, res.labels, 'mono8')
         m.labels.header = header
         m.small_region_ratio = float(res.small_region_ratio)
-        m.uplink_ms = float((frame.receive_s - frame.send_s) * 1e3)
+        uplink_s = frame.receive_s - frame.send_s
+        skew = self.pipeline.config.max_clock_skew_s
+        m.uplink_ms = float(uplink_s * 1e3) if skew <= 0 or abs(uplink_s) <= skew \
+            else float('nan')
         flag = self._flag_and_policy(res, header)
         m.postprocess_ms = float(res.latencies_ms['postprocess_ms'] +
                                  (time.perf_counter() - t0) * 1e3)
@@ -495,6 +536,9 @@ class CloudNode(Node):
         values = dict(self.counters)
         values.update({f'errors_{k}': v for k, v in errors.items()})
         values['queue_length'] = len(self.queue)
+        values['edge_restarts'] = pipe.guard.restarts
+        values['decoder_warnings'] = pipe.decoder_warnings
+        values['implausible_stamps'] = pipe.implausible_stamps
         values['method'] = pipe.method
         values['task'] = pipe.task
         values['tail_mode'] = 'tail' if pipe.tail.mode == RatePolicy.MODE_TAIL else 'standard'
@@ -535,23 +579,15 @@ def tail_indicator(is_tail, ratio, threshold, size=(240, 48)):
 
 
 def main(args=None):
-    """Entry point of ``ros2 run runespoor_cloud cloud_node``."""
-    rclpy.init(args=args)
-    node = None
-    rc = 0
-    try:
-        node = CloudNode()
-        rclpy.spin(node)
-    except (ModelError, ValueError) as exc:
-        print(f'[FATAL] [runespoor_cloud] refusing to start: {exc}', file=sys.stderr)
-        rc = 2
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return rc
+    """
+    Entry point of ``ros2 run runespoor_cloud cloud_node``.
+
+    Missing or mismatched models and bad parameters are logged at FATAL under the node's name
+    ("refusing to start: ...") and give status 2; Ctrl-C / SIGTERM shut down once, a second
+    SIGINT is ignored (:mod:`runespoor_edge.node_main`).
+    """
+    from runespoor_edge.node_main import run
+    return run(CloudNode, args, node_name='runespoor_cloud', refuse=(ModelError, ValueError))
 
 
 if __name__ == '__main__':

@@ -21,8 +21,6 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import numpy as np
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
                                 SetParametersResult)
-import rclpy
-import rclpy.executors
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, qos_profile_sensor_data, QoSProfile,
@@ -30,6 +28,7 @@ from rclpy.qos import (DurabilityPolicy, HistoryPolicy, qos_profile_sensor_data,
 from runespoor import codec, image_conv
 from runespoor.edge_control import (EdgeController, Knobs, MODE_TAIL, PolicyError,
                                     PolicyUpdate, ProfileError, ProfileTable)
+from runespoor.safe_files import MAX_CONFIG_BYTES, read_text_file, UnsafeFileError
 from runespoor_msgs.msg import EncodedFrame, LinkFeedback, RatePolicy
 from sensor_msgs.msg import CompressedImage, Image
 
@@ -92,7 +91,8 @@ PARAMETERS = {
     'use_profile': (False, _desc('take standard/tail configs from the profile table at the '
                                  'current bandwidth instead of the knob parameters')),
     'profile_file': ('', _desc('profile YAML; empty = share/runespoor_edge/config/'
-                               'profile_default.yaml')),
+                               'profile_default.yaml (read at start-up only: a regular file '
+                               'of at most 16 MiB)', read_only=True)),
     'bandwidth_source': ('fixed', _desc('bandwidth for the profile lookup: fixed (parameter '
                                         'bandwidth_kbps) or estimate (from link feedback)',
                                         additional_constraints='fixed | estimate')),
@@ -131,6 +131,19 @@ PARAMETERS = {
     'awstream_fps': (17.0, _desc('awstream: frame rate that converts the candidate bytes '
                                  'per frame into kbit/s [Hz]', read_only=True,
                                  floating_point_range=_float_range(0.1, 240.0))),
+    'cloud_timeout_s': (3.0, _desc(
+        'fall back to the standard config at the last good bandwidth (policy dropped, '
+        '/diagnostics ERROR) after this long without link feedback or a policy from the '
+        'cloud; recovers with the next feedback; 0 = never [s]',
+        floating_point_range=_float_range(0.0, 3600.0))),
+    'policy_rate_hz': (10.0, _desc(
+        'at most this many RatePolicy messages accepted per second on average (bursts of '
+        'max(2, rate)); more are rejected and counted; 0 = no limit [Hz]',
+        floating_point_range=_float_range(0.0, 1000.0))),
+    'max_input_pixels': (codec.MAX_DECODE_PIXELS, _desc(
+        'largest camera frame accepted (width x height); a compressed frame is refused from '
+        'its header, before decoding [pixels]', read_only=True,
+        integer_range=_int_range(1, 16384 * 16384))),
     'emulated_uplink_kbps': (0.0, _desc(
         'in-process link emulation (token bucket) for machines without tc shaping: frames wait '
         'until the bucket lets them out; 0 = off [kbit/s]',
@@ -139,6 +152,10 @@ PARAMETERS = {
         'emulation: a frame that would wait longer than this is dropped (like tc tbf latency) '
         '[ms]', floating_point_range=_float_range(1.0, 60000.0))),
 }
+#: Parameters naming files or folders: read-only, read once at start-up (never on a remote
+#: parameter call), through runespoor.safe_files / runespoor.checkpoint.
+FILE_PARAMETERS = frozenset({'profile_file', 'awstream_stats_file', 'awstream_seg_weights',
+                             'awstream_sr_dir'})
 
 
 class EdgeNode(Node):
@@ -154,7 +171,10 @@ class EdgeNode(Node):
             Knobs(p['scale'], p['jpeg_quality'], float(p['frame_rate'])),
             tail=Knobs(p['tail_scale'], p['tail_jpeg_quality'], float(p['tail_frame_rate'])),
             profile=self._load_profile(p['profile_file']), use_profile=p['use_profile'],
-            bandwidth_source=p['bandwidth_source'], bandwidth_kbps=float(p['bandwidth_kbps']))
+            bandwidth_source=p['bandwidth_source'], bandwidth_kbps=float(p['bandwidth_kbps']),
+            cloud_timeout_s=float(p['cloud_timeout_s']),
+            policy_rate_hz=float(p['policy_rate_hz']))
+        self._max_input_pixels = int(p['max_input_pixels'])
         self.controller.estimator.rate.window_s = float(p['bandwidth_window_s'])
         self.awstream = None
         self._profiling = None
@@ -166,13 +186,15 @@ class EdgeNode(Node):
         self.sequence = 0
         self.counters = {'frames_in': 0, 'frames_sent': 0, 'frames_gated': 0,
                          'input_errors': 0, 'encode_errors': 0, 'policies_rejected': 0,
-                         'feedback_samples': 0, 'emulated_drops': 0, 'awstream_profiles': 0,
+                         'feedback_samples': 0, 'feedback_rejected': 0, 'fallbacks': 0,
+                         'decoder_warnings': 0, 'emulated_drops': 0, 'awstream_profiles': 0,
                          'awstream_raw_bytes': 0}
         self._encode_ms = deque(maxlen=200)
         self._bytes = deque(maxlen=200)
         self._last_error = ''
         self._last_logged = {}
         self._mode = None
+        self._fallback = False
 
         self.pub = self.create_publisher(EncodedFrame, 'runespoor/encoded',
                                          UPLINK_QOS[p['uplink_reliability']])
@@ -212,7 +234,8 @@ class EdgeNode(Node):
         for key in ('jpeg_quality', 'tail_jpeg_quality'):
             if key in p and not 1 <= p[key] <= 100:
                 raise ValueError(f'parameter {key}={p[key]!r}: must be in [1, 100]')
-        for key in ('frame_rate', 'tail_frame_rate', 'bandwidth_kbps'):
+        for key in ('frame_rate', 'tail_frame_rate', 'bandwidth_kbps', 'cloud_timeout_s',
+                    'policy_rate_hz'):
             if key in p and not (np.isfinite(p[key]) and p[key] >= 0):
                 raise ValueError(f'parameter {key}={p[key]!r}: must be >= 0')
         if 'bandwidth_window_s' in p and not p['bandwidth_window_s'] > 0:
@@ -232,10 +255,18 @@ class EdgeNode(Node):
             raise ValueError('parameter emulated_uplink_kbps must be >= 0')
 
     def _load_profile(self, path):
+        """Read the profile YAML ``path`` (a regular file of bounded size; ValueError if not)."""
+        import yaml
         if not path:
             path = default_profile_path()
-        try:
-            table = ProfileTable.load(path)
+        try:  # never blocks: a FIFO, device or huge file is refused before reading
+            text = read_text_file(path, MAX_CONFIG_BYTES, 'profile file', empty_ok=False)
+            table = ProfileTable.from_dict(yaml.safe_load(text), path=str(path))
+        except UnsafeFileError as exc:
+            raise ValueError(f'parameter profile_file: {exc}') from exc
+        except yaml.YAMLError as exc:
+            raise ValueError(f'parameter profile_file: profile file {path} is not valid YAML: '
+                             f'{exc}') from exc
         except ProfileError as exc:
             raise ValueError(f'parameter profile_file: {exc}') from exc
         self.get_logger().info(f'profile {table.name!r} ({len(table.entries)} rows) from {path}')
@@ -254,17 +285,21 @@ class EdgeNode(Node):
                     if not isinstance(prm.value, want):
                         raise ValueError(f'parameter {prm.name} must be {want.__name__}')
             self._check(merged)
-            profile = self._load_profile(merged['profile_file']) \
-                if 'profile_file' in new else None
+            files = sorted(set(new) & FILE_PARAMETERS)
+            if files:  # read_only already; never open a file named by a remote caller
+                raise ValueError(f'parameter {files[0]} names a file: it is read only at start-up '
+                                 '(restart the node to change it)')
             self.controller.configure(
                 standard=Knobs(merged['scale'], merged['jpeg_quality'],
                                float(merged['frame_rate'])),
                 tail=Knobs(merged['tail_scale'], merged['tail_jpeg_quality'],
                            float(merged['tail_frame_rate'])),
-                profile=profile, use_profile=merged['use_profile'],
+                profile=None, use_profile=merged['use_profile'],
                 bandwidth_source=merged['bandwidth_source'],
                 bandwidth_kbps=float(merged['bandwidth_kbps']))
             self.controller.estimator.rate.window_s = float(merged['bandwidth_window_s'])
+            self.controller.cloud_timeout_s = float(merged['cloud_timeout_s'])
+            self.controller.policy_limiter.configure(float(merged['policy_rate_hz']))
             if self.awstream is not None:
                 self.awstream.on_bandwidth(float(merged['bandwidth_kbps']))
                 self.awstream.bandwidth_source = merged['bandwidth_source']
@@ -283,18 +318,32 @@ class EdgeNode(Node):
                      lambda: image_conv.imgmsg_to_bgr8(msg))
 
     def _on_compressed(self, msg):
-        self._handle(msg, 0, lambda: image_conv.compressed_to_bgr8(msg))
+        notes = []
+
+        def convert():
+            image = image_conv.compressed_to_bgr8(msg, self._max_input_pixels, notes)
+            if notes:
+                self.counters['decoder_warnings'] += 1
+                self._warn_throttled('decoder', f'damaged camera JPEG/PNG data '
+                                     f'({self.counters["decoder_warnings"]} frames so far): '
+                                     f'{notes[0]}')
+            return image
+        self._handle(msg, 0, convert)
+
+    def _warn_throttled(self, key, text):
+        """Log ``text`` as a warning at most once a second per ``key``."""
+        now = time.monotonic()
+        if now - self._last_logged.get(key, -1e9) >= 1.0:
+            self._last_logged[key] = now
+            self.get_logger().warning(text)
 
     def _input_error(self, text):
         """Count and log a bad input: each new kind at once, repeats at most once a second."""
         self.counters['input_errors'] += 1
         self._last_error = text
         key = text.split(':')[1][:24] if ':' in text else text[:24]
-        now = time.monotonic()
-        if now - self._last_logged.get(key, -1e9) >= 1.0:
-            self._last_logged[key] = now
-            self.get_logger().warning(f'{text} ({self.counters["input_errors"]} input errors '
-                                      'so far)')
+        self._warn_throttled(key, f'{text} ({self.counters["input_errors"]} input errors '
+                             'so far)')
 
     def _handle(self, msg, pixels, convert):
         self.counters['frames_in'] += 1
@@ -303,17 +352,25 @@ class EdgeNode(Node):
         if t <= 0:
             capture = self.get_clock().now().to_msg()
             t = stamp_to_s(capture)
+        if pixels > self._max_input_pixels:
+            self._input_error(f'dropped camera frame: {msg.width}x{msg.height} above '
+                              f'max_input_pixels {self._max_input_pixels}')
+            return
         if self.awstream is not None:
             decision = self.awstream.on_frame(t, None, pixels or None)
         else:
-            decision = self.controller.on_frame(t, pixels or None)
+            decision = self.controller.on_frame(t, pixels or None, now=time.monotonic())
+            self._note_fallback()
         if not decision.send:
             self.counters['frames_gated'] += 1
             return
         try:
             image = convert()
-        except image_conv.ImageConversionError as exc:
+        except (image_conv.ImageConversionError, codec.CodecError) as exc:
             self._input_error(f'dropped camera frame: {exc}')
+            return
+        except Exception as exc:  # noqa: B902 - a converter bug must not stop the camera path
+            self._input_error(f'dropped camera frame: conversion failed: {exc!r}')
             return
         if self.awstream is not None:
             self._maybe_reprofile(t, image)
@@ -350,6 +407,7 @@ class EdgeNode(Node):
         out.encode_ms = float(encode_ms)
         out.bandwidth_estimate_kbps = float(decision.bandwidth_kbps)
         out.send_stamp = self.get_clock().now().to_msg()
+        self.controller.note_sent(out.sequence, len(enc.data), stamp_to_s(out.send_stamp))
         if not self.link.send(out, len(enc.data)):
             self.counters['emulated_drops'] += 1
         self.sequence += 1
@@ -370,11 +428,12 @@ class EdgeNode(Node):
                 tail=Knobs(int(msg.tail.scale), int(msg.tail.jpeg_quality),
                            float(msg.tail.frame_rate), True),
                 trigger_sequence=int(msg.trigger_sequence), hold_s=float(msg.hold_s))
-            self.controller.on_policy(policy)
+            self.controller.on_policy(policy, now=time.monotonic(), frames_sent=self.sequence)
         except PolicyError as exc:
             self.counters['policies_rejected'] += 1
             self._last_error = f'rejected RatePolicy: {exc}'
-            self.get_logger().warning(self._last_error)
+            self._warn_throttled('policy', f'{self._last_error} '
+                                 f'({self.counters["policies_rejected"]} rejected so far)')
             return
         self.get_logger().info(
             f'RatePolicy {msg.policy_sequence}: mode '
@@ -384,10 +443,33 @@ class EdgeNode(Node):
     def _on_feedback(self, msg):
         sample = (int(msg.sequence), int(msg.bytes), stamp_to_s(msg.send_stamp),
                   stamp_to_s(msg.header.stamp))
+        if not self.controller.on_feedback(*sample, now=time.monotonic()):
+            return
+        self.counters['feedback_samples'] += 1
         if self.awstream is not None:
-            self.awstream.on_feedback(*sample)
-        if self.controller.on_feedback(*sample):
-            self.counters['feedback_samples'] += 1
+            self.awstream.on_feedback(*sample)  # same estimator: it only sees believed samples
+
+    def _note_fallback(self):
+        """Log the cloud-silence fallback when it starts and ends."""
+        ctl = self.controller
+        if ctl.fallback == self._fallback:
+            return
+        self._fallback = ctl.fallback
+        if ctl.fallback:
+            std = ctl._fallback_config(None)
+            if ctl.last_heard is None:  # start-up: the cloud may still be loading its models
+                self.get_logger().warning(
+                    f'no link feedback from a cloud yet ({ctl.cloud_timeout_s:g} s after the '
+                    f'first frame): standard config x{std.scale} q{std.jpeg_quality} until '
+                    'one answers')
+                return
+            self.get_logger().error(
+                f'no link feedback or policy from the cloud for {ctl.cloud_timeout_s:g} s: '
+                f'FALLBACK to the standard config x{std.scale} q{std.jpeg_quality} at the last '
+                f'good bandwidth {ctl.fallback_kbps:.0f} kbit/s (policy dropped)')
+        else:
+            self.get_logger().info('cloud heard again: fallback ended, following the profile '
+                                   'and the next RatePolicy')
 
     # -- AWStream baseline -------------------------------------------------------------
     def _make_awstream(self, p):
@@ -400,9 +482,9 @@ class EdgeNode(Node):
         if p['awstream_stats_file']:
             import json
             from runespoor.cac.selection import ConfigStats
-            try:
-                with open(p['awstream_stats_file'], 'r', encoding='utf-8') as f:
-                    summary = json.load(f)
+            try:  # a regular file of bounded size, never a FIFO or device
+                summary = json.loads(read_text_file(p['awstream_stats_file'], MAX_CONFIG_BYTES,
+                                                    'statistics file', empty_ok=False))
                 stats = [ConfigStats(**{k: (float('nan') if v is None else v)
                                         for k, v in d.items()})
                          for d in summary['config_stats']]
@@ -427,6 +509,7 @@ class EdgeNode(Node):
         if not weights or p['awstream_period_s'] <= 0:
             return None
         from runespoor.cac.awstream import make_measure
+        from runespoor.checkpoint import CheckpointError
         from runespoor.cloud_pipeline import (make_reconstructor, ModelError, resolve_device,
                                               Segmenter)
         try:
@@ -440,12 +523,12 @@ class EdgeNode(Node):
                                        tuple(scales))
             if weights == 'palette':
                 seg = Segmenter('palette')
-            else:
-                import torch
-                ckpt = torch.load(weights, map_location='cpu', weights_only=False)
-                arch = ckpt.get('config', {}).get('arch') or ckpt.get('arch')
+            else:  # read safely (weights_only=True): its arch, then the model
+                from runespoor.checkpoint import inspect_checkpoint
+                arch = inspect_checkpoint(weights, kind='seg',
+                                          what='segmentation checkpoint')['arch']
                 seg = Segmenter(arch, weights, device)
-        except (ModelError, OSError, ValueError) as exc:
+        except (ModelError, CheckpointError, OSError, ValueError) as exc:
             raise ValueError(f'awstream re-profiling models: {exc}') from exc
 
         def analyse(lr, scale, size=None):
@@ -498,6 +581,12 @@ class EdgeNode(Node):
             self.counters['policies_rejected']
         status.level = DiagnosticStatus.WARN if errors else DiagnosticStatus.OK
         status.message = self._last_error or 'ok'
+        if ctl.fallback:
+            lost = ctl.last_heard is not None  # contact lost (not: no cloud yet at start-up)
+            status.level = DiagnosticStatus.ERROR if lost else DiagnosticStatus.WARN
+            status.message = (f'cloud silent for {ctl.cloud_silence_s(time.monotonic()):.1f} s: '
+                              'fallback to the standard config' if lost else
+                              'no cloud heard yet: standard config')
         mode = ctl.policy.mode if ctl.policy is not None else 0
         values = dict(self.counters)
         values.update({
@@ -509,6 +598,10 @@ class EdgeNode(Node):
             'bandwidth_used_kbps': f'{bw:.1f}',
             'link_throughput_kbps': f'{ctl.estimator.throughput_kbps():.1f}',
             'link_queuing_delay_ms': f'{ctl.estimator.queuing_delay_ms():.1f}',
+            'cloud_silence_s': f'{ctl.cloud_silence_s(time.monotonic()):.1f}',
+            'fallback': 'on' if ctl.fallback else 'off',
+            'fallbacks': ctl.fallbacks,
+            'feedback_rejected': ctl.feedback_rejected,
             'encode_ms_p50': f'{np.median(self._encode_ms):.2f}' if self._encode_ms else 'n/a',
             'bytes_per_frame_mean': f'{np.mean(self._bytes):.0f}' if self._bytes else 'n/a',
         })
@@ -610,25 +703,15 @@ def default_profile_path():
                         'profile_default.yaml')
 
 
-def run(node_factory, args=None):
-    """Init rclpy, spin the node made by ``node_factory``, shut down cleanly on Ctrl-C."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = node_factory()
-        rclpy.spin(node)
-    except KeyboardInterrupt:
-        pass
-    except ValueError as exc:  # bad parameters at start-up
-        print(f'[ERROR] {exc}', file=sys.stderr)
-        return 2
-    except rclpy.executors.ExternalShutdownException:
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+def run(node_factory, args=None, node_name='runespoor_edge', **kwargs):
+    """
+    Spin the node made by ``node_factory`` until Ctrl-C / SIGTERM; shut down once.
+
+    Bad parameters at start-up are logged at FATAL under ``node_name`` and give status 2; a
+    second SIGINT is ignored (see :mod:`runespoor_edge.node_main`).
+    """
+    from runespoor_edge.node_main import run as run_node
+    return run_node(node_factory, args, node_name=node_name, **kwargs)
 
 
 def main(args=None):
