@@ -38,7 +38,7 @@ def main(argv=None):
     from rclpy.qos import (DurabilityPolicy, qos_profile_sensor_data, QoSProfile,
                            ReliabilityPolicy)
     from runespoor.cac.experiment import reaction_times, summarise
-    from runespoor_cloud.graph import Graph
+    from runespoor_bringup.graph import Graph
     from runespoor_cloud.testing import child_env, free_domain_id, Probe
     from runespoor_msgs.msg import EncodedFrame, RatePolicy
     w, h = (int(v) for v in args.size.split('x'))

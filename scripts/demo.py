@@ -39,7 +39,7 @@ from rclpy.qos import (DurabilityPolicy, qos_profile_sensor_data, QoSProfile,
 from runespoor import image_conv
 from runespoor.cloud_pipeline import caption
 from runespoor.labels import colorize
-from runespoor_cloud.graph import Graph
+from runespoor_bringup.graph import Graph
 from runespoor_cloud.testing import child_env, free_domain_id, Probe
 from runespoor_msgs.msg import (Detection2DArray, EncodedFrame, RatePolicy, SemanticMap,
                                 TailFrameFlag)
@@ -418,7 +418,7 @@ def detection_main(args):
     t_start = time.monotonic()
     fresh_dir(args.out)
     bag, gt_counts = make_drone_clip(make_scene, args.frames, os.path.join(args.out, 'clip_bag'))
-    from runespoor_cloud.graph import CLOUD_TASK_PARAMS, config_path
+    from runespoor_bringup.graph import CLOUD_TASK_PARAMS, config_path
     # 640x360 raw frames (691 kB) are too big for best effort on a loaded machine: reliable
     # camera topic end to end (docs/nodes.md); the uplink stays best effort.
     source = {'mode': 'bag', 'path': bag, 'rate': DET_FPS, 'loop': False,

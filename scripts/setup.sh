@@ -28,7 +28,7 @@ hash_files() { cat "$@" | sha256sum | cut -d' ' -f1; }
 sources_changed_since() {
     local stamp="$1"
     [ -f "$stamp" ] || return 0
-    [ -n "$(find ros2_ws/src launch rviz -type f -newer "$stamp" -not -path '*/__pycache__*' \
+    [ -n "$(find ros2_ws/src -type f -newer "$stamp" -not -path '*/__pycache__*' \
             -not -name '*.pyc' -print -quit 2>/dev/null)" ]
 }
 
@@ -116,7 +116,7 @@ if [ "$msgs_only" = "--msgs-only" ]; then
 else
     colcon_build "$build" "$install" "$install/.runespoor-build-stamp"
     need='rclpy runespoor_msgs.msg numpy cv2 yaml torch torchvision rosbags runespoor'
-    need="$need runespoor_edge.edge_node runespoor_cloud.cloud_node"
+    need="$need runespoor_edge.edge_node runespoor_cloud.cloud_node runespoor_bringup.graph"
 fi
 # "ready" only when what the nodes import is there (find_spec: fast, imports no torch).
 # shellcheck disable=SC2086

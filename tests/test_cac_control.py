@@ -128,7 +128,7 @@ W, H = 256, 128
 def test_tail_flag_switches_edge_within_two_frames_and_back_after_hold(tmp_path):
     from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile
     from rclpy.qos import ReliabilityPolicy
-    from runespoor_cloud.graph import Graph
+    from runespoor_bringup.graph import Graph
     from runespoor_cloud.testing import Probe
     from runespoor_msgs.msg import EncodedFrame, RatePolicy
     env = ros_env()

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from runespoor import codec
-from runespoor_cloud.graph import config_path, Graph
+from runespoor_bringup.graph import config_path, Graph
 from runespoor_cloud.testing import child_env
 from runespoor_msgs.msg import (Detection2DArray, EncodedFrame, KnobConfig, LinkFeedback,
                                 TailFrameFlag)

@@ -11,7 +11,7 @@ import sys
 
 from systest import REPO
 
-CHECKED = ['ros2_ws/src', 'launch', 'scripts', 'tests', 'benchmarks']
+CHECKED = ['ros2_ws/src', 'scripts', 'tests', 'benchmarks']
 
 
 def _vermin(paths):

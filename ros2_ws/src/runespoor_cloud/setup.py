@@ -12,9 +12,7 @@ setup(
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
         ('share/' + package_name, ['package.xml']),
         ('share/' + package_name + '/config', glob('config/*.yaml')),
-        # launch/ and rviz/ are symlinks to the repository's top-level folders.
-        ('share/' + package_name + '/launch', glob('launch/*.launch.py')),
-        ('share/' + package_name + '/rviz', glob('rviz/*.rviz')),
+        # launch files and the RViz config: runespoor_bringup
     ],
     install_requires=['setuptools'],
     zip_safe=True,
@@ -25,7 +23,6 @@ setup(
     entry_points={
         'console_scripts': [
             'cloud_node = runespoor_cloud.cloud_node:main',
-            'run_graph = runespoor_cloud.graph:main',
         ],
     },
 )

@@ -2,10 +2,12 @@
 """
 Launch the Runespoor cloud node on the GPU server.
 
-    ros2 launch runespoor_cloud cloud.launch.py namespace:=robot1 method:=asr device:=cuda
-    ros2 launch runespoor_cloud cloud.launch.py task:=detection     # config/cloud_detection.yaml
+    ros2 launch runespoor_bringup cloud.launch.py namespace:=robot1 method:=asr device:=cuda
+    ros2 launch runespoor_bringup cloud.launch.py task:=detection    # config/cloud_detection.yaml
+    ros2 launch runespoor_bringup cloud.launch.py respawn:=true respawn_delay:=5
 
-Installed into share/runespoor_cloud/launch (see docs/nodes.md).
+The cloud is a required node: when it refuses to start (``method:=foo``, a missing model) or
+dies, the launch ends with a non-zero status (docs/operations.md).
 """
 
 import os
@@ -14,7 +16,6 @@ from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
-from launch_ros.actions import Node
 
 #: task -> its parameter file in share/runespoor_cloud/config
 TASK_PARAMS = {'segmentation': 'cloud.yaml', 'detection': 'cloud_detection.yaml'}
@@ -22,8 +23,8 @@ TASK_PARAMS = {'segmentation': 'cloud.yaml', 'detection': 'cloud_detection.yaml'
 
 def launch_setup(context, *args, **kwargs):
     """Create the cloud node with the resolved arguments."""
-    from runespoor_cloud.params_file import any_namespace_params
-    namespace = LaunchConfiguration('namespace').perform(context)
+    from runespoor_edge import launch_support as ls
+    ls.check_security(context, ['cloud'])
     task = LaunchConfiguration('task').perform(context)
     if task not in TASK_PARAMS:
         raise ValueError(f'task:={task!r}: use {" or ".join(TASK_PARAMS)}')
@@ -39,18 +40,18 @@ def launch_setup(context, *args, **kwargs):
         value = LaunchConfiguration(name).perform(context)
         if value:
             overrides[name] = value
-    return [Node(
-        package='runespoor_cloud',
-        executable='cloud_node',
-        name='runespoor_cloud',
-        namespace=namespace,
-        output='screen',
-        parameters=[any_namespace_params(params_file), overrides],
-    )]
+    respawn, delay, restarts = ls.respawn_settings(context)
+    return ls.required_node(
+        context, 'cloud', respawn, delay, restarts,
+        package='runespoor_cloud', executable='cloud_node',
+        parameters=ls.params_files(params_file,
+                                   LaunchConfiguration('extra_params_file').perform(context))
+        + [overrides])
 
 
 def generate_launch_description():
     """Declare the arguments and the cloud node."""
+    from runespoor_edge.launch_support import common_arguments
     return LaunchDescription([
         DeclareLaunchArgument('namespace', default_value='',
                               description='robot namespace whose frames this cloud serves'),
@@ -60,6 +61,8 @@ def generate_launch_description():
         DeclareLaunchArgument('params_file', default_value='',
                               description='cloud parameters (runespoor_cloud: ros__parameters:);'
                                           ' empty = the file of the task'),
+        DeclareLaunchArgument('extra_params_file', default_value='',
+                              description='optional overlay applied after params_file'),
         DeclareLaunchArgument('method', default_value='bilinear',
                               description='reconstruction: bilinear | sr | asr | cloudseg'),
         DeclareLaunchArgument('device', default_value='auto',
@@ -73,5 +76,6 @@ def generate_launch_description():
                                           'params_file'),
         DeclareLaunchArgument('sr_dir', default_value='',
                               description='folder of SR checkpoints; empty = params_file'),
+        *common_arguments(respawn=True),
         OpaqueFunction(function=launch_setup),
     ])
