@@ -63,12 +63,21 @@ def _ros_value(value):
     return text[:-3].strip() if text.endswith('...') else text
 
 
-def node_command(key, namespace='', params_file=None, overrides=None, remappings=None):
-    """Return the argv that runs node ``key`` (``source``, ``edge`` or ``cloud``)."""
+def node_command(key, namespace='', params_file=None, overrides=None, remappings=None,
+                 enclave=None):
+    """
+    Return the argv that runs node ``key`` (``source``, ``edge`` or ``cloud``).
+
+    ``enclave``: SROS2 enclave (``--ros-args --enclave``); ``True`` = the launch files' name
+    ``/runespoor[/<namespace>]/<key>``.
+    """
     module, package, config, _ = NODES[key]
     params_file = params_file or config_path(package, config)
     cmd = [sys.executable, '-m', module, '--ros-args',
            '--params-file', any_namespace_params(params_file)]
+    if enclave:
+        from runespoor_edge.launch_support import enclave_name
+        cmd += ['--enclave', enclave_name(key, namespace) if enclave is True else enclave]
     for name, value in (overrides or {}).items():
         cmd += ['-p', f'{name}:={_ros_value(value)}']
     if namespace:
@@ -265,6 +274,9 @@ def build_parser():
     ap.add_argument('--domain-id', type=int, help='ROS_DOMAIN_ID for the nodes')
     ap.add_argument('-p', dest='params', action='append', metavar='NODE.PARAM=VALUE',
                     help='parameter override, e.g. -p cloud.seg_arch=palette (repeatable)')
+    ap.add_argument('--keystore', help='SROS2: run every node in its enclave '
+                                       '/runespoor[/<namespace>]/<node> of this keystore '
+                                       '(scripts/make_keystore.sh), ROS_SECURITY_STRATEGY=Enforce')
     ap.add_argument('--respawn', action='append', metavar='NODE[:DELAY_S[:MAX]]',
                     help='restart NODE when it exits (after DELAY_S, at most MAX times; '
                          'defaults --respawn-delay, --max-restarts); repeatable, e.g. '
@@ -291,6 +303,13 @@ def main(argv=None):
     env = dict(os.environ)
     if args.domain_id is not None:
         env['ROS_DOMAIN_ID'] = str(args.domain_id)
+    if args.keystore:
+        from runespoor_edge.launch_support import enclave_name, security_settings
+        try:
+            env.update(security_settings('true', args.keystore,
+                                         [enclave_name(k, args.namespace) for k in keys], env))
+        except ValueError as exc:
+            raise SystemExit(f'--keystore: {exc}')
     if args.cloud_params:  # a given file runs the task asked for
         overrides['cloud'].setdefault('task', args.task)
     files = {'source': args.source_params, 'edge': args.edge_params,
@@ -323,7 +342,8 @@ def main(argv=None):
             remap = {'camera/image_raw': args.input_topic} \
                 if k in ('source', 'edge') and args.input_topic != 'camera/image_raw' else None
             graph.start(k, respawn=respawn.get(k), namespace=args.namespace,
-                        params_file=files[k], overrides=overrides[k], remappings=remap)
+                        params_file=files[k], overrides=overrides[k], remappings=remap,
+                        enclave=bool(args.keystore))
         policies = ', '.join(f'{k}: {p!r}' for k, p in respawn.items())
         say(f'started {", ".join(f"{k} (pid {graph.procs[k].pid})" for k in keys)}'
             f'{" in /" + args.namespace.strip("/") if args.namespace else ""}'
