@@ -41,7 +41,7 @@ import sys
 import tempfile
 import time
 
-from graph_watch import environment, map_latencies
+from graph_watch import environment, Graph, map_latencies, node_command, Watch
 
 PREFIX = 'runespoor_lossy_'
 CLOUD = {'seg_arch': 'palette', 'seg_weights': '', 'method': 'bilinear', 'device': 'cpu',
@@ -233,7 +233,6 @@ def dds_env(env, profile):
 
 def make_graph(log_dir, envs, prefixes):
     """Return a ``Graph`` whose nodes each get their own environment and command prefix."""
-    from runespoor_cloud.graph import Graph, node_command
 
     class LinkGraph(Graph):
         def start(self, key, **kwargs):
@@ -327,7 +326,6 @@ class Run:
     def start(self):
         """Start cloud, edge and source over the link; raise RuntimeError if no map comes."""
         from runespoor_cloud.testing import child_env
-        from graph_watch import Watch
         args = self.args
         base = child_env(self.domain)
         # Raw camera frames (393 kB at 512x256) cross UDP loopback here, without shared

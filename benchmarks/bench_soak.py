@@ -28,7 +28,8 @@ import sys
 import tempfile
 import time
 
-from graph_watch import environment, map_latencies, proc_sample, slope_per_min
+from graph_watch import (environment, Graph, map_latencies, percentiles, proc_sample,
+                         slope_per_min, Watch)
 
 #: cloud overrides per model set (test: no model files, as tests/test_bad_input.py)
 CLOUD = {
@@ -94,6 +95,11 @@ def summarise_process(key, samples, window, bound, max_growth):
                       'fit_start': win[0][1]['rss_mb'] if win else None},
            'rss_slope_mb_per_min': None if slope is None else round(slope, 4),
            'rss_slope_all_mb_per_min': round(slope_per_min([t for t, _ in rows], rss) or 0, 4),
+           # a step (allocator arena) early in the fit window inflates its slope; a leak
+           # keeps its slope in the second half too
+           'rss_slope_last_half_mb_per_min': round(slope_per_min(*zip(*[
+               (t, r['rss_mb']) for t, r in rows if t >= rows[-1][0] / 2])) or 0, 4)
+           if len(rows) >= 4 else None,
            'threads': {'start': rows[0][1]['threads'], 'end': rows[-1][1]['threads'],
                        'max': max(r['threads'] for _, r in rows)},
            'fds': {'start': rows[0][1]['fds'], 'end': rows[-1][1]['fds'],
@@ -120,7 +126,6 @@ def uplink_lost(feedback):
 
 def first_last_minute(maps, t0):
     """End-to-end latency of the first and the last minute (quarter of a short run)."""
-    from graph_watch import percentiles
     if not maps:
         return {}
     t_end = maps[-1][0]
@@ -132,9 +137,7 @@ def first_last_minute(maps, t0):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    from runespoor_cloud.graph import Graph
     from runespoor_cloud.testing import child_env, free_domain_id
-    from graph_watch import Watch
     width, height = (int(v) for v in args.size.lower().split('x'))
     domain = args.domain_id if args.domain_id is not None else free_domain_id()
     log_dir = args.log_dir or tempfile.mkdtemp(prefix='bench_soak_')

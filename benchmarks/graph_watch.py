@@ -19,6 +19,13 @@ import numpy as np
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+try:  # the pip-only runner's process group (runespoor_cloud.graph before runespoor_bringup)
+    from runespoor_bringup.graph import Graph, node_command
+except ImportError:
+    from runespoor_cloud.graph import Graph, node_command
+
+__all__ = ['Graph', 'node_command', 'proc_sample', 'Watch']
+
 
 def proc_sample(pid):
     """Return ``{'rss_mb', 'threads', 'fds'}`` of a running process, or None if it is gone."""
