@@ -118,7 +118,12 @@ else
     need='rclpy runespoor_msgs.msg numpy cv2 yaml torch torchvision rosbags runespoor'
     need="$need runespoor_edge.edge_node runespoor_cloud.cloud_node runespoor_bringup.graph"
 fi
-# "ready" only when what the nodes import is there (find_spec: fast, imports no torch).
+# "ready" only when what the nodes import is there (find_spec: fast, imports no torch), in the
+# environment a user gets: the workspace sourced again now that the build made it.
+set +u
+# shellcheck disable=SC1091
+[ -f "$install/setup.bash" ] && . "$install/setup.bash"
+set -u
 # shellcheck disable=SC2086
 missing="$(python3 - $need <<'PY'
 import importlib.util
