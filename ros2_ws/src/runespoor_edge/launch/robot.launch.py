@@ -5,7 +5,7 @@ Everything that runs on the robot: the edge node and, optionally, the frame sour
     ros2 launch runespoor_edge robot.launch.py namespace:=robot1 input_topic:=/front/image_raw
     ros2 launch runespoor_edge robot.launch.py use_source:=true mode:=bag path:=/data/clip0
 
-Needs runespoor_edge and runespoor_msgs only (no runespoor_cloud, rviz2 or torch); the cloud
+Needs runespoor_edge and runespoor_msgs only (no runespoor_cloud, rviz2 or a GPU stack); the cloud
 runs elsewhere (``ros2 launch runespoor_bringup cloud.launch.py`` on the GPU server, same
 namespace and ROS_DOMAIN_ID).
 """
