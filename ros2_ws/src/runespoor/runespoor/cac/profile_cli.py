@@ -72,8 +72,23 @@ def add_arguments(parser):
     parser.add_argument('--small-region-fraction', type=float, default=None,
                         help='component area below which a region is small (fraction of the '
                              'frame; default runespoor.regions.DEFAULT_MAX_AREA_FRACTION)')
+    parser.add_argument('--tail-bytes-tolerance', type=float, default=0.1,
+                        help='a tail-specific config may cost at most this share more than '
+                             'the standard one on the same frames (0.1); negative: the older '
+                             'rule (best on tail frames within the budget)')
     parser.add_argument('--name', default=None, help='profile name (default from the data)')
     parser.add_argument('--device', default='auto', help='auto | cpu | cuda')
+    parser.add_argument('--cities', default=None,
+                        help='only frames of these cities/clips, e.g. "elmstead_01" (comma list)')
+    parser.add_argument('--features', action='store_true',
+                        help='also record per-frame summary features of each forward pass '
+                             '(confidence, entropy, class histogram; runespoor.tail_features) '
+                             'for the fitted tail detector')
+    parser.add_argument('--cache-dir', default=None,
+                        help="store each frame's results here and reuse them on a rerun "
+                             '(resumable long runs)')
+    parser.add_argument('--threads', type=int, default=0,
+                        help='torch CPU threads (0 = torch default)')
     parser.add_argument('--no-plots', action='store_true', help='skip the PNG plots')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
 
@@ -81,17 +96,30 @@ def add_arguments(parser):
 class ModelAnalyser:
     """Reconstruct a received frame and segment it: ``(lr_bgr, scale, size) -> train ids``."""
 
-    def __init__(self, reconstructor, seg_model, device='cpu'):
+    def __init__(self, reconstructor, seg_model, device='cpu', features=False,
+                 small_region_fraction=None):
         self.reconstructor = reconstructor
         self.seg_model = seg_model
         self.device = device
+        self.features = features
+        self.small_region_fraction = small_region_fraction
 
     def __call__(self, lr_bgr, scale, size=None):
-        """Return the ``H x W`` uint8 train-id map of the frame reconstructed to ``size``."""
+        """
+        Return the ``H x W`` uint8 train-id map of the frame reconstructed to ``size``.
+
+        With ``features`` an :class:`runespoor.tail_features.AnalysisOutput` (map + summary
+        features of the same logits) instead.
+        """
         import torch
         with torch.no_grad():
             x = self.reconstructor.reconstruct_bgr(lr_bgr, scale, size)
             logits = self.seg_model(x)
+            if self.features:
+                from runespoor.regions import DEFAULT_MAX_AREA_FRACTION
+                from runespoor.tail_features import seg_features_torch
+                frac = self.small_region_fraction or DEFAULT_MAX_AREA_FRACTION
+                return seg_features_torch(logits, small_region_fraction=frac)
             return logits.argmax(1)[0].to(torch.uint8).cpu().numpy()
 
 
@@ -160,6 +188,8 @@ def run(args):
         reference_size=(None if args.reference_size is None
                         else tuple(args.reference_size)), reference=args.reference,
         tail_fraction=args.tail_fraction, target_recall=args.target_recall,
+        tail_bytes_tolerance=(None if getattr(args, 'tail_bytes_tolerance', 0.1) < 0
+                              else getattr(args, 'tail_bytes_tolerance', 0.1)),
         small_region_fraction=(DEFAULT_MAX_AREA_FRACTION if args.small_region_fraction is None
                                else args.small_region_fraction),
         name=args.name or f'{os.path.basename(os.path.normpath(args.data))}-{args.split}-'
@@ -173,15 +203,29 @@ def run(args):
                                  require_labels=args.reference == 'label')
         except (OSError, ValueError) as exc:
             raise p.ProfilingError(f'data {args.data} split {args.split!r}: {exc}') from exc
+        if getattr(args, 'cities', None):
+            wanted = {c.strip() for c in args.cities.split(',') if c.strip()}
+            frames = [f for f in frames if f.city in wanted]
         if not frames:
-            raise p.ProfilingError(f'no frames under {args.data}/leftImg8bit/{args.split}')
+            raise p.ProfilingError(f'no frames under {args.data}/leftImg8bit/{args.split}'
+                                   + (f' for cities {args.cities}'
+                                      if getattr(args, 'cities', None) else ''))
         frames = pick_frames(frames, args.frames)
+        if getattr(args, 'threads', 0):
+            import torch
+            torch.set_num_threads(int(args.threads))
         device = _resolve_device(args.device)
         recon, seg = load_models(args, settings.scales, device)
     except p.ProfilingError as exc:
         log(f'error: {exc}')
         return 2
-    analyse = ModelAnalyser(recon, seg, device)
+    with_features = bool(getattr(args, 'features', False))
+    analyse = ModelAnalyser(recon, seg, device, features=with_features,
+                            small_region_fraction=settings.small_region_fraction)
+    feature_names = ()
+    if with_features:
+        from runespoor.tail_features import seg_feature_names
+        feature_names = seg_feature_names(settings.num_classes)
 
     def frame_iter():
         for f in frames:
@@ -199,7 +243,8 @@ def run(args):
     try:
         meas, summary, paths = p.profile(
             frame_iter(), analyse, settings, args.out,
-            progress=(lambda i, n: bar.update(1)) if bar else None, plots=not args.no_plots)
+            progress=(lambda i, n: bar.update(1)) if bar else None, plots=not args.no_plots,
+            cache_dir=getattr(args, 'cache_dir', None), feature_names=feature_names)
     except p.ProfilingError as exc:
         log(f'error: {exc}')
         return 2
@@ -216,15 +261,20 @@ def format_summary(summary):
     """Return a short Markdown summary of a profiling summary dict."""
     lines = [f'Profiled {summary["frames"]} frames of {summary["source_size"][0]}x'
              f'{summary["source_size"][1]}; {len(summary["tail_frames"])} tail frames.', '',
-             '| target Mbit/s (nominal) | kbit/s here | standard | tail | need kbit/s |',
-             '|---|---|---|---|---|']
+             '| target Mbit/s (nominal) | kbit/s here | standard | tail | need kbit/s | '
+             'tail shape | bytes tail/std | tail mIoU gain vs standard | vs next shape |',
+             '|---|---|---|---|---|---|---|---|---|']
     for s in summary['selections']:
         std, tail = s['standard'], s['tail']
         mark = {True: '', False: ' (over budget)'}
+        shape = s.get('shape') or {}
         lines.append(f'| {s["nominal_mbit"]:g} | {s["target_kbps"]:.0f} | '
                      f'x{std["scale"]} q{std["jpeg_quality"]}{mark[std["fits"]]} | '
                      f'x{tail["scale"]} q{tail["jpeg_quality"]}{mark[tail["fits"]]} | '
-                     f'{s["need_kbps"]:.0f} |')
+                     f'{s["need_kbps"]:.0f} | {shape.get("winner", "n/a")} | '
+                     f'{_num(shape.get("bytes_ratio"), 2)} | '
+                     f'{_pts(shape.get("margin_over_standard"))} | '
+                     f'{_pts(shape.get("margin_over_next_shape"))} |')
     lines += ['', '| scale | threshold | direction | recall | precision | r | '
               'recall/precision at 1 % |', '|---|---|---|---|---|---|---|']
     th = summary['threshold']
@@ -237,6 +287,14 @@ def format_summary(summary):
                      f'{"n/a" if r is None else f"{r:.2f}"} | '
                      f'{_pct(ref["recall"])} / {_pct(ref["precision"])} |')
     return '\n'.join(lines)
+
+
+def _num(value, digits):
+    return 'n/a' if value is None else f'{value:.{digits}f}'
+
+
+def _pts(value):
+    return 'n/a' if value is None else f'{100 * value:+.1f} pts'
 
 
 def _pct(value):

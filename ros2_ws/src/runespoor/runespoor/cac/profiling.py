@@ -45,6 +45,7 @@ import numpy as np
 from runespoor import codec
 from runespoor.cac import selection, tail as tailmod
 from runespoor.regions import DEFAULT_MAX_AREA_FRACTION, small_region_ratio
+from runespoor.tail_features import AnalysisOutput
 
 DEFAULT_SCALES = (2, 4, 6, 8)
 DEFAULT_QUALITIES = (40, 50, 60, 70, 80, 90)
@@ -74,6 +75,9 @@ class ProfileSettings:
     small_region_fraction: float = DEFAULT_MAX_AREA_FRACTION
     num_classes: int = 19
     name: str = 'profiled'
+    #: tail config at most this much dearer than the standard one on the same frames (None:
+    #: the older rule, best on tail frames within the budget)
+    tail_bytes_tolerance: float = selection.DEFAULT_BYTES_TOLERANCE
     notes: dict = field(default_factory=dict)   # free-form provenance (models, data)
 
     def check(self):
@@ -138,8 +142,17 @@ def analyser(analyse):
 
     def call(image, scale, size):
         pred = analyse(image, scale, size=size) if with_size else analyse(image, scale)
+        if isinstance(pred, AnalysisOutput):
+            return AnalysisOutput(fit_shape(pred.labels, size), pred.features)
         return fit_shape(pred, size)
     return call
+
+
+def _split(out):
+    """Return ``(labels, features or None)`` of an analyser's output."""
+    if isinstance(out, AnalysisOutput):
+        return out.labels, np.asarray(out.features, dtype=np.float64)
+    return out, None
 
 
 @dataclass
@@ -156,6 +169,11 @@ class Measurements:
     hr_accuracy: np.ndarray = None  # mIoU of the prediction on the original vs label
     settings: dict = field(default_factory=dict)
     seconds: float = 0.0
+    #: configs x frames x F summary features of each analysis (None: the analyser gave none)
+    features: np.ndarray = None
+    feature_names: tuple = ()
+    #: mIoU against the label when ``accuracy`` is against the HR prediction (else None)
+    accuracy_label: np.ndarray = None
 
     def table(self):
         """Return ``{(scale, quality): {'bytes', 'accuracy'}}`` for :mod:`selection`."""
@@ -173,7 +191,12 @@ class Measurements:
                 'configs': [{'scale': s, 'quality': q, 'bytes': arr(self.nbytes[i]),
                              'accuracy': arr(self.accuracy[i]), 'ratio': arr(self.ratio[i])}
                             for i, (s, q) in enumerate(self.configs)],
-                'hr': {'accuracy': arr(self.hr_accuracy), 'ratio': arr(self.hr_ratio)}}
+                'hr': {'accuracy': arr(self.hr_accuracy), 'ratio': arr(self.hr_ratio)},
+                'feature_names': list(self.feature_names),
+                'features': (None if self.features is None else
+                             np.round(self.features, 7).tolist()),
+                'accuracy_label': (None if self.accuracy_label is None else
+                                   [arr(row) for row in self.accuracy_label])}
 
     @classmethod
     def from_json(cls, data):
@@ -188,10 +211,27 @@ class Measurements:
                    np.stack([arr(r['ratio']) for r in rows]),
                    tuple(data['source_size']), arr(data['hr']['ratio']),
                    arr(data['hr']['accuracy']), data.get('settings', {}),
-                   float(data.get('seconds', 0.0)))
+                   float(data.get('seconds', 0.0)),
+                   None if data.get('features') is None else
+                   np.array(data['features'], dtype=np.float64),
+                   tuple(data.get('feature_names') or ()),
+                   None if data.get('accuracy_label') is None else
+                   np.stack([arr(row) for row in data['accuracy_label']]))
+
+    def subset(self, keep):
+        """Return the measurements of the frames where ``keep`` (N booleans) is True."""
+        keep = np.asarray(keep, dtype=bool)
+
+        def cut(a, axis=1):
+            return None if a is None else np.compress(keep, a, axis=axis)
+        return Measurements([f for f, k in zip(self.frames, keep) if k], list(self.configs),
+                            cut(self.nbytes), cut(self.accuracy), cut(self.ratio),
+                            self.source_size, cut(self.hr_ratio, 0), cut(self.hr_accuracy, 0),
+                            dict(self.settings), self.seconds, cut(self.features),
+                            self.feature_names, cut(self.accuracy_label))
 
 
-def measure(frames, analyse, settings=None, progress=None):
+def measure(frames, analyse, settings=None, progress=None, cache_dir=None, feature_names=()):
     """
     Profile every configuration of ``settings`` on ``frames``.
 
@@ -199,16 +239,22 @@ def measure(frames, analyse, settings=None, progress=None):
         frames: iterable of ``(name, image_bgr uint8 HxWx3, label train-id HxW or None)``,
             all of one size.
         analyse: callable ``analyse(lr_bgr, scale) -> H x W train-id map`` (optionally with a
-            ``size=(H, W)`` keyword for the source size).  ``scale == 1`` gets the original
-            frame.  A map of another size is resized (nearest) to the frame size.
+            ``size=(H, W)`` keyword for the source size), or returning an
+            :class:`runespoor.tail_features.AnalysisOutput` (map + summary features of the same
+            forward pass, kept in :attr:`Measurements.features`).  ``scale == 1`` gets the
+            original frame.  A map of another size is resized (nearest) to the frame size.
         settings: :class:`ProfileSettings`.
         progress: optional callable ``progress(done_frames, name)``.
+        cache_dir: optional folder; each frame's results are stored there as JSON and reused
+            by a later run with the same settings (long profiling runs resume).
+        feature_names: names of the analyser's features (stored with them).
 
     Returns :class:`Measurements`.
     """
     settings = (settings or ProfileSettings()).check()
     run = analyser(analyse)
     configs = settings.configs
+    cache = FrameCache(cache_dir, settings) if cache_dir else None
     names, cols = [], []
     source = None
     t0 = time.perf_counter()
@@ -220,39 +266,105 @@ def measure(frames, analyse, settings=None, progress=None):
         elif source != (w, h):
             raise ProfilingError(f'frame {name} is {w}x{h}, earlier frames {source[0]}x'
                                  f'{source[1]}: profile one frame size at a time')
-        hr_pred = None
-        if settings.reference == 'hr' or label is not None:
-            hr_pred = run(image, 1, (h, w))
-        if settings.reference == 'hr':
-            ref = hr_pred.copy()
-            if label is not None:
-                ref[np.asarray(label) == 255] = 255  # keep the label's void areas out
-        else:
-            if label is None:
-                raise ProfilingError(f'frame {name} has no label; use reference "hr"')
-            ref = np.asarray(label)
-        col = []
-        for scale, quality in configs:
-            enc = codec.encode_frame(image, scale, quality)
-            lr = codec.decode_jpeg(enc.data)
-            pred = run(lr, scale, (h, w))
-            col.append((len(enc.data), frame_accuracy(pred, ref, settings.num_classes),
-                        small_region_ratio(pred, settings.small_region_fraction)))
-        hr = (small_region_ratio(hr_pred, settings.small_region_fraction)
-              if hr_pred is not None else float('nan'),
-              frame_accuracy(hr_pred, label, settings.num_classes)
-              if hr_pred is not None and label is not None else float('nan'))
+        item = cache.get(name) if cache else None
+        if item is None:
+            item = _measure_frame(name, image, label, run, settings)
+            if cache:
+                cache.put(name, item)
         names.append(str(name))
-        cols.append((col, hr))
+        cols.append(item)
         if progress is not None:
             progress(len(names), name)
     if not names:
         raise ProfilingError('no frames to profile')
-    data = np.array([col for col, _ in cols], dtype=np.float64)  # N x C x 3
-    hr = np.array([h for _, h in cols], dtype=np.float64)
+    data = np.array([c['col'] for c in cols], dtype=np.float64)  # N x C x 3
+    hr = np.array([c['hr'] for c in cols], dtype=np.float64)
+    feats = None
+    if all(c.get('features') is not None for c in cols):
+        feats = np.array([c['features'] for c in cols], dtype=np.float64).transpose(1, 0, 2)
+    acc_label = None
+    if all(c.get('acc_label') is not None for c in cols):
+        acc_label = np.array([c['acc_label'] for c in cols], dtype=np.float64).T.copy()
     return Measurements(names, configs, data[:, :, 0].T.copy(), data[:, :, 1].T.copy(),
                         data[:, :, 2].T.copy(), source, hr[:, 0], hr[:, 1],
-                        _settings_dict(settings), time.perf_counter() - t0)
+                        _settings_dict(settings), time.perf_counter() - t0, feats,
+                        tuple(feature_names) if feats is not None else (), acc_label)
+
+
+def _measure_frame(name, image, label, run, settings):
+    """Return ``{'col', 'hr', 'features', 'acc_label'}`` of one frame over all configs."""
+    h, w = image.shape[:2]
+    hr_pred = None
+    if settings.reference == 'hr' or label is not None:
+        hr_pred = _split(run(image, 1, (h, w)))[0]
+    if settings.reference == 'hr':
+        ref = np.array(hr_pred, copy=True)
+        if label is not None:
+            ref[np.asarray(label) == 255] = 255  # keep the label's void areas out
+    else:
+        if label is None:
+            raise ProfilingError(f'frame {name} has no label; use reference "hr"')
+        ref = np.asarray(label)
+    col, feats, acc_label = [], [], []
+    for scale, quality in settings.configs:
+        enc = codec.encode_frame(image, scale, quality)
+        lr = codec.decode_jpeg(enc.data)
+        pred, feat = _split(run(lr, scale, (h, w)))
+        feats.append(feat)
+        col.append((len(enc.data), frame_accuracy(pred, ref, settings.num_classes),
+                    small_region_ratio(pred, settings.small_region_fraction)))
+        if settings.reference == 'hr' and label is not None:
+            acc_label.append(frame_accuracy(pred, label, settings.num_classes))
+    hr = (small_region_ratio(hr_pred, settings.small_region_fraction)
+          if hr_pred is not None else float('nan'),
+          frame_accuracy(hr_pred, label, settings.num_classes)
+          if hr_pred is not None and label is not None else float('nan'))
+    return {'col': col, 'hr': hr,
+            'features': None if any(f is None for f in feats) else [list(f) for f in feats],
+            'acc_label': acc_label if len(acc_label) == len(col) else None}
+
+
+class FrameCache:
+    """Per-frame profiling results as JSON files under a folder, keyed by the settings."""
+
+    def __init__(self, folder, settings):
+        import hashlib
+        self.folder = folder
+        key = {k: v for k, v in _settings_dict(settings).items()
+               if k in ('scales', 'qualities', 'reference', 'small_region_fraction',
+                        'num_classes', 'notes')}
+        self.key = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()
+                                ).hexdigest()[:16]
+        os.makedirs(folder, exist_ok=True)
+
+    def _path(self, name):
+        import hashlib
+        return os.path.join(self.folder, hashlib.sha1(str(name).encode()).hexdigest()[:20]
+                            + '.json')
+
+    def get(self, name):
+        """Return the stored item of frame ``name`` for these settings, or None."""
+        try:
+            with open(self._path(name), encoding='utf-8') as f:
+                data = json.load(f)
+        except (OSError, ValueError):
+            return None
+        if data.get('key') != self.key or data.get('name') != str(name):
+            return None
+        return data['item']
+
+    def put(self, name, item):
+        """Store ``item`` of frame ``name`` (written to a temporary file, then renamed)."""
+        path = self._path(name)
+        tmp = path + '.tmp'
+        with open(tmp, 'w', encoding='utf-8') as f:
+            json.dump({'key': self.key, 'name': str(name), 'item': item}, f,
+                      default=_json_float)
+        os.replace(tmp, path)
+
+
+def _json_float(value):
+    return float(value)
 
 
 def _settings_dict(settings):
@@ -308,7 +420,8 @@ def analyse_measurements(meas, settings=None):
     tail = tail_frames(meas, settings.tail_fraction)
     stats = selection.config_stats(meas.table(), tail)
     targets = target_kbps(settings, meas.source_size)
-    sels = selection.select_profile(stats, [k for _, k in targets], settings.fps)
+    sels = selection.select_profile(stats, [k for _, k in targets], settings.fps,
+                                    settings.tail_bytes_tolerance)
     nominal = {round(k, 9): m for m, k in targets}
     sel_dicts = []
     for sel in sels:
@@ -331,7 +444,11 @@ def analyse_measurements(meas, settings=None):
             'config_stats': [s.as_dict() for s in stats],
             'selections': sel_dicts, 'rows': rows,
             'tail_config_shape': {'rows': len(rows), 'tail_finer_scale': finer,
-                                  'tail_same_as_standard': same},
+                                  'tail_same_as_standard': same,
+                                  'bytes_tolerance': settings.tail_bytes_tolerance,
+                                  'winners_per_target': {
+                                      shape: sum(1 for x in sels if x.shape == shape)
+                                      for shape in selection.SHAPES}},
             'threshold': threshold, 'threshold_on_hr_prediction': hr_tail,
             'settings': _settings_dict(settings)}
 
@@ -419,10 +536,11 @@ def write_outputs(meas, summary, settings, out_dir, plots=True):
     return paths
 
 
-def profile(frames, analyse, settings=None, out_dir=None, progress=None, plots=True):
+def profile(frames, analyse, settings=None, out_dir=None, progress=None, plots=True,
+            cache_dir=None, feature_names=()):
     """Measure, analyse and (with ``out_dir``) write; return ``(measurements, summary, paths)``."""
     settings = (settings or ProfileSettings()).check()
-    meas = measure(frames, analyse, settings, progress)
+    meas = measure(frames, analyse, settings, progress, cache_dir, feature_names)
     summary = analyse_measurements(meas, settings)
     paths = write_outputs(meas, summary, settings, out_dir, plots) if out_dir else {}
     return meas, summary, paths
