@@ -20,6 +20,9 @@ COMMANDS = {
              'evaluate methods x scales x JPEG qualities; write the paper-shaped report'),
     'profile': ('runespoor.cac.profile_cli',
                 'tail-aware offline profiling: edge profile YAML + tail-frame threshold'),
+    'tail': ('runespoor.cac.tail_cli',
+             'fit the tail-frame detectors (paper rule + fitted) and score them on a held-out '
+             'clip'),
     'experiment': ('runespoor.cac.experiment_cli', 'the CAC experiment of paper §5.3 (cac)'),
 }
 
