@@ -91,3 +91,61 @@ def test_pareto_front():
     costs = [1, 2, 2, 3, 4]
     values = [0.5, 0.4, 0.7, 0.7, 0.9]
     assert pareto_front(costs, values) == [0, 2, 4]
+
+
+# Equal bytes: the tail config must cost about what the standard one costs on the same frames.
+EQUAL_SPEC = {
+    (4, 90): (1000, 0.85, 0.30),   # the standard config at a 1000 B budget
+    (4, 70): (800, 0.83, 0.33),    # same scale, lower quality: cheaper, a little better on tail
+    (2, 40): (1080, 0.80, 0.45),   # one level finer, lower quality: +8 % bytes, best on tail
+    (2, 55): (1300, 0.84, 0.55),   # finer and better still, but +30 % bytes: too dear
+    (8, 90): (300, 0.60, 0.10),
+}
+
+
+def _equal_table():
+    return {cfg: {'bytes': np.full(10, float(b)), 'accuracy': np.where(TAIL, at, ast)}
+            for cfg, (b, ast, at) in EQUAL_SPEC.items()}
+
+
+def test_equal_bytes_tail_config_within_tolerance():
+    from runespoor.cac.selection import equal_bytes_tail, tail_shape
+    stats = config_stats(_equal_table(), TAIL)
+    std = {s.config: s for s in stats}[(4, 90)]
+    tail, shapes = equal_bytes_tail(stats, std, 0.10)
+    assert tail.config == (2, 40)  # not (2, 55): 30 % dearer than the standard config
+    assert tail_shape((4, 90), tail.config) == 'finer_lower_quality'
+    assert set(shapes) == {'finer_lower_quality', 'same_scale', 'same', 'coarser'}
+    assert shapes['finer_lower_quality']['bytes_ratio'] == pytest.approx(1.08)
+    assert shapes['same_scale']['scale'] == 4 and shapes['same_scale']['jpeg_quality'] == 70
+    tight, _ = equal_bytes_tail(stats, std, 0.05)
+    assert tight.config == (4, 70)  # +8 % is outside a 5 % tolerance
+    loose, _ = equal_bytes_tail(stats, std, 0.5)
+    assert loose.config == (2, 55)
+    with pytest.raises(ValueError):
+        equal_bytes_tail(stats, std, -0.1)
+
+
+def test_select_profile_equal_bytes_reports_the_winning_shape():
+    stats = config_stats(_equal_table(), TAIL)
+    (sel,) = select_profile(stats, [kbps(1000, 17)], 17, bytes_tolerance=0.10)
+    assert sel.standard.config == (4, 90) and sel.tail.config == (2, 40)
+    assert sel.tail.bytes_all <= 1.10 * sel.standard.bytes_all
+    rep = sel.as_dict()['shape']
+    assert rep['winner'] == 'finer_lower_quality'
+    assert rep['margin_over_standard'] == pytest.approx(0.15)
+    assert rep['margin_over_next_shape'] == pytest.approx(0.45 - 0.33)
+    # the older rule (budget on tail frames only) is still there without a tolerance
+    (old,) = select_profile(stats, [kbps(1000, 17)], 17)
+    assert old.tail.config == (4, 70) and old.bytes_tolerance is None
+
+
+def test_tail_shapes():
+    from runespoor.cac.selection import finer_level, tail_shape
+    assert finer_level(4) == 2 and finer_level(8) == 6 and finer_level(1) is None
+    assert tail_shape((4, 90), (4, 90)) == 'same'
+    assert tail_shape((4, 90), (4, 60)) == 'same_scale'
+    assert tail_shape((4, 90), (2, 40)) == 'finer_lower_quality'
+    assert tail_shape((4, 60), (2, 90)) == 'finer'
+    assert tail_shape((8, 90), (4, 40)) == 'finer'
+    assert tail_shape((4, 40), (6, 90)) == 'coarser'

@@ -139,6 +139,73 @@ def best_within(stats, budget, group='standard'):
     return min(usable, key=lambda s: (s.bytes_of(group), -s.scale, s.quality)), False
 
 
+#: Shapes of a tail-specific config relative to the standard one (:func:`tail_shape`).
+SHAPES = ('same', 'same_scale', 'finer_lower_quality', 'finer', 'coarser')
+#: Default "about the same bytes": the tail config may cost at most this much more, as a share
+#: of the standard config's mean bytes on the same frames.
+DEFAULT_BYTES_TOLERANCE = 0.1
+
+
+def finer_level(scale, levels=(1, 2, 4, 6, 8)):
+    """Return the next finer resolution level than ``scale`` (``None`` at the finest)."""
+    finer = [v for v in levels if v < scale]
+    return max(finer) if finer else None
+
+
+def tail_shape(standard, tail, levels=(1, 2, 4, 6, 8)):
+    """
+    Name the shape of ``tail`` relative to ``standard`` (``(scale, quality)`` pairs).
+
+    ``same``; ``same_scale`` (another quality); ``finer_lower_quality`` (one resolution level
+    finer at a lower or equal quality: the paper's §3.2 finding); ``finer`` (any other finer
+    config); ``coarser``.
+    """
+    (ss, sq), (ts, tq) = standard, tail
+    if (ss, sq) == (ts, tq):
+        return 'same'
+    if ts == ss:
+        return 'same_scale'
+    if ts > ss:
+        return 'coarser'
+    if ts == finer_level(ss, levels) and tq <= sq:
+        return 'finer_lower_quality'
+    return 'finer'
+
+
+def equal_bytes_tail(stats, standard, tolerance=DEFAULT_BYTES_TOLERANCE):
+    """
+    Choose the tail-specific config that costs about what ``standard`` costs.
+
+    Candidates: configs whose mean bytes over **all** profiled frames (the same frames for
+    both configs) are at most ``(1 + tolerance)`` times the standard config's; the best mean
+    accuracy on tail frames wins (ties: fewer bytes, larger scale, lower quality; the standard
+    config is always a candidate).  Returns ``(best ConfigStats, shapes)`` where ``shapes``
+    maps each shape of :data:`SHAPES` present among the candidates to its best candidate
+    ``{'scale', 'jpeg_quality', 'acc_tail', 'bytes_ratio'}``.
+    """
+    if tolerance < 0:
+        raise ValueError(f'bytes tolerance {tolerance!r} must be >= 0')
+    limit = standard.bytes_all * (1.0 + tolerance)
+    cands = [s for s in stats if not math.isnan(s.bytes_all) and s.bytes_all <= limit
+             and not math.isnan(s.acc_tail)]
+    if standard not in cands:
+        cands.append(standard)
+    best = min(cands, key=lambda s: _rank_key(s, 'tail'))
+    shapes = {}
+    for s in sorted(cands, key=lambda s: _rank_key(s, 'tail')):
+        shape = tail_shape(standard.config, s.config)
+        if shape not in shapes:
+            shapes[shape] = {'scale': s.scale, 'jpeg_quality': s.quality,
+                             'acc_tail': _nan_none(s.acc_tail),
+                             'bytes_ratio': s.bytes_all / standard.bytes_all
+                             if standard.bytes_all else None}
+    return best, shapes
+
+
+def _nan_none(v):
+    return None if isinstance(v, float) and math.isnan(v) else v
+
+
 @dataclass(frozen=True)
 class Selection:
     """The configs chosen for one bandwidth target."""
@@ -150,6 +217,37 @@ class Selection:
     standard_fits: bool
     tail_fits: bool
     fps: float
+    bytes_tolerance: float = None   # None: tail config within the budget on tail frames
+    shapes: dict = None             # per shape, its best equal-bytes candidate
+
+    @property
+    def shape(self):
+        """Return the tail config's shape relative to the standard one (:func:`tail_shape`)."""
+        return tail_shape(self.standard.config, self.tail.config)
+
+    @property
+    def bytes_ratio(self):
+        """Return the tail config's mean bytes over the standard's, on all frames."""
+        return self.tail.bytes_all / self.standard.bytes_all if self.standard.bytes_all \
+            else float('nan')
+
+    def shape_report(self):
+        """
+        Return which shape won and by how much (tail-frame mIoU points, 0..1 scale).
+
+        ``margin_over_standard``: the winner's tail accuracy minus the standard config's;
+        ``margin_over_next_shape``: minus the best candidate of any other shape (None when
+        no other shape had a candidate within the byte tolerance).
+        """
+        shapes = self.shapes or {}
+        win = self.tail.acc_tail
+        others = [v['acc_tail'] for k, v in shapes.items()
+                  if k != self.shape and v['acc_tail'] is not None]
+        std = self.standard.acc_tail
+        return {'winner': self.shape, 'bytes_ratio': _nan_none(self.bytes_ratio),
+                'margin_over_standard': _nan_none(win - std),
+                'margin_over_next_shape': (win - max(others)) if others else None,
+                'candidates': shapes}
 
     @property
     def standard_kbps(self):
@@ -177,17 +275,31 @@ class Selection:
                 'tail': {'scale': self.tail.scale, 'jpeg_quality': self.tail.quality,
                          'kbps': self.tail_kbps, 'fits': self.tail_fits,
                          'acc_standard': self.tail.acc_standard,
-                         'acc_tail': self.tail.acc_tail}}
+                         'acc_tail': self.tail.acc_tail},
+                'bytes_tolerance': self.bytes_tolerance,
+                'shape': self.shape_report()}
 
 
-def select_profile(stats, targets_kbps, fps):
-    """Return one :class:`Selection` per bandwidth target (kbit/s, sorted ascending)."""
+def select_profile(stats, targets_kbps, fps, bytes_tolerance=None):
+    """
+    Return one :class:`Selection` per bandwidth target (kbit/s, sorted ascending).
+
+    With ``bytes_tolerance`` (e.g. :data:`DEFAULT_BYTES_TOLERANCE`) the tail-specific config
+    must cost about what the standard one costs (:func:`equal_bytes_tail`); without it (the
+    older rule) it is the best on tail frames within the budget measured on tail frames.
+    """
     out = []
     for target in sorted(float(t) for t in targets_kbps):
         budget = budget_bytes(target, fps)
         std, std_fits = best_within(stats, budget, 'standard')
-        tail, tail_fits = best_within(stats, budget, 'tail')
-        out.append(Selection(target, budget, std, tail, std_fits, tail_fits, float(fps)))
+        if bytes_tolerance is None:
+            tail, tail_fits = best_within(stats, budget, 'tail')
+            shapes = None
+        else:
+            tail, shapes = equal_bytes_tail(stats, std, bytes_tolerance)
+            tail_fits = std_fits and tail.bytes_tail <= budget * (1.0 + bytes_tolerance)
+        out.append(Selection(target, budget, std, tail, std_fits, tail_fits, float(fps),
+                             bytes_tolerance, shapes))
     return out
 
 
