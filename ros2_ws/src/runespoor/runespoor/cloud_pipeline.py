@@ -132,11 +132,14 @@ class FrameResult:
     task: str = 'segmentation'
     detections: Detections = None  # detection: the boxes
     small_box_share: float = None  # detection's tail signal
+    tail_score: float = None      # fitted tail detector: p(tail) (None with the ratio rule)
     decoder_messages: list = field(default_factory=list)  # JPEG decoder warnings (damaged data)
 
     @property
     def signal_value(self):
-        """Return the tail signal: small-box share (detection) or small-region ratio."""
+        """Return the tail signal: p(tail) (fitted detector), small-box share or region ratio."""
+        if self.tail_score is not None:
+            return self.tail_score
         return self.small_box_share if self.task == 'detection' else self.small_region_ratio
 
 
@@ -454,6 +457,30 @@ class Segmenter:
         """Return the share of pixels in small regions (``config.small_region_fraction``)."""
         return small_region_ratio(labels, config.small_region_fraction)
 
+    def analyse_with_features(self, image_bgr, tensor=None, small_region_fraction=0.001):
+        """
+        Segment ``image_bgr`` and summarise the same forward pass for the fitted tail detector.
+
+        Returns :class:`runespoor.tail_features.AnalysisOutput` (map, feature vector in
+        :func:`runespoor.tail_features.seg_feature_names` order).  The test modes have no
+        logits: their confidence features are those of a certain prediction.
+        """
+        from .tail_features import AnalysisOutput, map_features, seg_feature_names
+        if self.model is None:
+            labels = self(image_bgr, tensor)
+            feats = map_features(labels, 19, small_region_fraction)
+            feats.update({'mean_max_prob': 1.0, 'low_conf_share': 0.0, 'mean_margin': 1.0,
+                          'mean_entropy': 0.0})
+            return AnalysisOutput(labels, np.array([feats[k] for k in seg_feature_names(19)],
+                                                   dtype=np.float64))
+        import torch
+        from .reconstruct import bgr_to_tensor
+        from .tail_features import seg_features_torch
+        with torch.no_grad():
+            x = tensor if tensor is not None else bgr_to_tensor(image_bgr, self.device)
+            logits = self.model(x.to(self.device))
+            return seg_features_torch(logits, small_region_fraction=small_region_fraction)
+
 
 class DetectorAnalytics:
     """
@@ -675,6 +702,15 @@ class PipelineConfig:
     policy_resync_s: float = 2.0       # re-send a decision the edge has not followed after [s]
     policy_standard: Knobs = field(default_factory=lambda: Knobs(0, 0, 0.0, False))
     policy_tail: Knobs = field(default_factory=lambda: Knobs(0, 0, 0.0, True))
+    #: ``ratio``: the paper's rule on the tail signal (``tail_threshold``/``tail_direction``);
+    #: ``fitted``: ``tail_model`` (a :class:`runespoor.cac.detector.FittedDetector`, from the
+    #: node's ``tail_model_file``) on the summary features of the same forward pass.
+    tail_detector: str = 'ratio'
+    tail_model: object = None
+
+
+#: Tail detectors of :class:`PipelineConfig` (the cloud node's ``tail_detector`` parameter).
+TAIL_DETECTORS = ('ratio', 'fitted')
 
 
 class CloudPipeline:
@@ -691,6 +727,7 @@ class CloudPipeline:
         self.analytics = analytics
         self.config = config or PipelineConfig()
         self.clock = clock
+        self._check_detector()
         self.guard = SequenceGuard(self.config.max_frame_age_s, self.config.max_sequence_jump)
         self.tail = TailController(self.config.hold_s, self.config.policy_standard,
                                    self.config.policy_tail)
@@ -701,6 +738,20 @@ class CloudPipeline:
         self.decoder_warnings = 0      # frames the JPEG decoder called damaged but decoded
         self.implausible_stamps = 0    # frames whose capture stamp is far from cloud time
         self._lock = threading.Lock()
+
+    def _check_detector(self):
+        """Refuse a tail detector this pipeline cannot run (ValueError naming what is missing)."""
+        cfg = self.config
+        if cfg.tail_detector not in TAIL_DETECTORS:
+            raise ValueError(f'tail detector {cfg.tail_detector!r}: use ratio or fitted')
+        if cfg.tail_detector != 'fitted':
+            return
+        if cfg.tail_model is None:
+            raise ValueError('tail_detector "fitted" needs a tail model file (tail_model_file, '
+                             'written by `runespoor tail`)')
+        if self.task != 'segmentation' or not hasattr(self.analytics, 'analyse_with_features'):
+            raise ValueError('tail_detector "fitted" is implemented for segmentation only; use '
+                             'tail_detector "ratio" for detection')
 
     @property
     def segmenter(self):
@@ -819,10 +870,23 @@ class CloudPipeline:
         size = (frame.source_height, frame.source_width)
         hr, tensor = self.reconstructor.reconstruct(lr, frame.scale, size)
         t2 = time.perf_counter()
-        output = self.analytics(hr, tensor)
-        t3 = time.perf_counter()
-        value = float(self.analytics.tail_signal(output, size, self.config))
-        is_tail = is_tail_ratio(value, self.config.tail_threshold, self.config.tail_direction)
+        cfg = self.config
+        score = None
+        if cfg.tail_detector == 'fitted':
+            output, feats = self.analytics.analyse_with_features(hr, tensor,
+                                                                 cfg.small_region_fraction)
+            t3 = time.perf_counter()
+            model = cfg.tail_model
+            value = float(feats[list(model.feature_names).index('small_region_ratio')])
+            score = float(model.probability(feats, frame.scale))
+            threshold = float(model.threshold_for(frame.scale))
+            is_tail = score > threshold
+        else:
+            output = self.analytics(hr, tensor)
+            t3 = time.perf_counter()
+            value = float(self.analytics.tail_signal(output, size, cfg))
+            threshold = cfg.tail_threshold
+            is_tail = is_tail_ratio(value, cfg.tail_threshold, cfg.tail_direction)
         with self._lock:
             restarted, self.guard.restart_pending = self.guard.restart_pending, False
         now = self.clock()
@@ -841,7 +905,7 @@ class CloudPipeline:
             self.analysed += 1
             self.tail_frames += int(is_tail)
         common = {'sequence': seq, 'reconstructed': hr, 'is_tail': is_tail,
-                  'threshold': self.config.tail_threshold, 'knobs': frame.knobs,
+                  'threshold': threshold, 'tail_score': score, 'knobs': frame.knobs,
                   'method': self.method, 'latencies_ms': lat, 'policy': policy,
                   'frame': frame, 'task': self.task, 'decoder_messages': notes}
         if self.task == 'detection':

@@ -30,15 +30,21 @@ from rclpy.node import Node
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, qos_profile_sensor_data, QoSProfile,
                        ReliabilityPolicy)
 from runespoor import image_conv
+from runespoor.cac.detector import FittedDetector
 from runespoor.cloud_pipeline import (category_name, CloudPipeline, DetectorAnalytics,
                                       draw_detections, EncodedInput, FrameError, FrameQueue,
                                       make_reconstructor, ModelError, PipelineConfig,
-                                      resolve_device, Segmenter, TAIL_DIRECTIONS, TASKS,
+                                      resolve_device, Segmenter, TAIL_DETECTORS,
+                                      TAIL_DIRECTIONS, TASKS,
                                       TEST_SEGMENTERS)
 from runespoor.edge_control import Knobs, WindowedRate
 from runespoor_msgs.msg import (Detection2D, Detection2DArray, EncodedFrame, LinkFeedback,
                                 RatePolicy, SemanticMap, TailFrameFlag)
 from sensor_msgs.msg import Image
+
+#: TailFrameFlag.signal of the fitted detector (p(tail)); the constant is in the message
+#: definition, the literal keeps workspaces built before it working.
+SIGNAL_TAIL_PROBABILITY = getattr(TailFrameFlag, 'SIGNAL_TAIL_PROBABILITY', 2)
 
 #: Results: reliable, a few deep, so consumers (planners, tests) get every map; see docs/nodes.md.
 RESULT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
@@ -121,6 +127,14 @@ PARAMETERS = {
                                       additional_constraints='below | above')),
     'small_region_fraction': (0.001, _desc('a region is small below this share of the frame '
                                            '[fraction]', lo=0.0, hi=1.0)),
+    'tail_detector': ('ratio', _desc("ratio: the paper's rule (tail_threshold, "
+                                     'tail_direction); fitted: the logistic model of '
+                                     'tail_model_file on the summary features of the same '
+                                     'forward pass (segmentation only; docs/cac.md)',
+                                     read_only=True, additional_constraints='ratio | fitted')),
+    'tail_model_file': ('', _desc('tail-detector JSON written by `runespoor tail` (weights '
+                                  'and per-scale thresholds; never pickle); needed by '
+                                  'tail_detector fitted', read_only=True)),
     'hold_s': (1.0, _desc('tail mode is kept this long after the last tail frame [s]',
                           lo=0.0, hi=600.0)),
     'max_frame_age_s': (0.0, _desc('drop frames older than this at arrival; 0 = off (needs '
@@ -156,7 +170,7 @@ PARAMETERS = {
 }
 #: Parameters naming files or folders: read-only, read once at start-up (never on a remote
 #: parameter call), only regular files of bounded size, weights with weights_only=True.
-FILE_PARAMETERS = frozenset({'sr_dir', 'seg_weights', 'det_weights'})
+FILE_PARAMETERS = frozenset({'sr_dir', 'seg_weights', 'det_weights', 'tail_model_file'})
 
 
 def _knobs(scale, quality, tail):
@@ -173,13 +187,24 @@ class CloudNode(Node):
         for name, (default, desc) in PARAMETERS.items():
             self.declare_parameter(name, default, desc)
         p = {name: self.get_parameter(name).value for name in PARAMETERS}
-        for key in ('sr_dir', 'seg_weights', 'det_weights'):
+        for key in ('sr_dir', 'seg_weights', 'det_weights', 'tail_model_file'):
             p[key] = resolve_model_path(p[key])
         log = self.get_logger()
         if p['task'] not in TASKS:
             raise ValueError(f'parameter task={p["task"]!r}: {" or ".join(TASKS)}')
         if p['tail_direction'] not in TAIL_DIRECTIONS:
             raise ValueError(f'parameter tail_direction={p["tail_direction"]!r}: below or above')
+        if p['tail_detector'] not in TAIL_DETECTORS:
+            raise ValueError(f'parameter tail_detector={p["tail_detector"]!r}: ratio or fitted')
+        tail_model = None
+        if p['tail_detector'] == 'fitted':
+            if not p['tail_model_file']:
+                raise ModelError('tail_detector fitted needs tail_model_file (a JSON written by '
+                                 '`runespoor tail`)')
+            try:
+                tail_model = FittedDetector.load(p['tail_model_file'])
+            except (OSError, ValueError) as exc:
+                raise ModelError(f'tail model file {p["tail_model_file"]}: {exc}') from exc
         self.task = p['task']
         device = resolve_device(p['device'])
         # Models: refuse to start on missing / mismatched files (ModelError names the file).
@@ -198,8 +223,13 @@ class CloudNode(Node):
             policy_resync_s=p['policy_resync_s'],
             policy_standard=_knobs(p['policy_standard_scale'],
                                    p['policy_standard_jpeg_quality'], False),
-            policy_tail=_knobs(p['policy_tail_scale'], p['policy_tail_jpeg_quality'], True))
+            policy_tail=_knobs(p['policy_tail_scale'], p['policy_tail_jpeg_quality'], True),
+            tail_detector=p['tail_detector'], tail_model=tail_model)
         self.pipeline = CloudPipeline(reconstructor, analytics, config)
+        if tail_model is not None:
+            log.info(f'tail detector: fitted model {p["tail_model_file"]} (scales '
+                     f'{sorted(tail_model.models)}, p(tail) thresholds '
+                     f'{ {k: round(v, 3) for k, v in sorted(tail_model.thresholds.items())} })')
         self.queue = FrameQueue(p['queue_size'])
         self.received = WindowedRate(p['feedback_window_s'])
         self.counters = {'frames_received': 0, 'frames_analysed': 0, 'tail_frames': 0,
@@ -399,6 +429,9 @@ class CloudNode(Node):
         flag.direction = (TailFrameFlag.DIRECTION_ABOVE
                           if self.pipeline.config.tail_direction == 'above'
                           else TailFrameFlag.DIRECTION_BELOW)
+        if res.tail_score is not None:  # fitted detector: p(tail) > threshold
+            flag.signal = SIGNAL_TAIL_PROBABILITY
+            flag.direction = TailFrameFlag.DIRECTION_ABOVE
         return flag
 
     def _publish(self, frame, res):

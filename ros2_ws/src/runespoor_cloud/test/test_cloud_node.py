@@ -114,3 +114,40 @@ def test_params_file_rewritten_for_any_namespace(tmp_path):
 
 def test_tail_indicator_badge():
     assert tail_indicator(True, 0.001, 0.01).shape == (48, 240, 3)
+
+
+def _tail_model_file(tmp_path):
+    from runespoor.cac.detector import FittedDetector
+    from runespoor.cac.logistic import LogisticModel
+    from runespoor.tail_features import seg_feature_names
+    model = LogisticModel(('mean_entropy',), np.array([0.5]), np.array([0.1]), np.array([1.0]),
+                          0.0)
+    path = tmp_path / 'tail_model.json'
+    FittedDetector({4: model}, {4: 0.5}, seg_feature_names(19)).save(str(path))
+    return str(path)
+
+
+def test_fitted_tail_detector_loads_its_file(ctx, tmp_path):
+    node = CloudNode(context=ctx, parameter_overrides=overrides(
+        seg_arch='palette', device='cpu', tail_detector='fitted',
+        tail_model_file=_tail_model_file(tmp_path)))
+    try:
+        cfg = node.pipeline.config
+        assert cfg.tail_detector == 'fitted' and cfg.tail_model.thresholds == {4: 0.5}
+        assert not node.set_parameters([Parameter('tail_model_file', value='/etc/passwd')]
+                                       )[0].successful
+    finally:
+        node.destroy_node()
+
+
+@pytest.mark.parametrize('content', ['', 'not json', '{"format": "pickle"}'])
+def test_fitted_tail_detector_refuses_bad_or_missing_files(ctx, tmp_path, content):
+    path = tmp_path / 'tail_model.json'
+    path.write_text(content)
+    with pytest.raises(ModelError, match='tail_model.json'):
+        CloudNode(context=ctx, parameter_overrides=overrides(
+            seg_arch='palette', device='cpu', tail_detector='fitted',
+            tail_model_file=str(path)))
+    with pytest.raises(ModelError, match='tail_model_file'):
+        CloudNode(context=ctx, parameter_overrides=overrides(
+            seg_arch='palette', device='cpu', tail_detector='fitted'))
