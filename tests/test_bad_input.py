@@ -138,7 +138,7 @@ def test_edge_survives_bad_images_and_malformed_policies(domain, probe, tmp_path
     cam = probe.node.create_publisher(Image, 'camera/image_raw', qos_profile_sensor_data)
     policy_pub = probe.node.create_publisher(RatePolicy, 'runespoor/rate_policy', LATCHED)
     with Graph(child_env(domain), log_dir=str(tmp_path)) as graph:
-        graph.start('edge', overrides={'scale': 2, 'jpeg_quality': 60,
+        graph.start('edge', overrides={'scale': 2, 'jpeg_quality': 60, 'cloud_timeout_s': 0.0,
                                        'diagnostics_period_s': 0.2})
         assert probe.spin_until(lambda: cam.get_subscription_count() > 0, 30), graph.log('edge')
 

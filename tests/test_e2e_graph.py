@@ -96,7 +96,8 @@ def test_policy_from_test_changes_next_frames(domain, probe, tmp_path):
     encoded = probe.collect(EncodedFrame, 'runespoor/encoded', qos_profile_sensor_data)
     pub = probe.node.create_publisher(RatePolicy, 'runespoor/rate_policy', LATCHED)
     with Graph(child_env(domain), log_dir=str(tmp_path)) as graph:
-        graph.start('edge', overrides={'scale': 4, 'jpeg_quality': 70})
+        # no cloud here: the test is the cloud, so no cloud-silence fallback
+        graph.start('edge', overrides={'scale': 4, 'jpeg_quality': 70, 'cloud_timeout_s': 0.0})
         graph.start('source', overrides=SOURCE)
         assert probe.spin_until(lambda: len(encoded) >= 5 or len(graph.alive()) < 2, 60)
         assert len(graph.alive()) == 2, graph.log('edge') + graph.log('source')
