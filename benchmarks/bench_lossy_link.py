@@ -91,6 +91,16 @@ class NetnsLink:
     """
 
     TABLE = 'runespoor_loss'
+    #: tbf queue limit (as the edge's emulated_queue_ms default): packets waiting longer drop
+    QUEUE_MS = 400
+
+    def burst_bytes(self):
+        """Return the tbf bucket: 10 ms of the rate, at least two full-size IP packets.
+
+        tbf's queue holds ``rate * latency + burst`` bytes; a large burst (a whole 64 kB
+        DDS datagram) made it seconds long at a few hundred kbit/s.
+        """
+        return max(3028, int(self.rate_kbps * 1000 / 8 * 0.01))
 
     def __init__(self, rate_kbps, both_directions=False):
         pid = os.getpid()
@@ -124,9 +134,9 @@ class NetnsLink:
         self._ns('ip', 'link', 'set', self.ns_if, 'up')
         self._ns('ip', 'link', 'set', 'lo', 'up')
         if self.rate_kbps > 0:
-            # burst: a few full-size datagrams (DDS sends up to 64 kB, IP fragments them)
             self._ns('tc', 'qdisc', 'add', 'dev', self.ns_if, 'root', 'tbf', 'rate',
-                     f'{self.rate_kbps:g}kbit', 'burst', '64kb', 'latency', '400ms')
+                     f'{self.rate_kbps:g}kbit', 'burst', str(self.burst_bytes()),
+                     'latency', f'{self.QUEUE_MS}ms')
         self._ns('nft', '-f', '-', stdin=(
             f'table inet {self.TABLE} {{\n'
             '  chain up { type filter hook output priority 0; policy accept; }\n'
@@ -191,9 +201,13 @@ class NetnsLink:
                 'addresses': {'cloud_side': self.host_ip, 'edge_side': self.ns_ip},
                 'loss_rule': 'nftables inet, numgen random mod 100 < L drop, on the '
                              'namespace output to the veth' +
-                             (' and its input' if self.both else ''),
-                'rate_limit': f'tc tbf rate {self.rate_kbps:g}kbit burst 64kb latency 400ms '
-                              'on the edge side of the veth' if self.rate_kbps > 0 else 'none'}
+                             (' and its input' if self.both else '') +
+                             '; it counts datagrams (before IP fragmentation) and acts '
+                             'before the rate limit',
+                'rate_limit': f'tc tbf rate {self.rate_kbps:g}kbit burst {self.burst_bytes()} '
+                              f'latency {self.QUEUE_MS}ms on the edge side of the veth '
+                              '(its drops are IP packets, after fragmentation)'
+                              if self.rate_kbps > 0 else 'none'}
 
 
 def fastdds_profile(path, peers):
