@@ -207,3 +207,14 @@ def test_missing_sr_checkpoint_named(tmp_path):
         make_reconstructor('asr', str(tmp_path), 'cpu', scales=(4,))
     with pytest.raises(ModelError, match='unknown reconstruction method'):
         make_reconstructor('magic', str(tmp_path), 'cpu')
+
+
+def test_warm_up_runs_the_models_without_touching_the_stream_state():
+    pipe, _ = make_pipeline()
+    calls = []
+    seg = pipe.analytics
+    pipe.analytics = lambda hr, tensor: calls.append(hr.shape) or seg(hr, tensor)
+    assert pipe.warm_up(scales=(2, 4), width=64, height=32) > 0
+    assert calls == [(32, 64, 3), (32, 64, 3)]
+    assert pipe.analysed == 0 and pipe.guard.last is None and pipe.tail.policy_sequence == 0
+    assert not any(pipe.errors.values())

@@ -150,6 +150,9 @@ PARAMETERS = {
         're-send the tail decision in force (new policy_sequence, at most 3 times) when '
         'analysed frames show the edge is not following it this long after it was sent (lost '
         'policy, edge restart or fallback); 0 = never [s]', lo=0.0, hi=3600.0)),
+    'warm_up': (True, _desc('run a small grey frame through reconstruction and analytics '
+                            'per scale in sr_scales before "cloud ready", so the first real '
+                            'frame does not pay the first-call cost', read_only=True)),
     'queue_size': (2, _desc('frames waiting for analysis; full -> oldest dropped',
                             read_only=True, lo=1, hi=100, kind=int)),
     'publish_reconstructed_every_n': (5, _desc('publish every n-th reconstructed frame; 0 = '
@@ -226,6 +229,10 @@ class CloudNode(Node):
             policy_tail=_knobs(p['policy_tail_scale'], p['policy_tail_jpeg_quality'], True),
             tail_detector=p['tail_detector'], tail_model=tail_model)
         self.pipeline = CloudPipeline(reconstructor, analytics, config)
+        if p['warm_up']:
+            scales = [int(x) for x in p['sr_scales'] if int(x) in (1, 2, 4, 6, 8)] or [2]
+            log.info(f'warm-up (scales {scales}): '
+                     f'{self.pipeline.warm_up(scales):.0f} ms')
         if tail_model is not None:
             log.info(f'tail detector: fitted model {p["tail_model_file"]} (scales '
                      f'{sorted(tail_model.models)}, p(tail) thresholds '
