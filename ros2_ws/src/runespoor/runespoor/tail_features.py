@@ -20,6 +20,12 @@ pass.  :func:`seg_features` reduces them (and the argmax map) to a short vector:
 
 Everything is a float in a fixed order (:func:`seg_feature_names`), so a fitted model
 (:mod:`runespoor.cac.detector`) stores plain weights per name.  No ROS, no new DNN work.
+
+:func:`with_derived` appends features computed from those (so a stored vector gives them too):
+``tiny_class_count`` and ``small_class_count`` (classes predicted on a share of the frame in
+(0, 0.1 %) and [0.1 %, 1 %), / C: a per-frame mIoU is dominated by classes of few pixels, each
+counting as much as the road) and ``log_class_share_<k>`` (``log10(share + 1e-4)``: lets a
+linear model see "present but small").
 """
 
 from collections import namedtuple
@@ -121,3 +127,34 @@ def seg_features(probs, labels, small_region_fraction=DEFAULT_MAX_AREA_FRACTION)
     feats.update(prob_features(probs))
     return np.array([feats[k] for k in seg_feature_names(int(np.shape(probs)[0]))],
                     dtype=np.float64)
+
+
+#: Share bins of :func:`with_derived`'s class counts (fraction of the frame).
+TINY_SHARE, SMALL_SHARE = 0.001, 0.01
+DERIVED_PREFIX = ('tiny_class_count', 'small_class_count')
+
+
+def derived_names(names):
+    """Return the names :func:`with_derived` appends to base features ``names``."""
+    k = [n for n in names if n.startswith('class_share_')]
+    return DERIVED_PREFIX + tuple('log_' + n for n in k)
+
+
+def with_derived(features, names):
+    """
+    Return ``(features with the derived ones appended, their names)``.
+
+    ``features`` is ``(..., F)`` in ``names`` order (the class histogram must be among them).
+    """
+    x = np.asarray(features, dtype=np.float64)
+    names = tuple(names)
+    cols = [i for i, n in enumerate(names) if n.startswith('class_share_')]
+    if not cols:
+        raise ValueError('derived features need the class histogram (class_share_<k>)')
+    share = x[..., cols]
+    c = float(len(cols))
+    tiny = ((share > 0) & (share < TINY_SHARE)).sum(-1) / c
+    small = ((share >= TINY_SHARE) & (share < SMALL_SHARE)).sum(-1) / c
+    logs = np.log10(share + 1e-4)
+    out = np.concatenate([x, tiny[..., None], small[..., None], logs], axis=-1)
+    return out, names + derived_names(names)

@@ -199,3 +199,24 @@ def test_tail_command_writes_both_detectors_side_by_side(tmp_path):
     missing = parser.parse_args(['--fit', str(tmp_path / 'nope.json'), '--holdout', str(hold),
                                  '--out', str(out)])
     assert tail_cli.run(missing) == 2
+
+
+def test_seg_features_known_map_and_derived_counts():
+    from runespoor.tail_features import seg_feature_names, seg_features, with_derived
+    labels = np.zeros((100, 100), np.uint8)  # road
+    labels[:50] = 10                          # sky: half the frame
+    labels[60, 10:15] = 5                     # a 5-pixel pole: 0.05 % of the frame, small
+    labels[70:75, 20:40] = 6                  # 100 pixels of traffic light: 1 %
+    probs = np.full((19, 100, 100), 0.0)
+    probs[labels.astype(int), np.arange(100)[:, None], np.arange(100)[None, :]] = 1.0
+    names = seg_feature_names(19)
+    x = seg_features(probs, labels, 0.001)
+    f = dict(zip(names, x))
+    assert f['small_region_ratio'] == pytest.approx(5 / 1e4)
+    assert f['mean_max_prob'] == 1.0 and f['mean_entropy'] == pytest.approx(0.0, abs=1e-9)
+    assert f['class_share_10'] == pytest.approx(0.5) and f['class_share_5'] == 5e-4
+    ext, ext_names = with_derived(x, names)
+    g = dict(zip(ext_names, ext))
+    assert g['tiny_class_count'] == pytest.approx(1 / 19)   # the pole
+    assert g['small_class_count'] == pytest.approx(0.0)     # 1 % is not below 1 %
+    assert g['log_class_share_10'] == pytest.approx(np.log10(0.5 + 1e-4))

@@ -36,6 +36,7 @@ import numpy as np
 
 from runespoor.cac import tail as tailmod
 from runespoor.cac.logistic import fit_logistic, LogisticModel
+from runespoor.tail_features import derived_names, with_derived
 
 #: Detector kinds (the cloud's ``tail_detector`` parameter).
 DETECTORS = ('ratio', 'fitted')
@@ -163,18 +164,23 @@ class FittedDetector:
         near = min(self.models, key=lambda s: (abs(s - scale), s))
         return near, self.models[near]
 
+    def _inputs(self, features, model):
+        x = np.asarray(features, dtype=np.float64)
+        names = list(self.feature_names)
+        if any(n not in names for n in model.feature_names):
+            x, names = with_derived(x, self.feature_names)
+            names = list(names)
+        return x[..., [names.index(n) for n in model.feature_names]]
+
     def probability(self, features, scale):
         """Return ``p(tail)`` of one frame's feature vector (the analyser's order) at ``scale``."""
         _, model = self._model(scale)
-        x = np.asarray(features, dtype=np.float64)
-        cols = [list(self.feature_names).index(n) for n in model.feature_names]
-        return float(model.predict_proba(x[..., cols]))
+        return float(model.predict_proba(self._inputs(features, model)))
 
     def scores(self, features, scale):
         """Return ``p(tail)`` for rows of features (N x F) at ``scale``."""
         _, model = self._model(scale)
-        cols = [list(self.feature_names).index(n) for n in model.feature_names]
-        return model.predict_proba(np.asarray(features, dtype=np.float64)[:, cols])
+        return model.predict_proba(self._inputs(features, model))
 
     def threshold_for(self, scale):
         """Return the probability threshold used at ``scale`` (nearest profiled scale)."""
@@ -207,7 +213,9 @@ class FittedDetector:
         models, thresholds = {}, {}
         for key, entry in data['scales'].items():
             model = LogisticModel.from_dict(entry['model'])
-            missing = [n for n in model.feature_names if n not in names]
+            known = names + (derived_names(names) if any(
+                n.startswith('class_share_') for n in names) else ())
+            missing = [n for n in model.feature_names if n not in known]
             if missing:
                 raise ValueError(f'scale x{key}: model features {missing} not in the feature '
                                  f'list')
@@ -246,7 +254,10 @@ FEATURE_SETS = {
     'confidence': ('small_region_ratio', 'small_region_count', 'mean_max_prob',
                    'low_conf_share', 'mean_margin', 'mean_entropy', 'boundary_share',
                    'class_count'),
-    'all': None,  # every feature, the class histogram included
+    'classes': ('small_region_ratio', 'small_region_count', 'mean_max_prob',
+                'low_conf_share', 'mean_margin', 'mean_entropy', 'boundary_share',
+                'class_count', 'tiny_class_count', 'small_class_count'),
+    'all': None,  # every feature: the class histogram and the derived ones included
 }
 L2_GRID = (0.1, 1.0, 10.0, 100.0)
 
@@ -295,11 +306,14 @@ def fit_fitted_detector(meas, tail, target_recall=tailmod.DEFAULT_TARGET_RECALL,
     """
     if meas.features is None:
         raise ValueError('measurements have no features (profile with --features)')
-    names = tuple(meas.feature_names)
+    base = tuple(meas.feature_names)
+    feats, names = meas.features, base
+    if any(n.startswith('class_share_') for n in base):
+        feats, names = with_derived(meas.features, base)
     sets = FEATURE_SETS if feature_sets is None else feature_sets
     models, thresholds, report = {}, {}, {}
     for scale in _scales(meas):
-        x_all = _rows(meas, scale, meas.features)
+        x_all = _rows(meas, scale, feats)
         y = _rows(meas, scale, tail).astype(bool)
         fid = _frame_ids(meas, scale)
         cands = []
@@ -328,7 +342,7 @@ def fit_fitted_detector(meas, tail, target_recall=tailmod.DEFAULT_TARGET_RECALL,
             entry['warning'] = f'x{scale}: every candidate is degenerate ' \
                                f'({best["cv"]["degenerate"]})'
         report[scale] = entry
-    det = FittedDetector(models, thresholds, names,
+    det = FittedDetector(models, thresholds, base,
                          float(meas.settings.get('small_region_fraction', 0.001)),
                          {'target_recall': target_recall, 'folds': folds,
                           'frames': len(meas.frames)})

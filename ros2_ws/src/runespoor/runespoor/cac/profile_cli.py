@@ -76,6 +76,9 @@ def add_arguments(parser):
                         help='a tail-specific config may cost at most this share more than '
                              'the standard one on the same frames (0.1); negative: the older '
                              'rule (best on tail frames within the budget)')
+    parser.add_argument('--measurements', default=None,
+                        help='re-analyse this measurements.json (configs, threshold, outputs) '
+                             'instead of profiling; --data/--seg are then only recorded')
     parser.add_argument('--name', default=None, help='profile name (default from the data)')
     parser.add_argument('--device', default='auto', help='auto | cpu | cuda')
     parser.add_argument('--cities', default=None,
@@ -196,6 +199,8 @@ def run(args):
                           f'{args.method}',
         notes={'data': args.data, 'split': args.split, 'seg': args.seg, 'method': args.method,
                'sr_dir': args.sr_dir})
+    if getattr(args, 'measurements', None):
+        return reanalyse(args, settings, log)
     try:
         settings.check()
         try:
@@ -251,6 +256,31 @@ def run(args):
     finally:
         if bar is not None:
             bar.close()
+    print(format_summary(summary))
+    for kind, path in paths.items():
+        log(f'wrote {kind}: {path}')
+    return 0
+
+
+def reanalyse(args, settings, log):
+    """Choose configs and fit the threshold again from a ``measurements.json``; write ``--out``."""
+    import json
+    from runespoor.cac import profiling as p
+    try:
+        with open(args.measurements, encoding='utf-8') as f:
+            meas = p.Measurements.from_json(json.load(f))
+        settings.check()
+        if [tuple(c) for c in meas.configs] != settings.configs:
+            settings.scales = tuple(sorted({s for s, _ in meas.configs}))
+            settings.qualities = tuple(sorted({q for _, q in meas.configs}))
+        settings.reference = meas.settings.get('reference', settings.reference)
+        settings.notes = dict(meas.settings.get('notes') or settings.notes,
+                              measurements=args.measurements)
+        summary = p.analyse_measurements(meas, settings)
+        paths = p.write_outputs(meas, summary, settings, args.out, not args.no_plots)
+    except (OSError, ValueError, KeyError, p.ProfilingError) as exc:
+        log(f'error: {args.measurements}: {exc}')
+        return 2
     print(format_summary(summary))
     for kind, path in paths.items():
         log(f'wrote {kind}: {path}')
