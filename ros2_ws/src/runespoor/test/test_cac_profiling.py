@@ -131,3 +131,36 @@ def test_summary_without_plots(tmp_path):
     paths = profiling.write_outputs(meas, summary, settings, str(tmp_path), plots=False)
     assert 'pareto' not in paths
     assert summary['tail_config_shape']['rows'] == len(summary['rows'])
+
+
+def test_features_label_accuracy_and_cache_resume(tmp_path):
+    from runespoor.tail_features import AnalysisOutput, map_features
+    calls = []
+
+    def with_features(lr_bgr, scale, size=None):
+        calls.append(scale)
+        labels = fake_analyse(lr_bgr, scale, size)
+        f = map_features(labels, 19, 0.02)
+        return AnalysisOutput(labels, np.array([f['small_region_ratio'], f['boundary_share']]))
+
+    settings = ProfileSettings(**dict(SETTINGS, reference='hr'))
+    cache = str(tmp_path / 'cache')
+    meas = measure(frames(4), with_features, settings, cache_dir=cache,
+                   feature_names=('small_region_ratio', 'boundary_share'))
+    assert meas.features.shape == (4, 4, 2)  # configs x frames x features
+    np.testing.assert_allclose(meas.features[:, :, 0], meas.ratio)
+    assert meas.accuracy_label.shape == (4, 4)  # label accuracy kept beside the HR one
+    first = len(calls)
+    again = measure(frames(4), with_features, settings, cache_dir=cache,
+                    feature_names=('small_region_ratio', 'boundary_share'))
+    assert len(calls) == first  # every frame came from the cache
+    np.testing.assert_allclose(again.accuracy, meas.accuracy)
+    back = Measurements.from_json(json.loads(json.dumps(meas.to_json())))
+    np.testing.assert_allclose(back.features, meas.features, atol=1e-6)
+    assert back.feature_names == ('small_region_ratio', 'boundary_share')
+    np.testing.assert_allclose(back.accuracy_label, meas.accuracy_label)
+    other = ProfileSettings(**dict(SETTINGS, reference='hr', qualities=(40, 90)))
+    measure(frames(1), with_features, other, cache_dir=cache)
+    assert len(calls) > first  # other settings: not reused
+    sub = meas.subset([True, False, True, False])
+    assert sub.frames == ['f00', 'f02'] and sub.features.shape == (4, 2, 2)
