@@ -90,6 +90,9 @@ def add_arguments(parser):
     parser.add_argument('--cache-dir', default=None,
                         help="store each frame's results here and reuse them on a rerun "
                              '(resumable long runs)')
+    parser.add_argument('--reverse', action='store_true',
+                        help='profile the frames last to first (a second process sharing '
+                             '--cache-dir then meets the first one half-way)')
     parser.add_argument('--threads', type=int, default=0,
                         help='torch CPU threads (0 = torch default)')
     parser.add_argument('--no-plots', action='store_true', help='skip the PNG plots')
@@ -233,7 +236,7 @@ def run(args):
         feature_names = seg_feature_names(settings.num_classes)
 
     def frame_iter():
-        for f in frames:
+        for f in (frames[::-1] if getattr(args, 'reverse', False) else frames):
             image = read_image(f.image_path)
             label = read_label(f.label_path, image.shape) if f.label_path else None
             name = os.path.basename(f.image_path).replace('_leftImg8bit.png', '')
