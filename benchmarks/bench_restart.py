@@ -47,6 +47,7 @@ def stats(values):
 
 
 def main(argv=None):
+    """Kill and restart the edge, then the cloud, ``--repeats`` times; write the JSON."""
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--out', default='out/bench')
     ap.add_argument('--repeats', type=int, default=3)

@@ -15,6 +15,7 @@ on the reconstructed frame, for RViz); in both ``runespoor/tail_flag`` and every
 bounded queue and one worker thread.
 """
 
+import array
 import os
 import sys
 import threading
@@ -38,6 +39,7 @@ from runespoor.cloud_pipeline import (category_name, CloudPipeline, DetectorAnal
                                       TAIL_DIRECTIONS, TASKS,
                                       TEST_SEGMENTERS)
 from runespoor.edge_control import Knobs, WindowedRate
+from runespoor.map_output import encode_map, MAP_OUTPUTS
 from runespoor_msgs.msg import (Detection2D, Detection2DArray, EncodedFrame, LinkFeedback,
                                 RatePolicy, SemanticMap, TailFrameFlag)
 from sensor_msgs.msg import Image
@@ -158,6 +160,14 @@ PARAMETERS = {
     'publish_reconstructed_every_n': (5, _desc('publish every n-th reconstructed frame; 0 = '
                                                'never', lo=0, hi=100000, kind=int)),
     'publish_color': (True, _desc('publish the colourised map for RViz')),
+    'map_output': ('full', _desc(
+        'what SemanticMap carries: full (mono8 labels at source size), downsampled (every '
+        'map_downsample-th pixel per side), png (labels empty, the full map as a lossless PNG '
+        'in labels_compressed) or stats (no map: class_shares and the tail flag only); '
+        'class_shares are always filled', additional_constraints='full | downsampled | png | '
+        'stats')),
+    'map_downsample': (4, _desc('map_output downsampled: keep every n-th pixel per side',
+                                lo=1, hi=64, kind=int)),
     'policy_standard_scale': (0, _desc('standard config sent in RatePolicy; 0 = the edge '
                                        'chooses (its profile)', lo=0, hi=8, kind=int)),
     'policy_standard_jpeg_quality': (0, _desc('JPEG quality of that config', lo=0, hi=100,
@@ -323,6 +333,9 @@ class CloudNode(Node):
                     raise ValueError(f'{prm.name} must be finite')
             new = {prm.name: prm.value for prm in params}
             get = {n: new.get(n, self.get_parameter(n).value) for n in PARAMETERS}
+            if get['map_output'] not in MAP_OUTPUTS:
+                raise ValueError(f'map_output {get["map_output"]!r}: '
+                                 f'{" | ".join(MAP_OUTPUTS)}')
             if get['tail_direction'] not in TAIL_DIRECTIONS:
                 raise ValueError(f'tail_direction {get["tail_direction"]!r}: below or above')
             std = _knobs(get['policy_standard_scale'], get['policy_standard_jpeg_quality'],
@@ -520,8 +533,19 @@ class CloudNode(Node):
         t0 = time.perf_counter()
         m = SemanticMap()
         self._fill_result(m, res, header)
-        image_conv.fill_imgmsg(m.labels, res.labels, 'mono8')
+        packed = encode_map(res.labels, self.get_parameter('map_output').value,
+                            self.get_parameter('map_downsample').value)
+        if packed.labels is not None:
+            image_conv.fill_imgmsg(m.labels, packed.labels, 'mono8')
+        else:
+            m.labels.encoding = 'mono8'  # 0 x 0: the map is in labels_compressed or absent
         m.labels.header = header
+        if packed.png is not None:
+            m.labels_compressed.header = header
+            m.labels_compressed.format = 'png'
+            m.labels_compressed.data = array.array('B', packed.png)
+        m.source_width, m.source_height = int(frame.source_width), int(frame.source_height)
+        m.class_shares = array.array('f', packed.class_shares)
         m.small_region_ratio = float(res.small_region_ratio)
         uplink_s = frame.receive_s - frame.send_s
         skew = self.pipeline.config.max_clock_skew_s
