@@ -106,7 +106,8 @@ class Watch:
     The benchmark's node on ``domain``: results, link feedback and diagnostics of the graph.
 
     ``maps``: ``(arrival monotonic s, sequence, capture stamp s, end_to_end_ms, uplink_ms,
-    reconstruct_ms, inference_ms)``; ``feedback``: ``(arrival monotonic s, sequence, bytes)``;
+    reconstruct_ms, inference_ms)``; ``feedback``: ``(arrival monotonic s, sequence, bytes,
+    edge send stamp s)``;
     ``diag``: hardware id -> ``(arrival monotonic s, {key: value})`` of its latest status.
     """
 
@@ -134,7 +135,8 @@ class Watch:
                           float(m.inference_ms)))
 
     def _on_feedback(self, fb):
-        self.feedback.append((time.monotonic(), int(fb.sequence), int(fb.bytes)))
+        self.feedback.append((time.monotonic(), int(fb.sequence), int(fb.bytes),
+                              fb.send_stamp.sec + fb.send_stamp.nanosec * 1e-9))
 
     def _on_diag(self, arr):
         now = time.monotonic()
