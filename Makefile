@@ -1,7 +1,7 @@
 # Runespoor — the commands a user types.  Every target sets itself up first (`make setup`).
 #   make demo    end-to-end demo on built-in synthetic data (source -> edge -> cloud over DDS)
 #   make test    the full test suite (what CI runs)
-#   make bench   benchmarks, JSON under out/bench/
+#   make bench   benchmarks, JSON under out/bench/ (make soak / make lossy: the long runs)
 # Variables: ROS_WHEELS=jazzy|kilted (PyPI wheels when no ROS 2 is sourced; default jazzy),
 #            TASK=segmentation|detection (demo), PYTEST_ARGS=... (extra pytest arguments).
 
@@ -10,7 +10,7 @@ ROS_WHEELS ?= jazzy
 PYTEST_ARGS ?=
 ENV := source scripts/env.sh $(ROS_WHEELS)
 
-.PHONY: help setup setup-kilted demo test bench lock clean
+.PHONY: help setup setup-kilted demo test bench soak lossy lock clean
 
 help:
 	@sed -n '2,7p' Makefile | sed 's/^# \{0,1\}//'
@@ -32,8 +32,17 @@ test: setup setup-kilted
 
 bench: setup
 	@$(ENV) && mkdir -p out/bench && \
-	for b in benchmarks/bench_*.py; do echo "== $$b"; python "$$b" --out out/bench || exit 1; done
-	@echo "results: out/bench/*.json"
+	for b in benchmarks/bench_*.py; do \
+		case "$$b" in *bench_soak.py|*bench_lossy_link.py) continue;; esac; \
+		echo "== $$b"; python "$$b" --out out/bench || exit 1; done
+	@echo "results: out/bench/*.json (the long runs: make soak, make lossy)"
+
+# The long robustness runs (docs/operations.md): a 15-minute soak and the packet-loss sweep.
+soak: setup
+	@$(ENV) && python benchmarks/bench_soak.py --out out/bench
+
+lossy: setup
+	@$(ENV) && python benchmarks/bench_lossy_link.py --out out/bench
 
 # Regenerate the pinned lock files from requirements/*.in (needs network access to the indexes).
 lock:
