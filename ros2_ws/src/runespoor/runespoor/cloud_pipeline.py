@@ -868,8 +868,28 @@ class CloudPipeline:
             raise
 
     def _process(self, frame):
-        seq = frame.sequence
         t0 = time.perf_counter()
+        lr, notes = self.decode(frame)
+        t1 = time.perf_counter()
+        size = (frame.source_height, frame.source_width)
+        hr, tensor = self.reconstructor.reconstruct(lr, frame.scale, size)
+        t2 = time.perf_counter()
+        if self.config.tail_detector == 'fitted':
+            output, feats = self.analytics.analyse_with_features(
+                hr, tensor, self.config.small_region_fraction)
+        else:
+            output, feats = self.analytics(hr, tensor), None
+        t3 = time.perf_counter()
+        return self.conclude(frame, hr, output, feats, notes, (t0, t1, t2, t3))
+
+    def decode(self, frame):
+        """
+        Decode an admitted frame's JPEG and check its size; return ``(lr_bgr, notes)``.
+
+        The first stage of :meth:`process` (also used by the batched fleet pipeline,
+        :mod:`runespoor.fleet`); raises :class:`FrameError` (not counted here).
+        """
+        seq = frame.sequence
         want = codec.scaled_size(frame.source_width, frame.source_height, frame.scale)
         try:
             lr, notes = codec.decode_image(frame.data, expect=want)
@@ -884,24 +904,29 @@ class CloudPipeline:
         if notes:
             with self._lock:
                 self.decoder_warnings += 1
-        t1 = time.perf_counter()
+        return lr, notes
+
+    def conclude(self, frame, hr, output, feats, notes, times):
+        """
+        Turn one frame's analytics output into a :class:`FrameResult`; update the tail state.
+
+        ``output`` is the analytics' result for the reconstructed ``hr``; ``feats`` the summary
+        features of the same forward pass (fitted tail detector) or None; ``times`` the
+        ``perf_counter`` stamps before decode, reconstruction, analytics and after analytics.
+        The last stage of :meth:`process`, shared with the batched fleet pipeline.
+        """
+        seq = frame.sequence
+        t0, t1, t2, t3 = times
         size = (frame.source_height, frame.source_width)
-        hr, tensor = self.reconstructor.reconstruct(lr, frame.scale, size)
-        t2 = time.perf_counter()
         cfg = self.config
         score = None
         if cfg.tail_detector == 'fitted':
-            output, feats = self.analytics.analyse_with_features(hr, tensor,
-                                                                 cfg.small_region_fraction)
-            t3 = time.perf_counter()
             model = cfg.tail_model
             value = float(feats[list(model.feature_names).index('small_region_ratio')])
             score = float(model.probability(feats, frame.scale))
             threshold = float(model.threshold_for(frame.scale))
             is_tail = score > threshold
         else:
-            output = self.analytics(hr, tensor)
-            t3 = time.perf_counter()
             value = float(self.analytics.tail_signal(output, size, cfg))
             threshold = cfg.tail_threshold
             is_tail = is_tail_ratio(value, cfg.tail_threshold, cfg.tail_direction)
