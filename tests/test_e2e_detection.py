@@ -96,7 +96,12 @@ def test_cloud_detection_mode_over_dds(domain, probe, tmp_path):
         first = max(d.sequence for d in dets)
         assert analysed(first + 1, scale=4)
         # A bad frame is skipped; the node keeps serving.
-        pub.publish(encoded(first + 2, now().to_msg(), data=b'\xff\xd8 not a jpeg'))
+        def bad_frame_received():  # best effort: resend until the cloud acknowledges it
+            pub.publish(encoded(first + 2, now().to_msg(), data=b'\xff\xd8 not a jpeg'))
+            return probe.spin_until(lambda: any(fb.sequence == first + 2 for fb in feedback),
+                                    5.0)
+
+        assert any(bad_frame_received() for _ in range(3)), graph.log('cloud')
         assert analysed(first + 3), graph.log('cloud')
         assert probe.spin_until(lambda: len(feedback) >= 3 and len(flags) >= 3 and images, 10)
         assert graph.alive() == ['cloud']
