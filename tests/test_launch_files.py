@@ -239,7 +239,8 @@ def declared_parameters(module):
 
 MODULES = {('runespoor_edge', 'edge_node'): 'runespoor_edge.edge_node',
            ('runespoor_edge', 'source_node'): 'runespoor_edge.source_node',
-           ('runespoor_cloud', 'cloud_node'): 'runespoor_cloud.cloud_node'}
+           ('runespoor_cloud', 'cloud_node'): 'runespoor_cloud.cloud_node',
+           ('runespoor_cloud', 'fleet_node'): 'runespoor_cloud.fleet_node'}
 
 
 def topic_types(module):
@@ -318,7 +319,7 @@ def bag(tmp_path):
 
 
 ALL_FILES = [os.path.join(EDGE_LAUNCH, f) for f in ('edge', 'source', 'robot')] + \
-    [os.path.join(LAUNCH, f) for f in ('cloud', 'system', 'bag_replay')]
+    [os.path.join(LAUNCH, f) for f in ('cloud', 'system', 'bag_replay', 'fleet')]
 
 
 def test_import_has_no_side_effects():
@@ -380,6 +381,31 @@ def test_cloud_launch_passes_method_and_device():
     check_node(node, ctx)
     assert node.kwargs['parameters'][-1] == {'method': 'asr', 'device': 'cuda',
                                              'seg_weights': '/m/seg.pt'}
+
+
+def test_fleet_launch_serves_the_robots_given():
+    path = os.path.join(LAUNCH, 'fleet.launch.py')
+    nodes = execute(path, {'robots': 'robot1, robot2,/robot3', 'method': 'asr',
+                           'max_batch': '4', 'max_wait_ms': '3'})
+    assert len(nodes) == 1
+    node, ctx = nodes[0]
+    check_node(node, ctx)
+    assert node.kwargs['name'] == 'runespoor_fleet' and exit_policy(node) is not None
+    over = node.kwargs['parameters'][-1]
+    assert over['robots'] == ['robot1', 'robot2', 'robot3'] and over['method'] == 'asr'
+    assert (over['max_batch'], over['max_wait_ms']) == (4, 3.0)
+    cloud = yaml.safe_load(open(node.kwargs['parameters'][1]))   # what the robots' nodes read
+    assert list(cloud) == ['/**/runespoor_cloud']
+    assert set(cloud['/**/runespoor_cloud']['ros__parameters']) <= \
+        declared_parameters('runespoor_cloud.cloud_node')
+    # scale-out: one server per GPU, each with its own robots and fleet node name
+    node, _ = execute(path, {'robots': 'robot5', 'namespace': 'gpu1',
+                             'cuda_visible_devices': '1'})[0]
+    assert node.kwargs['namespace'] == 'gpu1'
+    assert node.kwargs['additional_env'] == {'CUDA_VISIBLE_DEVICES': '1'}
+    for bad in ('', 'robot1,robot1', ' , '):
+        with pytest.raises(ValueError, match='robots'):
+            execute(path, {'robots': bad})
 
 
 def test_task_argument_chooses_the_cloud_params_file(bag):

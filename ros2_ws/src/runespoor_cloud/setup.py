@@ -23,6 +23,7 @@ setup(
     entry_points={
         'console_scripts': [
             'cloud_node = runespoor_cloud.cloud_node:main',
+            'fleet_node = runespoor_cloud.fleet_node:main',
         ],
     },
 )

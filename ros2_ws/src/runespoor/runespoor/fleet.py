@@ -207,16 +207,18 @@ class FleetPipeline:
     """
     Per-robot pipelines sharing one set of models; batched reconstruction and analytics.
 
-    ``config`` is copied per robot, so a per-robot change (e.g. the tail hold) stays with its
-    robot.  ``clock`` is the cloud time of the tail controllers (as in CloudPipeline).
+    ``config`` is one :class:`PipelineConfig`, copied per robot so that a per-robot change
+    (e.g. the tail hold) stays with its robot, or a ``{robot: PipelineConfig}`` mapping.
+    ``clock`` is the cloud time of the tail controllers (as in CloudPipeline).
     """
 
     def __init__(self, reconstructor, analytics, robots, config=None, clock=time.monotonic):
         self.reconstructor = reconstructor
         self.analytics = analytics
-        config = config or PipelineConfig()
-        self.pipelines = {r: CloudPipeline(reconstructor, analytics, dataclasses.replace(config),
-                                           clock) for r in robots}
+        if not isinstance(config, dict):
+            config = {r: dataclasses.replace(config or PipelineConfig()) for r in robots}
+        self.pipelines = {r: CloudPipeline(reconstructor, analytics, config[r], clock)
+                          for r in robots}
 
     def __getitem__(self, robot):
         return self.pipelines[robot]

@@ -36,6 +36,7 @@ NODES = {
     'source': ('runespoor_edge.source_node', 'runespoor_edge', 'source.yaml', 'runespoor_source'),
     'edge': ('runespoor_edge.edge_node', 'runespoor_edge', 'edge.yaml', 'runespoor_edge'),
     'cloud': ('runespoor_cloud.cloud_node', 'runespoor_cloud', 'cloud.yaml', 'runespoor_cloud'),
+    'fleet': ('runespoor_cloud.fleet_node', 'runespoor_cloud', 'fleet.yaml', 'runespoor_fleet'),
 }
 
 #: cloud task -> its parameter file (config/ of runespoor_cloud)

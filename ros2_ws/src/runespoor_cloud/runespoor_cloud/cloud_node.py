@@ -192,32 +192,58 @@ def _knobs(scale, quality, tail):
     return Knobs(int(scale), int(quality), 0.0, tail).validated('policy')
 
 
+def declare_parameters(node, parameters):
+    """Declare ``parameters`` (name -> (default, descriptor)) on ``node``; return the values."""
+    for name, (default, desc) in parameters.items():
+        node.declare_parameter(name, default, desc)
+    p = {name: node.get_parameter(name).value for name in parameters}
+    for key in FILE_PARAMETERS & set(p):
+        p[key] = resolve_model_path(p[key])
+    if 'task' in p and p['task'] not in TASKS:
+        raise ValueError(f'parameter task={p["task"]!r}: {" or ".join(TASKS)}')
+    if 'tail_direction' in p and p['tail_direction'] not in TAIL_DIRECTIONS:
+        raise ValueError(f'parameter tail_direction={p["tail_direction"]!r}: below or above')
+    if 'tail_detector' in p and p['tail_detector'] not in TAIL_DETECTORS:
+        raise ValueError(f'parameter tail_detector={p["tail_detector"]!r}: ratio or fitted')
+    return p
+
+
+def load_tail_model(p):
+    """Return the fitted tail detector of ``tail_model_file`` (None for ``ratio``)."""
+    if p['tail_detector'] != 'fitted':
+        return None
+    if not p['tail_model_file']:
+        raise ModelError('tail_detector fitted needs tail_model_file (a JSON written by '
+                         '`runespoor tail`)')
+    try:
+        return FittedDetector.load(p['tail_model_file'])
+    except (OSError, ValueError) as exc:
+        raise ModelError(f'tail model file {p["tail_model_file"]}: {exc}') from exc
+
+
+def pipeline_config(p, tail_model=None):
+    """Return the :class:`PipelineConfig` of the node parameters ``p``."""
+    return PipelineConfig(
+        tail_threshold=p['tail_threshold'], tail_direction=p['tail_direction'],
+        small_region_fraction=p['small_region_fraction'],
+        small_box_fraction=p['small_box_fraction'],
+        hold_s=p['hold_s'], max_frame_age_s=p['max_frame_age_s'],
+        max_source_pixels=p['max_source_pixels'], max_clock_skew_s=p['max_clock_skew_s'],
+        policy_resync_s=p['policy_resync_s'],
+        policy_standard=_knobs(p['policy_standard_scale'],
+                               p['policy_standard_jpeg_quality'], False),
+        policy_tail=_knobs(p['policy_tail_scale'], p['policy_tail_jpeg_quality'], True),
+        tail_detector=p['tail_detector'], tail_model=tail_model)
+
+
 class CloudNode(Node):
     """Thin ROS adapter around :class:`CloudPipeline`."""
 
     def __init__(self, node_name='runespoor_cloud', **kwargs):
         super().__init__(node_name, **kwargs)
-        for name, (default, desc) in PARAMETERS.items():
-            self.declare_parameter(name, default, desc)
-        p = {name: self.get_parameter(name).value for name in PARAMETERS}
-        for key in ('sr_dir', 'seg_weights', 'det_weights', 'tail_model_file'):
-            p[key] = resolve_model_path(p[key])
+        p = declare_parameters(self, PARAMETERS)
         log = self.get_logger()
-        if p['task'] not in TASKS:
-            raise ValueError(f'parameter task={p["task"]!r}: {" or ".join(TASKS)}')
-        if p['tail_direction'] not in TAIL_DIRECTIONS:
-            raise ValueError(f'parameter tail_direction={p["tail_direction"]!r}: below or above')
-        if p['tail_detector'] not in TAIL_DETECTORS:
-            raise ValueError(f'parameter tail_detector={p["tail_detector"]!r}: ratio or fitted')
-        tail_model = None
-        if p['tail_detector'] == 'fitted':
-            if not p['tail_model_file']:
-                raise ModelError('tail_detector fitted needs tail_model_file (a JSON written by '
-                                 '`runespoor tail`)')
-            try:
-                tail_model = FittedDetector.load(p['tail_model_file'])
-            except (OSError, ValueError) as exc:
-                raise ModelError(f'tail model file {p["tail_model_file"]}: {exc}') from exc
+        tail_model = load_tail_model(p)
         self.task = p['task']
         device = resolve_device(p['device'])
         # Models: refuse to start on missing / mismatched files (ModelError names the file).
@@ -227,18 +253,7 @@ class CloudNode(Node):
         log.info(f'reconstruction: {p["method"]}'
                  + (f' from {p["sr_dir"]} (scales {list(p["sr_scales"])})'
                     if p['method'] != 'bilinear' else ' (no model)') + f' on {device}')
-        config = PipelineConfig(
-            tail_threshold=p['tail_threshold'], tail_direction=p['tail_direction'],
-            small_region_fraction=p['small_region_fraction'],
-            small_box_fraction=p['small_box_fraction'],
-            hold_s=p['hold_s'], max_frame_age_s=p['max_frame_age_s'],
-            max_source_pixels=p['max_source_pixels'], max_clock_skew_s=p['max_clock_skew_s'],
-            policy_resync_s=p['policy_resync_s'],
-            policy_standard=_knobs(p['policy_standard_scale'],
-                                   p['policy_standard_jpeg_quality'], False),
-            policy_tail=_knobs(p['policy_tail_scale'], p['policy_tail_jpeg_quality'], True),
-            tail_detector=p['tail_detector'], tail_model=tail_model)
-        self.pipeline = CloudPipeline(reconstructor, analytics, config)
+        self.pipeline = CloudPipeline(reconstructor, analytics, pipeline_config(p, tail_model))
         if p['warm_up']:
             scales = [int(x) for x in p['sr_scales'] if int(x) in (1, 2, 4, 6, 8)] or [2]
             log.info(f'warm-up (scales {scales}): '
@@ -247,7 +262,22 @@ class CloudNode(Node):
             log.info(f'tail detector: fitted model {p["tail_model_file"]} (scales '
                      f'{sorted(tail_model.models)}, p(tail) thresholds '
                      f'{ {k: round(v, 3) for k, v in sorted(tail_model.thresholds.items())} })')
-        self.queue = FrameQueue(p['queue_size'])
+        self._init_state(p, FrameQueue(p['queue_size']))
+        self._make_endpoints(p)
+        self._stop = threading.Event()
+        self._worker = threading.Thread(target=self._work, name='cloud-worker', daemon=True)
+        self._worker.start()
+        small = (f'small boxes < {p["small_box_fraction"]:g}' if self.task == 'detection'
+                 else f'small regions < {p["small_region_fraction"]:g}')
+        log.info(f'cloud ready ({self.task}): listening on '
+                 f'{self.resolve_topic_name("runespoor/encoded")}, tail when the '
+                 f'{"small-box share" if self.task == "detection" else "ratio"} is '
+                 f'{p["tail_direction"]} {p["tail_threshold"]:g}, {small} of the frame, hold '
+                 f'{p["hold_s"]:g} s, queue {p["queue_size"]}')
+
+    def _init_state(self, p, queue):
+        """Set up the counters, windows and the parameter callback of one served robot."""
+        self.queue = queue
         self.received = WindowedRate(p['feedback_window_s'])
         self.counters = {'frames_received': 0, 'frames_analysed': 0, 'tail_frames': 0,
                          'policies_sent': 0}
@@ -257,6 +287,8 @@ class CloudNode(Node):
         self._lock = threading.Lock()
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
+    def _make_endpoints(self, p):
+        """Create the publishers, the uplink subscription and the diagnostics timer."""
         if self.task == 'detection':
             self.det_pub = self.create_publisher(Detection2DArray, 'runespoor/detections',
                                                  RESULT_QOS)
@@ -278,16 +310,6 @@ class CloudNode(Node):
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', DIAG_QOS)
         self.create_subscription(EncodedFrame, 'runespoor/encoded', self._on_frame, UPLINK_QOS)
         self.create_timer(p['diagnostics_period_s'], self._publish_diagnostics)
-        self._stop = threading.Event()
-        self._worker = threading.Thread(target=self._work, name='cloud-worker', daemon=True)
-        self._worker.start()
-        small = (f'small boxes < {p["small_box_fraction"]:g}' if self.task == 'detection'
-                 else f'small regions < {p["small_region_fraction"]:g}')
-        log.info(f'cloud ready ({self.task}): listening on '
-                 f'{self.resolve_topic_name("runespoor/encoded")}, tail when the '
-                 f'{"small-box share" if self.task == "detection" else "ratio"} is '
-                 f'{p["tail_direction"]} {p["tail_threshold"]:g}, {small} of the frame, hold '
-                 f'{p["hold_s"]:g} s, queue {p["queue_size"]}')
 
     def _make_analytics(self, p, device):
         """Build the task's analytics plug-in (ModelError on missing / mismatched weights)."""
@@ -425,17 +447,23 @@ class CloudNode(Node):
                 self.get_logger().error(f'frame {frame.sequence} failed: {exc!r}',
                                         throttle_duration_sec=1.0)
                 continue
-            if result.decoder_messages:
-                self._throttled('decoder', f'frame {frame.sequence}: damaged JPEG data '
-                                f'({self.pipeline.decoder_warnings} frames so far): '
-                                f'{result.decoder_messages[0]}')
-            try:
-                self._publish(frame, result)
-            except Exception as exc:  # noqa: B902 - context shut down under us
-                if self._stop.is_set() or not rclpy.ok(context=self.context):
-                    return
-                self.pipeline.count_error('internal')
-                self.get_logger().error(f'publishing frame {frame.sequence} failed: {exc!r}')
+            if not self._deliver(frame, result):
+                return
+
+    def _deliver(self, frame, result):
+        """Publish an analysed frame's results; return False when shutting down."""
+        if result.decoder_messages:
+            self._throttled('decoder', f'frame {frame.sequence}: damaged JPEG data '
+                            f'({self.pipeline.decoder_warnings} frames so far): '
+                            f'{result.decoder_messages[0]}')
+        try:
+            self._publish(frame, result)
+        except Exception as exc:  # noqa: B902 - context shut down under us
+            if self._stop.is_set() or not rclpy.ok(context=self.context):
+                return False
+            self.pipeline.count_error('internal')
+            self.get_logger().error(f'publishing frame {frame.sequence} failed: {exc!r}')
+        return True
 
     def _tail_flag(self, res, header):
         flag = TailFrameFlag()

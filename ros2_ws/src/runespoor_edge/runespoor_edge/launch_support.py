@@ -32,7 +32,7 @@ TRUE = ('1', 'true', 'yes', 'on')
 ENCLAVE_ROOT = '/runespoor'
 #: node key -> node name (the parameter files' top-level keys)
 NODE_NAMES = {'source': 'runespoor_source', 'edge': 'runespoor_edge',
-              'cloud': 'runespoor_cloud'}
+              'cloud': 'runespoor_cloud', 'fleet': 'runespoor_fleet'}
 #: files an enclave folder of a ros2 security keystore holds
 ENCLAVE_FILES = ('cert.pem', 'key.pem', 'governance.p7s', 'permissions.p7s',
                  'identity_ca.cert.pem', 'permissions_ca.cert.pem')

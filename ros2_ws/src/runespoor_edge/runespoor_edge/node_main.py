@@ -68,8 +68,9 @@ def run(node_factory, args=None, node_name='runespoor_node', refuse=(ValueError,
 
     ``refuse``: exception types that mean "bad configuration" at start-up: logged at FATAL
     under ``node_name`` and answered with status 2.  ``done``: optional callable; ``None``
-    while the node should go on, else the exit status to end with.  Returns the exit status
-    (0 after a signal).
+    while the node should go on, else the exit status to end with.  Nodes in the node's
+    ``companion_nodes`` (a sequence, optional) are spun by the same executor; the node's
+    ``destroy_node`` destroys them.  Returns the exit status (0 after a signal).
     """
     stop = _Stop()
     if SignalHandlerOptions is not None:
@@ -91,6 +92,8 @@ def run(node_factory, args=None, node_name='runespoor_node', refuse=(ValueError,
             return 0
         executor = rclpy.executors.SingleThreadedExecutor()
         executor.add_node(node)
+        for companion in getattr(node, 'companion_nodes', ()):  # e.g. the fleet's robots
+            executor.add_node(companion)
         stop.executor = executor
         while not stop.event.is_set() and rclpy.ok():
             finished = None if done is None else done(node)

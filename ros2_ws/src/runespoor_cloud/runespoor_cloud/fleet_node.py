@@ -1,0 +1,163 @@
+# Copyright 2026 Runespoor maintainers. Licensed under the Apache License, Version 2.0.
+"""
+Runespoor fleet cloud: one process, one copy of the models, N robots (docs/operations.md).
+
+The node ``runespoor_fleet`` reads ``robots`` (e.g. ``[robot1, robot2]``), loads the models
+once and creates one :class:`RobotPort` per robot: a node ``/<robot>/runespoor_cloud`` with
+the single-robot cloud's topics, parameters and message adapters (it *is* a
+:class:`~runespoor_cloud.cloud_node.CloudNode` without models or worker of its own), so each
+robot keeps its own sequence guard, tail state, rate policies, link feedback, diagnostics and
+run-time parameters (``ros2 param set /robot1/runespoor_cloud hold_s 2.0``).  Frames go into
+a :class:`runespoor.fleet.FleetScheduler` (bounded per-robot queues, round-robin fairness);
+one worker thread takes batches of frames of the same scale and size (``max_batch``, at most
+``max_wait_ms`` of waiting) through :class:`runespoor.fleet.FleetPipeline` (one batched SR
+and segmentation pass) and hands each result back to its robot's port to publish.
+
+Scale-out beyond one GPU: several fleet nodes, each launched with its own ``robots`` list
+(``fleet.launch.py robots:=... fleet_name:=...``); nothing coordinates them.
+"""
+
+import sys
+import threading
+
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from runespoor.cloud_pipeline import make_reconstructor, ModelError, resolve_device
+from runespoor.fleet import FleetPipeline, FleetScheduler
+
+from . import cloud_node
+from .cloud_node import _desc, CloudNode, declare_parameters, load_tail_model, pipeline_config
+
+#: Parameters of the fleet node that its robots share: the models and how frames are queued.
+SHARED = ('task', 'method', 'device', 'sr_dir', 'sr_scales', 'seg_arch', 'seg_weights',
+          'det_arch', 'det_weights', 'det_score_threshold', 'tail_detector', 'tail_model_file',
+          'warm_up', 'queue_size', 'max_source_pixels')
+
+#: name -> (default, descriptor) of the fleet node (defaults mirror config/fleet.yaml).
+FLEET_PARAMETERS = {
+    'robots': (['robot1'], _desc('robot namespaces served by this process (one port node '
+                                 '/<robot>/runespoor_cloud each)', read_only=True)),
+    'max_batch': (8, _desc('frames of different robots of the same scale and size analysed '
+                           'as one batch', read_only=True, lo=1, hi=256, kind=int)),
+    'max_wait_ms': (5.0, _desc('longest an incomplete batch waits for more frames (not at '
+                               'all when every robot already has a frame in it) [ms]',
+                               read_only=True, lo=0.0, hi=1000.0)),
+}
+FLEET_PARAMETERS.update({name: cloud_node.PARAMETERS[name] for name in SHARED})
+#: What the launch-file tests check parameter files against (the fleet node's own).
+PARAMETERS = FLEET_PARAMETERS
+
+
+class RobotPort(CloudNode):
+    """
+    One served robot: the cloud node's topics, parameters and adapters on shared models.
+
+    Constructed by :class:`FleetNode`; ``shared`` are the fleet node's values of
+    :data:`SHARED` (the robot's own values of those would not be used, so they are set).
+    """
+
+    def __init__(self, robot, shared, scheduler, stop, context=None):
+        Node.__init__(self, 'runespoor_cloud', namespace='/' + robot.strip('/'),
+                      context=context,
+                      parameter_overrides=[Parameter(k, value=v) for k, v in shared.items()])
+        self.robot = robot
+        self.p = declare_parameters(self, cloud_node.PARAMETERS)
+        self.task = self.p['task']
+        self.pipeline = None            # set by FleetNode once every port has its config
+        self._stop = stop
+        self._init_state(self.p, scheduler.queue(robot))
+        self.counters['batched_frames'] = 0
+
+    def attach(self, pipeline):
+        """Start serving with the robot's pipeline (of the fleet's :class:`FleetPipeline`)."""
+        self.pipeline = pipeline
+        self._make_endpoints(self.p)
+
+    def destroy_node(self):
+        """Destroy the port (the fleet node owns the worker)."""
+        return Node.destroy_node(self)
+
+
+class FleetNode(Node):
+    """Load the models once, create the robot ports, batch their frames on one worker."""
+
+    def __init__(self, node_name='runespoor_fleet', **kwargs):
+        super().__init__(node_name, **kwargs)
+        p = declare_parameters(self, FLEET_PARAMETERS)
+        log = self.get_logger()
+        robots = [str(r).strip('/') for r in p['robots']]
+        if not robots or any(not r for r in robots) or len(set(robots)) != len(robots):
+            raise ValueError(f'parameter robots={p["robots"]!r}: distinct non-empty names')
+        self.task = p['task']
+        tail_model = load_tail_model(p)
+        device = resolve_device(p['device'])
+        reconstructor = make_reconstructor(p['method'], p['sr_dir'], device,
+                                           tuple(int(s) for s in p['sr_scales']))
+        analytics = CloudNode._make_analytics(self, p, device)
+        self._stop = threading.Event()
+        self.scheduler = FleetScheduler(robots, p['queue_size'], p['max_batch'],
+                                        p['max_wait_ms'])
+        shared = {k: self.get_parameter(k).value for k in SHARED}
+        self.ports = {r: RobotPort(r, shared, self.scheduler, self._stop, self.context)
+                      for r in robots}
+        configs = {r: pipeline_config(port.p, tail_model) for r, port in self.ports.items()}
+        self.fleet = FleetPipeline(reconstructor, analytics, robots, configs)
+        for r, port in self.ports.items():
+            port.attach(self.fleet[r])
+        if p['warm_up']:
+            scales = [int(x) for x in p['sr_scales'] if int(x) in (1, 2, 4, 6, 8)] or [2]
+            log.info(f'warm-up (scales {scales}): {self.fleet.warm_up(scales):.0f} ms')
+        self.companion_nodes = list(self.ports.values())
+        self._worker = threading.Thread(target=self._work, name='fleet-worker', daemon=True)
+        self._worker.start()
+        log.info(f'fleet ready ({self.task}, {p["method"]} on {device}): {len(robots)} robots '
+                 f'{robots}, max_batch {p["max_batch"]}, max_wait_ms {p["max_wait_ms"]:g}, '
+                 f'queue {p["queue_size"]} per robot')
+
+    def _work(self):
+        while not self._stop.is_set():
+            batch = self.scheduler.get(timeout=0.2)
+            if not batch:
+                continue
+            try:
+                outcomes = self.fleet.process_batch(batch)
+            except Exception as exc:  # noqa: B902 - keep serving; count and report
+                for robot, frame in batch:
+                    self.ports[robot].pipeline.count_error('internal')
+                    self.ports[robot]._last_error = f'internal: {exc!r}'
+                self.get_logger().error(f'batch of {len(batch)} failed: {exc!r}',
+                                        throttle_duration_sec=1.0)
+                continue
+            for out in outcomes:
+                port = self.ports[out.robot]
+                if out.error is not None:
+                    port._bad_frame(out.error)
+                    continue
+                if out.batch_size > 1:
+                    port.counters['batched_frames'] += 1
+                if not port._deliver(out.frame, out.result):
+                    return
+
+    def destroy_node(self):
+        """Stop the worker, destroy the robot ports, then this node."""
+        self._stop.set()
+        self.scheduler.close()
+        self._worker.join(5.0)
+        for port in self.ports.values():
+            port.destroy_node()
+        return super().destroy_node()
+
+
+def main(args=None):
+    """
+    Entry point of ``ros2 run runespoor_cloud fleet_node``.
+
+    Like the cloud node: missing models and bad parameters are logged at FATAL ("refusing to
+    start: ...") and give status 2; Ctrl-C / SIGTERM shut down once.
+    """
+    from runespoor_edge.node_main import run
+    return run(FleetNode, args, node_name='runespoor_fleet', refuse=(ModelError, ValueError))
+
+
+if __name__ == '__main__':
+    sys.exit(main())
