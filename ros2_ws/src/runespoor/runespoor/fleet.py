@@ -227,7 +227,7 @@ class FleetPipeline:
         """Run ``robot``'s arrival checks on ``frame`` (raise FrameError, counted)."""
         return self.pipelines[robot].admit(frame)
 
-    def warm_up(self, scales=(2,), width=128, height=64, batch=1):
+    def warm_up(self, scales=(2,), width=128, height=64):
         """Warm the shared models (one robot's pipeline; counters untouched); return ms."""
         first = next(iter(self.pipelines.values()))
         return first.warm_up(scales, width, height)

@@ -155,6 +155,20 @@ PARAMETERS = {
     'warm_up': (True, _desc('run a small grey frame through reconstruction and analytics '
                             'per scale in sr_scales before "cloud ready", so the first real '
                             'frame does not pay the first-call cost', read_only=True)),
+    'precision': ('auto', _desc('SR and segmentation networks in auto (fp16 on CUDA, fp32 on '
+                                'CPU) | fp32 | fp16 | bf16 (runespoor.fast_path)',
+                                read_only=True, additional_constraints='auto | fp32 | fp16 | '
+                                'bf16')),
+    'channels_last': ('auto', _desc('NHWC convolutions: auto (on CUDA) | on | off',
+                                    read_only=True)),
+    'graphs': ('auto', _desc('auto (cudagraph on CUDA, off on CPU) | off | cudagraph | '
+                             'compile: captured / compiled at warm-up for the warm-up size, '
+                             'replayed per frame (other sizes run eager)', read_only=True)),
+    'warm_up_width': (128, _desc('width of the warm-up frame: the source width the robots '
+                                 'stream, so CUDA graphs are captured for it [px]',
+                                 read_only=True, lo=8, hi=8192, kind=int)),
+    'warm_up_height': (64, _desc('height of the warm-up frame [px]', read_only=True, lo=8,
+                                 hi=8192, kind=int)),
     'queue_size': (2, _desc('frames waiting for analysis; full -> oldest dropped',
                             read_only=True, lo=1, hi=100, kind=int)),
     'publish_reconstructed_every_n': (5, _desc('publish every n-th reconstructed frame; 0 = '
@@ -236,6 +250,28 @@ def pipeline_config(p, tail_model=None):
         tail_detector=p['tail_detector'], tail_model=tail_model)
 
 
+def setup_fast_path(node, p, device, reconstructor, analytics):
+    """Put the networks on the fast path of parameters ``p``; log and return the settings."""
+    from runespoor import fast_path
+    fast = fast_path.resolve(device, p['precision'], p['channels_last'], p['graphs'])
+    wrapped = fast_path.apply(reconstructor, analytics, fast)
+    node.get_logger().info(f'fast path: {fast.precision}, channels_last {fast.channels_last}, '
+                           f'graphs {fast.graphs} ({wrapped} networks wrapped)')
+    return fast
+
+
+def warm_up(pipeline, fast, p, batch_sizes=(1,)):
+    """Warm the models at the warm-up size, capturing graphs there; return the time [ms]."""
+    from runespoor import fast_path
+    t0 = time.perf_counter()
+    scales = [int(x) for x in p['sr_scales'] if int(x) in (1, 2, 4, 6, 8)] or [2]
+    size = (int(p['warm_up_height']), int(p['warm_up_width']))
+    fast_path.warm_up(pipeline.reconstructor, pipeline.analytics, fast, scales, size,
+                      batch_sizes)
+    pipeline.warm_up(scales, size[1], size[0])
+    return (time.perf_counter() - t0) * 1e3
+
+
 class CloudNode(Node):
     """Thin ROS adapter around :class:`CloudPipeline`."""
 
@@ -250,14 +286,14 @@ class CloudNode(Node):
         reconstructor = make_reconstructor(p['method'], p['sr_dir'], device,
                                            tuple(int(s) for s in p['sr_scales']))
         analytics = self._make_analytics(p, device)
+        self.fast = setup_fast_path(self, p, device, reconstructor, analytics)
         log.info(f'reconstruction: {p["method"]}'
                  + (f' from {p["sr_dir"]} (scales {list(p["sr_scales"])})'
                     if p['method'] != 'bilinear' else ' (no model)') + f' on {device}')
         self.pipeline = CloudPipeline(reconstructor, analytics, pipeline_config(p, tail_model))
         if p['warm_up']:
             scales = [int(x) for x in p['sr_scales'] if int(x) in (1, 2, 4, 6, 8)] or [2]
-            log.info(f'warm-up (scales {scales}): '
-                     f'{self.pipeline.warm_up(scales):.0f} ms')
+            log.info(f'warm-up (scales {scales}): {warm_up(self.pipeline, self.fast, p):.0f} ms')
         if tail_model is not None:
             log.info(f'tail detector: fitted model {p["tail_model_file"]} (scales '
                      f'{sorted(tail_model.models)}, p(tail) thresholds '

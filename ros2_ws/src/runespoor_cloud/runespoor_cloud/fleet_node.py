@@ -26,12 +26,14 @@ from runespoor.cloud_pipeline import make_reconstructor, ModelError, resolve_dev
 from runespoor.fleet import FleetPipeline, FleetScheduler
 
 from . import cloud_node
-from .cloud_node import _desc, CloudNode, declare_parameters, load_tail_model, pipeline_config
+from .cloud_node import (_desc, CloudNode, declare_parameters, load_tail_model, pipeline_config,
+                         setup_fast_path, warm_up)
 
 #: Parameters of the fleet node that its robots share: the models and how frames are queued.
 SHARED = ('task', 'method', 'device', 'sr_dir', 'sr_scales', 'seg_arch', 'seg_weights',
           'det_arch', 'det_weights', 'det_score_threshold', 'tail_detector', 'tail_model_file',
-          'warm_up', 'queue_size', 'max_source_pixels')
+          'warm_up', 'queue_size', 'max_source_pixels', 'precision', 'channels_last', 'graphs',
+          'warm_up_width', 'warm_up_height')
 
 #: name -> (default, descriptor) of the fleet node (defaults mirror config/fleet.yaml).
 FLEET_PARAMETERS = {
@@ -94,6 +96,7 @@ class FleetNode(Node):
         reconstructor = make_reconstructor(p['method'], p['sr_dir'], device,
                                            tuple(int(s) for s in p['sr_scales']))
         analytics = CloudNode._make_analytics(self, p, device)
+        fast = setup_fast_path(self, p, device, reconstructor, analytics)
         self._stop = threading.Event()
         self.scheduler = FleetScheduler(robots, p['queue_size'], p['max_batch'],
                                         p['max_wait_ms'])
@@ -104,9 +107,10 @@ class FleetNode(Node):
         self.fleet = FleetPipeline(reconstructor, analytics, robots, configs)
         for r, port in self.ports.items():
             port.attach(self.fleet[r])
-        if p['warm_up']:
-            scales = [int(x) for x in p['sr_scales'] if int(x) in (1, 2, 4, 6, 8)] or [2]
-            log.info(f'warm-up (scales {scales}): {self.fleet.warm_up(scales):.0f} ms')
+        if p['warm_up']:  # graphs for a single frame and for a full batch
+            ms = warm_up(next(iter(self.fleet.pipelines.values())), fast, p,
+                         sorted({1, min(int(p['max_batch']), len(robots))}))
+            log.info(f'warm-up: {ms:.0f} ms')
         self.companion_nodes = list(self.ports.values())
         self._worker = threading.Thread(target=self._work, name='fleet-worker', daemon=True)
         self._worker.start()
