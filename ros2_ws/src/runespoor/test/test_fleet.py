@@ -232,3 +232,33 @@ def test_per_robot_state_is_isolated():
 def test_batch_key_of_a_frame():
     f = encoded(0, palette_frame(0, True), scale=4)
     assert batch_key(f) == (4, W, H)
+
+
+def test_gpu_bench_fleet_script_tiny_runs_on_cpu(tmp_path):
+    """The prepared GPU script (stages, batching, N robots), end to end at TINY=1 on the CPU."""
+    import json
+    import os
+    import subprocess
+    import sys
+    repo = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))
+    env = dict(os.environ, TINY='1', PYTHONPATH=os.path.join(repo, 'ros2_ws', 'src',
+                                                             'runespoor'))
+    proc = subprocess.run([sys.executable, os.path.join(repo, 'scripts', 'gpu_bench_fleet.py'),
+                           '--device', 'cpu', '--out', str(tmp_path)], env=env,
+                          capture_output=True, text=True, timeout=280)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    with open(tmp_path / 'gpu_bench_fleet.json') as f:
+        result = json.load(f)
+    assert result['tiny'] is True and result['device'] == 'cpu' and 'errors' not in result
+    base, other = result['stages']['variants'][:2]
+    assert base['name'] == 'fp32_eager' and 'ratio_to_baseline' in other['process_ms']
+    assert set(base['stages']) == {'decode_ms', 'reconstruct_ms', 'inference_ms',
+                                   'postprocess_ms'}
+    assert [r['batch'] for r in result['batching']] == [1, 2]
+    assert result['batching'][0]['throughput_ratio_to_batch1'] == 1.0
+    fleet = {r['robots']: r for r in result['fleet']}
+    assert set(fleet) == {1, 2}
+    for row in fleet.values():
+        assert row['offered'] == 17 * row['robots'] and row['analysed'] >= 1
+        s = row['end_to_end_ms']
+        assert s['median_ms'] <= s['p90_ms'] <= s['p99_ms']
