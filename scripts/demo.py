@@ -3,18 +3,27 @@
 """
 One-command demo (``make demo``): a synthetic clip through source -> edge -> cloud over DDS.
 
-1. Makes a 512x256 clip and writes it as a rosbag2 bag (``runespoor.data.bag.write_bag``):
-   procedural street scenes (``runespoor.data.scene``) when a trained segmentation model is
-   at ``--seg-weights``, otherwise the flat "palette" pattern that the cloud's ``palette`` test
-   segmenter reads without a model (said clearly in the output).
-2. Starts the source (replaying the bag), the edge and the cloud, each its own process, on a
-   random ROS_DOMAIN_ID, from the packages' YAML files plus demo overrides.
-3. Prints one line per second (frames in/out, uplink kbit/s, tail flags, mode, latency) and
-   writes ``out/demo/``: ``summary.json``, ``maps/*.png`` (colourised maps),
-   ``strip.png`` (input | reconstructed | segmentation, standard and tail frames) and the
-   nodes' logs.
+1. Starts the edge and the cloud at once (each its own process, on a random ROS_DOMAIN_ID,
+   from the packages' YAML files plus demo overrides; the cloud with one torch thread per
+   spare core, ``--cloud-threads``), and while they load:
+2. makes a 512x256 clip (:mod:`runespoor_bringup.demo_media`): procedural street scenes
+   (``runespoor.data.scene``) with a *hard stretch* in the middle (blur, low contrast, a crowd
+   of small road users) when a trained segmentation model is at ``--seg-weights``, otherwise
+   the flat "palette" pattern that the cloud's ``palette`` test segmenter reads without a model
+   (said clearly in the output).  Clip and labels are cached under ``out/demo_cache/``;
+3. times the cloud's own pipeline code on a clip frame in the standard and the tail-specific
+   config (a short calibration) and replays the clip at the rate the cloud sustains in either
+   (``replaying at X fps ... (recorded 17 fps)``; the cloud's hold time is scaled to cover the
+   same frames as at 17 fps).  ``--rate`` fixes the rate instead;
+4. prints one line per second (frames in/out, uplink kbit/s, tail flags, mode, latency) and a
+   line for every CAC switch (policy sent, edge following), then writes ``out/demo/``:
+   ``summary.json`` (counts, start-up time, replay rate, the clip's accuracy against its labels
+   for the method used and for bilinear on the same received frames, per config),
+   ``demo.mp4`` (input | reconstruction | analytics, knobs, bandwidth and tail state burned
+   in; MJPG ``demo.avi`` where OpenCV cannot write MP4), ``maps/*.png`` (colourised maps),
+   ``strip.png`` (standard and tail frames) and the nodes' logs.
 
-    source scripts/env.sh && python scripts/demo.py [--frames 170] [--method bilinear]
+    source scripts/env.sh && python scripts/demo.py [--frames 85] [--method bilinear]
 
 ``--task detection`` (``make demo TASK=detection``) runs the drone-view detection path instead:
 a 640x360 clip of :mod:`runespoor.data.drone` as a bag, the edge at x2, the cloud with
@@ -26,27 +35,42 @@ detections).
 """
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
 import sys
+import threading
 import time
 
 import cv2
 import numpy as np
+from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+from rcl_interfaces.srv import SetParameters
 from rclpy.qos import (DurabilityPolicy, qos_profile_sensor_data, QoSProfile,
                        ReliabilityPolicy)
 from runespoor import image_conv
 from runespoor.cloud_pipeline import caption
 from runespoor.labels import colorize
+from runespoor_bringup import demo_media
 from runespoor_bringup.graph import Graph
 from runespoor_cloud.testing import child_env, free_domain_id, Probe
 from runespoor_msgs.msg import (Detection2DArray, EncodedFrame, RatePolicy, SemanticMap,
                                 TailFrameFlag)
 from sensor_msgs.msg import Image
+from std_msgs.msg import Empty
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 W, H = 512, 256
+#: The source waits for a subscriber on this topic (this monitor's "go") before its first frame.
+GATE = 'runespoor_demo/start'
+#: Recorded rate of the segmentation clip [fps] (the synthetic clips' 17 fps, Cityscapes').
+FPS = 17.0
+#: Cloud hold time at the recorded rate [s] (scaled with the replay rate).
+HOLD_S = 1.0
+#: Edge configs of the segmentation demo: standard (--scale/--quality) and tail-specific,
+#: the latter as config/edge.yaml's (one resolution level higher, lower quality).
+TAIL_KNOBS = (2, 40)
 #: Detection demo: frame size and rate of the drone clip, edge knobs (standard x2; tail: one
 #: resolution level higher and lower quality, as config/edge.yaml's x2 q40 for its x4 q70).
 DET_W, DET_H, DET_FPS = 640, 360, 15.0
@@ -55,6 +79,21 @@ DET_EDGE = {'scale': 2, 'jpeg_quality': 70, 'tail_scale': 1, 'tail_jpeg_quality'
 
 def log(text):
     print(f'[demo] {text}', flush=True)
+
+
+def manifest_arch(weights):
+    """Return the arch ``models/manifest.json`` lists for ``weights`` if its sha256 matches."""
+    try:
+        with open(os.path.join(REPO, 'models', 'manifest.json')) as f:
+            entries = json.load(f)['checkpoints']
+        rel = os.path.relpath(os.path.abspath(weights), REPO)
+        entry = next(e for e in entries if e['file'] == rel and e.get('kind') == 'seg')
+        with open(weights, 'rb') as f:
+            if hashlib.sha256(f.read()).hexdigest() == entry['sha256']:
+                return entry['arch']
+    except (OSError, ValueError, KeyError, StopIteration):
+        pass
+    return None
 
 
 def seg_choice(args):
@@ -67,34 +106,13 @@ def seg_choice(args):
                 'to run the real analytics path.')
         return 'palette', '', 'palette'
     arch = args.seg_arch
-    if arch == 'auto':  # the arch the checkpoint records, read safely
+    if arch == 'auto':  # the shipped file's arch from the manifest, else read safely (torch)
+        arch = manifest_arch(weights)
+    if arch in (None, 'auto'):
         from runespoor.checkpoint import inspect_checkpoint
         arch = inspect_checkpoint(weights, kind='seg', what='segmentation checkpoint')['arch']
     log(f'segmentation model {arch} from {weights}')
     return arch, weights, 'scene'
-
-
-def make_clip(pattern, frames, path):
-    """Render the clip and write it as a bag; return the bag path (or None: no bag support)."""
-    if pattern == 'palette':
-        from runespoor_edge.source_node import palette_frame
-        images = (palette_frame(i, W, H, 40, 12) for i in range(frames))
-    else:
-        from runespoor.data.scene import make_scene
-        scene = make_scene(np.random.default_rng(7), frames)
-        images = (scene.render(i, (W, H))[0] for i in range(frames))
-    try:
-        from runespoor.data.bag import write_bag
-    except ImportError as exc:
-        log(f'no bag writer ({exc}); the source renders the {pattern} pattern live instead')
-        return None
-    if os.path.exists(path):
-        shutil.rmtree(path)
-    t0 = time.monotonic()
-    n = write_bag(path, images, fps=17.0)
-    log(f'wrote {n} frames ({pattern}, {W}x{H}) to bag {os.path.relpath(path, REPO)} '
-        f'in {time.monotonic() - t0:.1f} s')
-    return path
 
 
 def stamp_key(stamp):
@@ -124,74 +142,154 @@ def fresh_dir(path, *sub):
     return path
 
 
+def cloud_threads(requested):
+    """
+    Torch threads of the cloud process: ``requested``, or (0) one per core but one.
+
+    On 2 cores that is 1: the other core serves the source, the edge, DDS and this monitor;
+    two torch threads competing with them made ASR x4 slower than one on a loaded machine.
+    """
+    return int(requested) if requested > 0 else max(1, (os.cpu_count() or 2) - 1)
+
+
 class Monitor:
     """
     The demo's own node, on a fresh ROS domain: what it sees of the graph.
 
-    Counts the camera frames and keeps them by stamp (at most 400), with ``reconstructed``
-    also the cloud's reconstructions; collects the uplink (``encoded``), the cloud's results
-    (``result_type`` on ``result_topic``), the tail flags and the rate policies.
+    Counts the camera frames and keeps their stamps in arrival order (the clip index) and at
+    most ``keep`` of them, with ``reconstructed`` also the cloud's reconstructions; collects
+    the uplink (``encoded``), the cloud's results (``result_type`` on ``result_topic``), the
+    tail flags and the rate policies.
     """
 
-    def __init__(self, result_type, result_topic, camera_qos, reconstructed=False):
+    def __init__(self, result_type, result_topic, camera_qos, reconstructed=False, keep=400):
         self.domain = free_domain_id()
         self.probe = Probe(self.domain, 'runespoor_demo_monitor')
         reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
         latched = QoSProfile(depth=20, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.camera, self.recon = {}, {}
+        self.camera_order = {}  # stamp -> arrival index
+        self.keep = int(keep)
         self.counts = {'in': 0}
         node = self.probe.node
         node.create_subscription(Image, 'camera/image_raw', self._on_camera, camera_qos)
         if reconstructed:
             node.create_subscription(Image, 'runespoor/reconstructed', self._on_recon,
                                      qos_profile_sensor_data)
-        self.encoded = self.probe.collect(EncodedFrame, 'runespoor/encoded',
-                                          qos_profile_sensor_data)
+        self.encoded = []  # watch_uplink() subscribes once the cloud is up
         self.results = self.probe.collect(result_type, result_topic, reliable)
         self.flags = self.probe.collect(TailFrameFlag, 'runespoor/tail_flag', reliable)
         self.policies = self.probe.collect(RatePolicy, 'runespoor/rate_policy', latched)
 
+    def watch_uplink(self):
+        """
+        Subscribe to the uplink (``runespoor/encoded``) into :attr:`encoded`.
+
+        Called once the cloud is up: until then the cloud's subscription is the only one, and
+        the source waits for it (``wait_for_topics``) before its first frame.
+        """
+        self.probe.node.create_subscription(EncodedFrame, 'runespoor/encoded',
+                                            self.encoded.append, qos_profile_sensor_data)
+
     def _on_camera(self, msg):
+        self.camera_order.setdefault(stamp_key(msg.header.stamp), self.counts['in'])
         self.counts['in'] += 1
-        if len(self.camera) < 400:
+        if len(self.camera) < self.keep:
             self.camera[stamp_key(msg.header.stamp)] = image_conv.imgmsg_to_bgr8(msg)
 
     def _on_recon(self, msg):
-        if len(self.recon) < 400:
+        if len(self.recon) < self.keep:
             self.recon[stamp_key(msg.header.stamp)] = image_conv.imgmsg_to_bgr8(msg)
 
+    def set_parameter(self, node, name, value, timeout_s=10.0):
+        """Set float parameter ``name`` of ``node`` (e.g. ``/runespoor_cloud``); return ok."""
+        cli = self.probe.node.create_client(SetParameters, f'{node}/set_parameters')
+        try:
+            if not self.probe.spin_until(cli.service_is_ready, timeout_s):
+                return False
+            req = SetParameters.Request(parameters=[Parameter(name=name, value=ParameterValue(
+                type=ParameterType.PARAMETER_DOUBLE, double_value=float(value)))])
+            fut = cli.call_async(req)
+            self.probe.spin_until(fut.done, timeout_s)
+            return bool(fut.done() and fut.result().results[0].successful)
+        finally:
+            self.probe.node.destroy_client(cli)
 
-def stream(args, mon, out, t_start, nodes, started, cloud_params=None, extra=lambda new: ''):
+
+def cac_events(mon, seen, t0):
+    """Print a line for each new rate policy and each switch of the edge's config."""
+    for p in mon.policies[seen['policies']:]:
+        mode = 'TAIL' if p.mode == RatePolicy.MODE_TAIL else 'standard'
+        flag = next((f for f in reversed(mon.flags) if f.sequence == p.trigger_sequence), None)
+        why = ''
+        if flag is not None:
+            rule = '>' if flag.direction == TailFrameFlag.DIRECTION_ABOVE else '<'
+            verdict = 'tail' if flag.is_tail else 'not tail'
+            why = f' (signal {flag.signal_value:.4f} {rule} {flag.threshold:.4f}? {verdict})'
+        log(f'>>> CAC t={time.monotonic() - t0:5.1f}s: cloud sends RatePolicy '
+            f'{p.policy_sequence}: {mode} mode, triggered by frame {p.trigger_sequence}{why}')
+    seen['policies'] = len(mon.policies)
+    for f in mon.encoded[seen['encoded']:]:
+        tail = bool(f.knobs.tail_specific)
+        if tail != seen['tail_config']:
+            log(f'>>> CAC t={time.monotonic() - t0:5.1f}s: edge sends frame {f.sequence} in '
+                f'the {"TAIL-SPECIFIC" if tail else "standard"} config x{f.knobs.scale} '
+                f'q{f.knobs.jpeg_quality} ({len(f.image.data) / 1000:.1f} kB)')
+            seen['tail_config'] = tail
+    seen['encoded'] = len(mon.encoded)
+
+
+def stream(args, mon, out, t_start, nodes, started, cloud_params=None, extra=lambda new: '',
+           prepare=None, env=None, timing=None):
     """
     Run the graph (``nodes``: overrides of ``cloud``, ``edge``, ``source``); return the outcome.
 
-    Starts the cloud (``cloud_params``: its parameter file, default the package's) and the
-    edge, the source once the cloud is up, logs ``started``, then prints one line a second
-    (frames in / out / analysed, uplink, ``extra(new results)``, tail flags, mode, end-to-end
-    latency) until the source has finished and no result came for 3 s, or ``args.timeout``
-    passes.  A node dying raises.  The nodes are stopped and the monitor closed in any case.
-    Returns ``(status, enc_bytes, source log)``: status ``ok`` or ``timeout``; ``enc_bytes``
-    ``[(arrival time, bytes)]`` of the uplink frames.
+    Starts the cloud (``cloud_params``: its parameter file, default the package's; ``env``:
+    extra environment of the nodes), the edge and the source (which waits for the cloud and
+    for a subscriber on :data:`GATE`), then calls ``prepare(mon)`` while they load (it returns
+    the ``started`` text and ``before_source(mon)``, called once the cloud is up, e.g. to write
+    the bag the source opens at its first frame), opens the gate, logs ``started``, prints
+    one line a second (frames in / out / analysed, uplink, ``extra(new results)``, tail flags,
+    mode, end-to-end latency) and a line per CAC switch until the source has finished and no
+    result came for 3 s, or ``args.timeout`` passes.  A node dying raises.  ``timing`` (a dict)
+    receives the start-up times [s after ``t_start``].  The nodes are stopped and the monitor
+    closed in any case.  Returns ``(status, enc_bytes, source log)``: status ``ok`` or
+    ``timeout``; ``enc_bytes`` ``[(arrival time, bytes)]`` of the uplink frames.
     """
     results, encoded, flags, policies = mon.results, mon.encoded, mon.flags, mon.policies
     probe = mon.probe
-    graph = Graph(child_env(mon.domain), log_dir=os.path.join(out, 'logs'))
+    timing = {} if timing is None else timing
+    graph = Graph(dict(child_env(mon.domain), **(env or {})), log_dir=os.path.join(out, 'logs'))
     enc_bytes = []  # (arrival time, bytes)
     status = 'ok'
     try:
         graph.start('cloud', params_file=cloud_params, overrides=nodes['cloud'])
         graph.start('edge', overrides=nodes['edge'])
-        if not probe.spin_until(lambda: len(graph.alive()) < 2 or
-                                probe.node.count_publishers('runespoor/link_feedback') > 0,
-                                60):
+        # the source starts now too (process start and DDS discovery take seconds) but waits
+        # for the cloud's subscription and for this monitor's go (a subscription on GATE)
+        graph.start('source', overrides=dict(
+            nodes['source'], wait_for_topics=f'runespoor/encoded,{GATE}'))
+        timing['nodes_started_s'] = time.monotonic() - t_start
+        before_source = None
+        if prepare is not None:
+            started, before_source = prepare(mon)
+        if not probe.spin_until(lambda: len(graph.alive()) < 3 or
+                                probe.node.count_subscribers('runespoor/encoded') > 0, 60):
             raise RuntimeError('cloud did not come up in 60 s')
-        if len(graph.alive()) < 2:
-            raise RuntimeError('a node died at start-up:\n' + graph.log('cloud')[-2000:])
-        graph.start('source', overrides=nodes['source'])
-        log(started)
+        if len(graph.alive()) < 3:
+            raise RuntimeError('a node died at start-up:\n' + '\n'.join(
+                graph.log(k)[-1500:] for k in graph.procs))
+        timing['cloud_ready_s'] = time.monotonic() - t_start
+        mon.watch_uplink()
+        if before_source is not None:
+            before_source(mon)
+        probe.node.create_subscription(Empty, GATE, lambda msg: None, 1)
+        timing['source_go_s'] = time.monotonic() - t_start
+        log(started() if callable(started) else started)
         last_print = last_result = time.monotonic()
         seen = [0, 0, 0, 0]
+        events = {'policies': 0, 'encoded': 0, 'tail_config': False}
         deadline = time.monotonic() + args.timeout
         while time.monotonic() < deadline:
             n_results = len(results)
@@ -199,8 +297,10 @@ def stream(args, mon, out, t_start, nodes, started, cloud_params=None, extra=lam
             now = time.monotonic()
             if len(results) != n_results:
                 last_result = now
+                timing.setdefault('first_result_s', now - t_start)
             for f in encoded[len(enc_bytes):]:
                 enc_bytes.append((now, len(f.image.data)))
+            cac_events(mon, events, t_start)
             if now - last_print >= 1.0:
                 window = [b for t, b in enc_bytes if t > now - 1.0]
                 new = results[seen[1]:]
@@ -284,7 +384,7 @@ def finish(summary, out, written, t_start, status):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--task', choices=('segmentation', 'detection'), default='segmentation')
-    ap.add_argument('--frames', type=int, help='clip length (default 170 at 17 fps; '
+    ap.add_argument('--frames', type=int, help='clip length (default 85, 5 s at 17 fps; '
                                                'detection: 120 at 15 fps)')
     ap.add_argument('--out', help='output folder (default out/demo; detection: '
                                   'out/demo_detection)')
@@ -303,17 +403,27 @@ def main(argv=None):
     ap.add_argument('--det-arch', default='retinanet_r18_lite', help='detection: its arch')
     ap.add_argument('--scale', type=int, help='edge standard scale (default 4; detection 2)')
     ap.add_argument('--quality', type=int, default=70, help='edge standard JPEG quality')
-    ap.add_argument('--timeout', type=float, default=150.0, help='max seconds of streaming')
+    ap.add_argument('--rate', type=float, default=0.0,
+                    help='replay rate [fps]; 0 = the rate the cloud sustains (calibrated at '
+                         'start-up, at most the recorded 17 fps)')
+    ap.add_argument('--cloud-threads', type=int, default=0,
+                    help='torch threads of the cloud process; 0 = one per CPU core but one')
+    ap.add_argument('--cache', default=os.path.join(REPO, 'out', 'demo_cache'),
+                    help='folder of the rendered clip, reused by later runs')
+    ap.add_argument('--video-fps', type=float, default=FPS / 2,
+                    help='frame rate of demo.mp4 (default half the recorded 17 fps)')
+    ap.add_argument('--timeout', type=float, default=600.0, help='max seconds of streaming')
     args = ap.parse_args(argv)
     if args.task == 'detection':
+        args.timeout = min(args.timeout, 150.0)
         return detection_main(args)
-    args.frames = 170 if args.frames is None else args.frames
+    args.frames = 85 if args.frames is None else args.frames
     args.out = args.out or os.path.join(REPO, 'out', 'demo')
     args.sr_dir = args.sr_dir or os.path.join(REPO, 'models', 'sr')
     args.scale = 4 if args.scale is None else args.scale
 
-    pick_method(args, (2, args.scale))
     t_start = time.monotonic()
+    pick_method(args, (2, args.scale))
     out = fresh_dir(args.out, 'maps')
     from runespoor.checkpoint import CheckpointError
     try:
@@ -321,40 +431,354 @@ def main(argv=None):
     except CheckpointError as exc:
         log(f'refusing the segmentation weights: {exc}')
         return 2
-    bag = make_clip(pattern, args.frames, os.path.join(out, 'clip_bag'))
-    source = {'rate': 17.0, 'loop': False, 'max_frames': args.frames, 'width': W, 'height': H,
-              'wait_for_subscribers_s': 20.0, 'min_subscribers': 2}  # edge + this monitor
-    source.update({'mode': 'bag', 'path': bag} if bag else
-                  {'mode': 'synthetic', 'pattern': pattern})
+    threads = cloud_threads(args.cloud_threads)
     cloud = {'seg_arch': seg_arch, 'seg_weights': seg_weights, 'method': args.method,
-             'sr_dir': args.sr_dir, 'sr_scales': sorted({2, args.scale}), 'device': 'auto',
-             'publish_reconstructed_every_n': 1,
-             'queue_size': 2, 'hold_s': 1.0}
-    edge = {'scale': args.scale, 'jpeg_quality': args.quality}
-    mon = Monitor(SemanticMap, 'runespoor/semantic_map', qos_profile_sensor_data,
-                  reconstructed=True)
-    status, enc_bytes, source_log = stream(
-        args, mon, out, t_start, {'cloud': cloud, 'edge': edge, 'source': source},
-        f'streaming {args.frames} frames at 17 fps (ROS_DOMAIN_ID={mon.domain}, edge x'
-        f'{args.scale} q{args.quality}, tail x2 q40, cloud {args.method} + {seg_arch})')
-    summary = write_outputs(out, args, seg_arch, pattern, mon, enc_bytes, status, source_log)
-    return finish(summary, out, 'summary.json, strip.png, maps/', t_start, status)
+             'sr_dir': args.sr_dir, 'sr_scales': sorted({TAIL_KNOBS[0], args.scale}),
+             'device': 'auto', 'publish_reconstructed_every_n': 1, 'map_output': 'full',
+             'queue_size': 2, 'hold_s': HOLD_S}
+    edge = {'scale': args.scale, 'jpeg_quality': args.quality, 'tail_scale': TAIL_KNOBS[0],
+            'tail_jpeg_quality': TAIL_KNOBS[1], 'input_reliability': 'reliable'}
+    # reliable camera topic: the edge and this monitor see every frame, in order (clip index)
+    bag = os.path.join(out, 'clip_bag')  # written once the replay rate is known
+    os.makedirs(bag)
+    source = {'mode': 'bag', 'path': bag, 'rate': 0.0, 'loop': False,
+              'max_frames': args.frames, 'wait_for_subscribers_s': 300.0,
+              'min_subscribers': 2,  # edge + this monitor
+              'reliability': 'reliable'}
+    mon = Monitor(SemanticMap, 'runespoor/semantic_map',
+                  QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE),
+                  reconstructed=True, keep=args.frames)
+    ctx = {'timing': {}}
+
+    def prepare(mon):
+        """While edge and cloud load: the clip, the models of this process, warm runs."""
+        _, ctx['images'], ctx['labels'], ctx['clip_s'] = demo_media.cached_clip(
+            args.cache, pattern, args.frames, (W, H), FPS, log=log)
+        ctx['bilinear'] = Offline(seg_arch, seg_weights, threads)
+        ctx['calibrator'] = Calibration(args, ctx['bilinear'], ctx['images'])
+        return (lambda: f'streaming {args.frames} frames at {ctx["rate"]:.2f} fps '
+                f'(ROS_DOMAIN_ID={mon.domain}, edge x{args.scale} q{args.quality}, tail '
+                f'x{TAIL_KNOBS[0]} q{TAIL_KNOBS[1]}, cloud {args.method} + {seg_arch}, '
+                f'{threads} torch thread{"s" if threads > 1 else ""})'), before_source
+
+    def before_source(mon):
+        """Once the cloud is up (and idle): calibrate, scale the hold time, set the rate."""
+        t = ctx['timing']
+        log(f'cloud ready {t["cloud_ready_s"]:.1f} s after start (nodes started at '
+            f'{t["nodes_started_s"]:.1f} s)')
+        rate, ctx['calibration'] = ctx['calibrator'].measure()
+        ctx['rate'], ctx['hold_s'] = rate, HOLD_S * FPS / rate
+        # the source replays the bag at its recorded stamps and opens it at its first frame:
+        # the clip is written now, stamped at the replay rate, where the placeholder was
+        from runespoor.data.bag import write_bag
+        shutil.rmtree(bag + '.tmp', ignore_errors=True)
+        write_bag(bag + '.tmp', iter(ctx['images']), fps=rate)
+        os.replace(bag + '.tmp', bag)
+        if abs(ctx['hold_s'] - HOLD_S) > 1e-6:
+            ok = mon.set_parameter('/runespoor_cloud', 'hold_s', ctx['hold_s'])
+            refused = '' if ok else ' NOT SET (parameter refused)'
+            log(f'cloud hold time {ctx["hold_s"]:.1f} s = {HOLD_S:g} s of the clip at '
+                f'{FPS:g} fps ({FPS * HOLD_S:.0f} frames){refused}')
+        ctx['bilinear'].start(mon)
+
+    try:
+        status, enc_bytes, source_log = stream(
+            args, mon, out, t_start, {'cloud': cloud, 'edge': edge, 'source': source}, '',
+            prepare=prepare, env={'OMP_NUM_THREADS': str(threads)}, timing=ctx['timing'])
+    finally:
+        if 'bilinear' in ctx:
+            ctx['bilinear'].stop()
+    t = ctx['timing']
+    if 'first_result_s' in t:
+        log(f'start-up: first analysed frame {t["first_result_s"]:.1f} s after the demo '
+            f'started (cloud ready at {t["cloud_ready_s"]:.1f} s; clip '
+            f'{ctx["clip_s"]:.1f} s while the nodes loaded; calibration '
+            f'{ctx["calibration"]["seconds"]:.1f} s once the cloud was up)')
+    t_done = time.monotonic()
+    ctx['bilinear'].finish(mon, log)
+    summary = write_outputs(out, args, seg_arch, pattern, mon, enc_bytes, status, source_log,
+                            ctx)
+    log(f'outputs written in {time.monotonic() - t_done:.1f} s (bilinear baseline included)')
+    return finish(summary, out, f'summary.json, {os.path.basename(summary["video"] or "-")}, '
+                  'strip.png, maps/', t_start, status)
 
 
-def write_outputs(out, args, seg_arch, pattern, mon, enc_bytes, status, source_log):
-    """Write summary.json, the colourised maps and the side-by-side strip; return summary."""
-    maps, camera, recon = mon.results, mon.camera, mon.recon
+class Offline:
+    """
+    The demo process's own copy of the cloud's analytics: calibration and the bilinear baseline.
+
+    Same library code and models as the cloud node (:class:`runespoor.cloud_pipeline.Segmenter`,
+    bilinear reconstruction, same torch thread count).  :meth:`start` runs, in a thread, every
+    received uplink frame (the same JPEG bytes the cloud decoded) through bilinear +
+    segmentation while the clip streams; :meth:`finish` completes the rest.
+    """
+
+    def __init__(self, seg_arch, seg_weights, threads):
+        import torch
+        from runespoor.cloud_pipeline import make_reconstructor, resolve_device, Segmenter
+        torch.set_num_threads(threads)
+        self.device = resolve_device('auto')
+        self.seg = Segmenter(seg_arch, seg_weights, self.device)
+        self.bilinear = make_reconstructor('bilinear', device=self.device)
+        self.pred = {}  # EncodedFrame sequence -> (stamp key, labels)
+        self._stop = threading.Event()
+        self._thread = None
+        self._done = 0
+
+    def analyse(self, data, scale, size):
+        """Decode ``data`` (JPEG), upsample bilinearly to ``size`` (H, W), segment."""
+        from runespoor import codec
+        lr, _ = codec.decode_image(bytes(data))
+        hr, tensor = self.bilinear.reconstruct(lr, scale, size)
+        return self.seg(hr, tensor)
+
+    def _step(self, encoded):
+        if self._done >= len(encoded):
+            return False
+        f = encoded[self._done]
+        self._done += 1
+        self.pred[int(f.sequence)] = (stamp_key(f.header.stamp), self.analyse(
+            f.image.data, int(f.knobs.scale), (int(f.source_height), int(f.source_width))))
+        return True
+
+    def start(self, mon):
+        """Work through ``mon.encoded`` in a thread while the clip streams."""
+        def work():
+            try:  # Linux: this thread only, so it yields to the nodes on a busy CPU
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+            except (AttributeError, OSError):
+                pass
+            while not self._stop.is_set():
+                if not self._step(mon.encoded):
+                    self._stop.wait(0.05)
+        self._thread = threading.Thread(target=work, name='bilinear-baseline', daemon=True)
+        self._thread.start()
+
+    def stop(self):
+        """Stop the thread (idempotent)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def finish(self, mon, say):
+        """Stop the thread and analyse what it had not reached yet."""
+        self.stop()
+        t0, left = time.monotonic(), len(mon.encoded) - self._done
+        while self._step(mon.encoded):
+            pass
+        if left > 0:
+            say(f'bilinear baseline: {left} frames after the stream took '
+                f'{time.monotonic() - t0:.1f} s ({len(self.pred)} in all)')
+
+
+class Calibration:
+    """
+    Time the cloud's pipeline on a clip frame per config, for the replay rate.
+
+    The same :class:`runespoor.cloud_pipeline.CloudPipeline` code and models the cloud node
+    runs (decode, reconstruction with ``args.method``, segmentation, tail signal), in this
+    process with the cloud's thread count, on the first frame of the hard stretch sent in the
+    standard and in the tail-specific config.  The constructor loads the models and runs each
+    config once (first-call costs, while the nodes load); :meth:`measure` times one more run
+    of each once the cloud is up and idle.
+    """
+
+    def __init__(self, args, offline, images):
+        from runespoor import codec
+        from runespoor.cloud_pipeline import (CloudPipeline, make_reconstructor,
+                                              PipelineConfig)
+        self.args, self.device = args, offline.device
+        self.configs = {'standard': (args.scale, args.quality), 'tail_specific': TAIL_KNOBS}
+        recon = offline.bilinear if args.method == 'bilinear' else make_reconstructor(
+            args.method, args.sr_dir, offline.device,
+            sorted({c[0] for c in self.configs.values()}))
+        self.pipe = CloudPipeline(recon, offline.seg, PipelineConfig())
+        self.arch = offline.seg.arch
+        img = images[demo_media.hard_range(len(images))[0]]
+        self.encoded = {k: codec.encode_frame(img, s, q) for k, (s, q) in self.configs.items()}
+        self.seq = 0
+        self._run_all()
+
+    def _run_all(self):
+        from runespoor.cloud_pipeline import EncodedInput
+        out = {}
+        for name, enc in self.encoded.items():
+            frame = EncodedInput(self.seq, enc.data, enc.scale, enc.quality, W, H)
+            self.seq += 1
+            self.pipe.admit(frame)
+            t = time.perf_counter()
+            self.pipe.process(frame)
+            out[name] = time.perf_counter() - t
+        return out
+
+    def measure(self):
+        """Return (replay rate [fps], details): ``replay_rate`` of the slower config."""
+        args, configs = self.args, self.configs
+        t0 = time.monotonic()
+        frame_s = self._run_all()
+        rate = demo_media.replay_rate(frame_s.values(), FPS)
+        details = {'seconds': round(time.monotonic() - t0, 2), 'device': str(self.device),
+                   'frame_ms': {k: round(v * 1e3, 1) for k, v in frame_s.items()},
+                   'sustained_fps': {k: round(1.0 / v, 2) for k, v in frame_s.items()},
+                   'rate_fps': round(rate, 2)}
+        what = ', '.join(f'{k.replace("_", "-")} x{configs[k][0]} q{configs[k][1]} '
+                         f'{v * 1e3:.0f} ms' for k, v in frame_s.items())
+        if args.rate > 0:
+            log(f'calibration: {what} per frame; replaying at the requested {args.rate:g} '
+                f'fps (--rate; recorded {FPS:g} fps)')
+            details['rate_fps'] = args.rate
+            return float(args.rate), details
+        if rate < FPS:
+            log(f'calibration ({args.method} + {self.arch} on {self.device}): {what} per '
+                f'frame; replaying at {rate:.2f} fps, the rate this CPU cloud sustains in '
+                f'either config (recorded {FPS:g} fps)')
+        else:
+            log(f'calibration: {what} per frame; replaying at the recorded {FPS:g} fps')
+        return rate, details
+
+
+def stage_fps(maps):
+    """Per scale: median cloud time per frame (decode .. postprocess) in the stream, as fps."""
+    out = {}
+    for scale in sorted({int(m.knobs.scale) for m in maps}):
+        ms = [m.decode_ms + m.reconstruct_ms + m.inference_ms + m.postprocess_ms
+              for m in maps if int(m.knobs.scale) == scale]
+        out[f'x{scale}'] = {'frames': len(ms), 'frame_ms_p50': round(float(np.median(ms)), 1),
+                            'fps': round(1000.0 / float(np.median(ms)), 2)}
+    return out
+
+
+def policy_in_force(policies, sequence):
+    """Return the mode of the last policy triggered at or before frame ``sequence``."""
+    mode = RatePolicy.MODE_STANDARD
+    for p in policies:
+        if p.trigger_sequence <= sequence:
+            mode = p.mode
+    return 'TAIL' if mode == RatePolicy.MODE_TAIL else 'standard'
+
+
+def accuracy(mon, offline, labels, method):
+    """Return the clip's accuracy: ``method`` (the cloud's maps), bilinear on the same frames."""
+    tally = demo_media.AccuracyTally()
+    for m in mon.results:
+        idx = mon.camera_order.get(stamp_key(m.header.stamp), int(m.sequence))
+        base = offline.pred.get(int(m.sequence))
+        if not 0 <= idx < len(labels) or base is None or m.labels.height != labels.shape[1]:
+            continue
+        config = 'tail_specific' if m.knobs.tail_specific else 'standard'
+        tally.add(method, config, labels[idx], image_conv.imgmsg_to_numpy(m.labels))
+        if method != 'bilinear':
+            tally.add('bilinear', config, labels[idx], base[1])
+    return tally.summary()
+
+
+def write_video(out, args, seg_arch, mon, ctx, flag_by_seq):
+    """Write demo.mp4 (or .avi): one frame per clip frame; return (path, codec)."""
+    images = ctx['images']
+    n = len(images)
+    writer, path, codec = demo_media.open_video(os.path.join(out, 'demo'), args.video_fps,
+                                                (3 * W, H + 3 * 20 + 8))
+    if writer is None:
+        log(codec)
+        return None, codec
+    if codec != 'mp4v':
+        log(f'OpenCV here cannot write MP4 (mp4v): wrote {os.path.basename(path)} with MJPG')
+    maps = {mon.camera_order.get(stamp_key(m.header.stamp), int(m.sequence)): m
+            for m in mon.results}
+    enc = {mon.camera_order.get(stamp_key(f.header.stamp), int(f.sequence)): f
+           for f in mon.encoded}
+    blank = np.full((H, W, 3), 40, np.uint8)
+    try:
+        for i in range(n):
+            m, f = maps.get(i), enc.get(i)
+            recon = mon.recon.get(stamp_key(m.header.stamp)) if m is not None else None
+            if f is not None:
+                tail_cfg = bool(f.knobs.tail_specific)
+                kb = len(f.image.data) / 1000
+                sent = (f'edge sent x{f.knobs.scale} q{f.knobs.jpeg_quality} '
+                        f'{"TAIL-SPECIFIC" if tail_cfg else "standard"} config, {kb:.1f} kB '
+                        f'= {kb * 8 * FPS:.0f} kbit/s at {FPS:g} fps')
+            else:
+                tail_cfg, sent = False, 'not seen on the uplink'
+            lines = [f'frame {i + 1}/{n} | {sent}']
+            if m is not None:
+                fl = flag_by_seq.get(m.sequence)
+                rule = '>' if fl is not None and fl.direction == TailFrameFlag.DIRECTION_ABOVE \
+                    else '<'
+                verdict = ('TAIL FRAME' if fl.is_tail else 'not tail') if fl is not None \
+                    else '?'
+                sig = (f'tail signal {fl.signal_value:.4f} (tail if {rule} '
+                       f'{fl.threshold:.4f}) -> {verdict}') if fl is not None else ''
+                lines.append(f'cloud {m.method} + {seg_arch}: {sig} | CAC mode '
+                             f'{policy_in_force(mon.policies, m.sequence)}')
+                seg = colorize(image_conv.imgmsg_to_numpy(m.labels), bgr=True)
+                state = 'tail' if tail_cfg else 'std'
+            else:
+                lines.append("not analysed (dropped by the cloud's bounded queue)")
+                seg, state = blank, 'skip'
+            lines.append(f'replayed at {ctx["rate"]:.2f} fps (recorded {FPS:g}), video '
+                         f'{args.video_fps:g} fps'
+                         + (f', e2e latency {m.end_to_end_ms:.0f} ms' if m is not None else ''))
+            panel_in = images[i]
+            frame = demo_media.video_frame(
+                [panel_in, recon if recon is not None else blank, seg],
+                [f'input #{i}', f'{args.method} reconstruction' if recon is not None
+                 else 'no reconstruction', 'segmentation'], lines, state)
+            writer.write(frame)
+    finally:
+        writer.release()
+    return path, codec
+
+
+def write_outputs(out, args, seg_arch, pattern, mon, enc_bytes, status, source_log, ctx):
+    """Write summary.json, demo.mp4, the colourised maps and the strip; return summary."""
+    maps, recon = mon.results, mon.recon
+    flag_by_seq = {f.sequence: f for f in mon.flags}
+    counts = frame_counts(mon, source_log)
+    streamed = counts['frames_published']
+    acc = accuracy(mon, ctx['bilinear'], ctx['labels'], args.method)
+    video, codec = write_video(out, args, seg_arch, mon, ctx, flag_by_seq)
+    a, b = demo_media.hard_range(args.frames)
+    flags = mon.flags
     summary = {
         'status': status,
-        **frame_counts(mon, source_log),
+        **counts,
+        'share_analyzed': round(counts['frames_analyzed'] / streamed, 3) if streamed else None,
         **link_stats(mon, enc_bytes),
         'method': args.method,
         'scale': args.scale,
         'jpeg_quality': args.quality,
+        'tail_config': {'scale': TAIL_KNOBS[0], 'jpeg_quality': TAIL_KNOBS[1]},
         'scales_seen': sorted({int(f.knobs.scale) for f in mon.encoded}),
         'segmentation': seg_arch,
         'data': pattern,
+        'hard_stretch_frames': [a, b] if pattern == 'scene' else None,
         'resolution': [W, H],
+        'tail_detector': {
+            'signal': int(flags[0].signal), 'threshold': round(float(flags[0].threshold), 5),
+            'direction': 'above' if flags[0].direction == TailFrameFlag.DIRECTION_ABOVE
+            else 'below', 'from': "the cloud's config (config/cloud.yaml)"} if flags else None,
+        'replay': {'rate_fps': round(ctx['rate'], 3), 'recorded_fps': FPS,
+                   'hold_s': round(ctx['hold_s'], 2), 'calibration': ctx['calibration'],
+                   'cloud_in_stream': stage_fps(maps),
+                   'cloud_torch_threads': cloud_threads(args.cloud_threads)},
+        'startup_s': {k: round(v, 2) for k, v in ctx['timing'].items()},
+        'clip_s': round(ctx['clip_s'], 2),
+        'accuracy': dict(acc, note="the clip's labels; bilinear: the same received JPEG "
+                                   'frames upsampled bilinearly and segmented by the same model '
+                                   'in this process'),
+        'video': os.path.relpath(video, out) if video else None,
+        'video_codec': codec,
+        'frames': [{'sequence': int(m.sequence),
+                    'index': mon.camera_order.get(stamp_key(m.header.stamp), int(m.sequence)),
+                    'scale': int(m.knobs.scale), 'jpeg_quality': int(m.knobs.jpeg_quality),
+                    'tail_specific': bool(m.knobs.tail_specific),
+                    'is_tail': bool(flag_by_seq[m.sequence].is_tail)
+                    if m.sequence in flag_by_seq else None,
+                    'signal': round(float(flag_by_seq[m.sequence].signal_value), 5)
+                    if m.sequence in flag_by_seq else None,
+                    'small_region_ratio': round(float(m.small_region_ratio), 5),
+                    'end_to_end_ms': round(float(m.end_to_end_ms), 1)} for m in maps],
     }
     with open(os.path.join(out, 'summary.json'), 'w') as f:
         json.dump(summary, f, indent=1)
@@ -363,10 +787,9 @@ def write_outputs(out, args, seg_arch, pattern, mon, enc_bytes, status, source_l
         cv2.imwrite(os.path.join(out, 'maps', f'map_{m.sequence:05d}.png'),
                     colorize(labels, bgr=True))
     rows = []
-    flag_by_seq = {f.sequence: f for f in mon.flags}
+    images = ctx['images']
     for want_tail in (False, True):
-        picked = [m for m in maps if stamp_key(m.header.stamp) in camera and
-                  stamp_key(m.header.stamp) in recon and
+        picked = [m for m in maps if stamp_key(m.header.stamp) in recon and
                   bool(m.knobs.tail_specific) == want_tail]
         # tail config: show one frame that has small objects (sent at the higher resolution
         # while the hold time keeps the tail config) and one tail frame
@@ -377,15 +800,39 @@ def write_outputs(out, args, seg_arch, pattern, mon, enc_bytes, status, source_l
             key = stamp_key(m.header.stamp)
             verdict = tail_verdict(flag_by_seq, m.sequence)
             seg = colorize(image_conv.imgmsg_to_numpy(m.labels), bgr=True)
+            idx = mon.camera_order.get(key, int(m.sequence))
             rows.append(np.hstack([
-                caption(camera[key], f'input #{m.sequence}'),
+                caption(images[idx], f'input #{idx}'),
                 caption(recon[key], f'{m.method} from x{m.knobs.scale} '
                                     f'q{m.knobs.jpeg_quality}'
                                     f'{" (tail config)" if want_tail else ""}'),
                 caption(seg, f'{m.small_region_ratio * 100:.2f}% small -> {verdict}')]))
     if rows:
         cv2.imwrite(os.path.join(out, 'strip.png'), np.vstack(rows))
+    report(summary, acc, args.method)
     return summary
+
+
+def report(summary, acc, method):
+    """Log the figures a reader looks for: frames analysed, accuracy, tail frames."""
+    streamed = summary['frames_published']
+    log(f'analysed {summary["frames_analyzed"]} of {streamed} streamed frames '
+        f'({100.0 * summary["frames_analyzed"] / max(1, streamed):.0f} %), replayed at '
+        f'{summary["replay"]["rate_fps"]:.2f} fps')
+    for m in [method] + (['bilinear'] if method != 'bilinear' else []):
+        e = acc.get(m)
+        if e:
+            per = ', '.join(f'{c} {e[f"miou_{c}"]:.3f} ({e[f"frames_{c}"]} frames)'
+                            for c in ('standard', 'tail_specific') if f'miou_{c}' in e)
+            log(f'accuracy {m:8s}: mIoU {e["miou"]:.3f}, class-wise tail mIoU '
+                f'{e["tail_miou"] if e["tail_miou"] is not None else float("nan"):.3f} over '
+                f'{e["frames"]} frames ({per})')
+    if summary['tail_frames'] == 0 and summary['tail_detector']:
+        d = summary['tail_detector']
+        sig = [f['signal'] for f in summary['frames'] if f['signal'] is not None]
+        log(f'NO frame was flagged by the configured tail detector (signal {d["direction"]} '
+            f'{d["threshold"]:g}; this clip\'s signal {min(sig):.4f}..{max(sig):.4f}), so the '
+            'edge stayed in the standard config')
 
 
 # ------------------------------------------------------------------------------ detection
@@ -422,7 +869,7 @@ def detection_main(args):
     # 640x360 raw frames (691 kB) are too big for best effort on a loaded machine: reliable
     # camera topic end to end (docs/nodes.md); the uplink stays best effort.
     source = {'mode': 'bag', 'path': bag, 'rate': DET_FPS, 'loop': False,
-              'max_frames': args.frames, 'wait_for_subscribers_s': 20.0,
+              'max_frames': args.frames, 'wait_for_subscribers_s': 120.0,
               'min_subscribers': 2, 'reliability': 'reliable'}  # edge + this monitor
     cloud = {'det_arch': args.det_arch, 'det_weights': args.det_weights,
              'method': args.method, 'sr_dir': args.sr_dir, 'device': 'auto', 'queue_size': 2}
