@@ -336,6 +336,10 @@ def main(argv=None):
               'goals': {'stage_ms_batch1': 6.0, 'robots_at_17fps_p99_100ms': 32},
               'note': 'latencies in ms; ratio_to_baseline: median against fp32 eager of the '
                       'same run; fleet p99 end-to-end = arrival at the scheduler -> result'}
+    if device == 'cpu':
+        models = 'tiny models' if args.tiny else f'random-weight {args.sr_arch} + {args.seg_arch}'
+        result['cpu_note'] = (f'CPU run at {w}x{h} ({models}, {torch.get_num_threads()} '
+                              'threads): the shapes of the GPU run, not its figures or goals')
     status = 0
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:

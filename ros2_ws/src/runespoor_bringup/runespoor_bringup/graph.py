@@ -315,7 +315,8 @@ def main(argv=None):
         overrides['cloud'].setdefault('task', args.task)
     files = {'source': args.source_params, 'edge': args.edge_params,
              'cloud': args.cloud_params or config_path('runespoor_cloud',
-                                                       CLOUD_TASK_PARAMS[args.task])}
+                                                       CLOUD_TASK_PARAMS[args.task]),
+             'fleet': None}  # config/fleet.yaml; its robots read cloud.yaml's defaults
     respawn = {}
     for item in args.respawn or []:
         try:
