@@ -160,20 +160,26 @@ class Monitor:
     """
     The demo's own node, on a fresh ROS domain: what it sees of the graph.
 
-    Counts the camera frames and keeps their stamps in arrival order (the clip index) and at
-    most ``keep`` of them, with ``reconstructed`` also the cloud's reconstructions; collects
+    Counts the camera frames and keeps at most ``keep`` of them; with ``clip`` (the clip's
+    frames, in order) it also tells each camera stamp's clip index (:meth:`index_of`, by the
+    frame's content: the source sends the clip's pixels unchanged); with ``reconstructed`` it
+    keeps the cloud's reconstructions (at most ``keep``); it collects
     the uplink (``encoded``), the cloud's results (``result_type`` on ``result_topic``), the
     tail flags and the rate policies.
     """
 
-    def __init__(self, result_type, result_topic, camera_qos, reconstructed=False, keep=400):
+    def __init__(self, result_type, result_topic, camera_qos, reconstructed=False, keep=400,
+                 clip=None, store_camera=True):
         self.domain = free_domain_id()
         self.probe = Probe(self.domain, 'runespoor_demo_monitor')
         reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
         latched = QoSProfile(depth=20, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.camera, self.recon = {}, {}
-        self.camera_order = {}  # stamp -> arrival index
+        self.camera_order = {}  # stamp -> clip index
+        self.clip_index = {}    # content key -> clip index
+        self.set_clip(clip)
+        self.store_camera = bool(store_camera)
         self.keep = int(keep)
         self.counts = {'in': 0}
         node = self.probe.node
@@ -197,10 +203,28 @@ class Monitor:
                                             self.encoded.append, qos_profile_sensor_data)
 
     def _on_camera(self, msg):
-        self.camera_order.setdefault(stamp_key(msg.header.stamp), self.counts['in'])
         self.counts['in'] += 1
-        if len(self.camera) < self.keep:
+        if self.clip_index:
+            idx = self.clip_index.get(self.content_key(msg.data))
+            if idx is not None:
+                self.camera_order[stamp_key(msg.header.stamp)] = idx
+        if self.store_camera and len(self.camera) < self.keep:
             self.camera[stamp_key(msg.header.stamp)] = image_conv.imgmsg_to_bgr8(msg)
+
+    def set_clip(self, clip):
+        """Index the clip's frames (``N x H x W x 3`` BGR, in order) by their content."""
+        for i, img in enumerate(clip if clip is not None else ()):
+            self.clip_index[self.content_key(np.ascontiguousarray(img).reshape(-1))] = i
+
+    @staticmethod
+    def content_key(data):
+        """Return a short key of raw image bytes ``data`` (every 997th byte, and the size)."""
+        view = memoryview(data).cast('B')
+        return len(view), bytes(view[::997])
+
+    def index_of(self, stamp):
+        """Return the clip index of the camera frame stamped ``stamp`` (None: not seen)."""
+        return self.camera_order.get(stamp_key(stamp))
 
     def _on_recon(self, msg):
         if len(self.recon) < self.keep:
@@ -461,13 +485,14 @@ def main(argv=None):
               'reliability': 'reliable'}
     mon = Monitor(SemanticMap, 'runespoor/semantic_map',
                   QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE),
-                  reconstructed=True, keep=args.frames)
+                  reconstructed=True, keep=args.frames, store_camera=False)
     ctx = {'timing': {}}
 
     def prepare(mon):
         """While edge and cloud load: the clip, the models of this process, warm runs."""
         _, ctx['images'], ctx['labels'], ctx['clip_s'] = demo_media.cached_clip(
             args.cache, pattern, args.frames, (W, H), FPS, log=log)
+        mon.set_clip(ctx['images'])
         ctx['bilinear'] = Offline(seg_arch, seg_weights, threads)
         ctx['calibrator'] = Calibration(args, ctx['bilinear'], ctx['images'])
         return (lambda: f'streaming {args.frames} frames at {ctx["rate"]:.2f} fps '
@@ -682,9 +707,9 @@ def accuracy(mon, offline, labels, method):
     """Return the clip's accuracy: ``method`` (the cloud's maps), bilinear on the same frames."""
     tally = demo_media.AccuracyTally()
     for m in mon.results:
-        idx = mon.camera_order.get(stamp_key(m.header.stamp), int(m.sequence))
+        idx = mon.index_of(m.header.stamp)
         base = offline.pred.get(int(m.sequence))
-        if not 0 <= idx < len(labels) or base is None or m.labels.height != labels.shape[1]:
+        if idx is None or base is None or m.labels.height != labels.shape[1]:
             continue
         config = 'tail_specific' if m.knobs.tail_specific else 'standard'
         tally.add(method, config, labels[idx], image_conv.imgmsg_to_numpy(m.labels))
@@ -704,10 +729,8 @@ def write_video(out, args, seg_arch, mon, ctx, flag_by_seq):
         return None, codec
     if codec != 'mp4v':
         log(f'OpenCV here cannot write MP4 (mp4v): wrote {os.path.basename(path)} with MJPG')
-    maps = {mon.camera_order.get(stamp_key(m.header.stamp), int(m.sequence)): m
-            for m in mon.results}
-    enc = {mon.camera_order.get(stamp_key(f.header.stamp), int(f.sequence)): f
-           for f in mon.encoded}
+    maps = {mon.index_of(m.header.stamp): m for m in mon.results}
+    enc = {mon.index_of(f.header.stamp): f for f in mon.encoded}
     blank = np.full((H, W, 3), 40, np.uint8)
     try:
         for i in range(n):
@@ -735,7 +758,8 @@ def write_video(out, args, seg_arch, mon, ctx, flag_by_seq):
                 seg = colorize(image_conv.imgmsg_to_numpy(m.labels), bgr=True)
                 state = 'tail' if tail_cfg else 'std'
             else:
-                lines.append("not analysed (dropped by the cloud's bounded queue)")
+                lines.append("not analysed (dropped by the cloud's bounded queue)" if f is not None
+                             else "no result seen for this frame by the demo's monitor")
                 seg, state = blank, 'skip'
             lines.append(f'replayed at {ctx["rate"]:.2f} fps (recorded {FPS:g}), video '
                          f'{args.video_fps:g} fps'
@@ -765,6 +789,8 @@ def write_outputs(out, args, seg_arch, pattern, mon, enc_bytes, status, source_l
         'status': status,
         **counts,
         'share_analyzed': round(counts['frames_analyzed'] / streamed, 3) if streamed else None,
+        # results this monitor matched to their clip frame (for the accuracy and the video)
+        'frames_matched_to_clip': sum(mon.index_of(m.header.stamp) is not None for m in maps),
         **link_stats(mon, enc_bytes),
         'method': args.method,
         'scale': args.scale,
@@ -793,7 +819,7 @@ def write_outputs(out, args, seg_arch, pattern, mon, enc_bytes, status, source_l
         'video': os.path.relpath(video, out) if video else None,
         'video_codec': codec,
         'frames': [{'sequence': int(m.sequence),
-                    'index': mon.camera_order.get(stamp_key(m.header.stamp), int(m.sequence)),
+                    'index': mon.index_of(m.header.stamp),
                     'scale': int(m.knobs.scale), 'jpeg_quality': int(m.knobs.jpeg_quality),
                     'tail_specific': bool(m.knobs.tail_specific),
                     'is_tail': bool(flag_by_seq[m.sequence].is_tail)
@@ -813,6 +839,7 @@ def write_outputs(out, args, seg_arch, pattern, mon, enc_bytes, status, source_l
     images = ctx['images']
     for want_tail in (False, True):
         picked = [m for m in maps if stamp_key(m.header.stamp) in recon and
+                  mon.index_of(m.header.stamp) is not None and
                   bool(m.knobs.tail_specific) == want_tail]
         # tail config: show one frame that has small objects (sent at the higher resolution
         # while the hold time keeps the tail config) and one tail frame
@@ -823,7 +850,7 @@ def write_outputs(out, args, seg_arch, pattern, mon, enc_bytes, status, source_l
             key = stamp_key(m.header.stamp)
             verdict = tail_verdict(flag_by_seq, m.sequence)
             seg = colorize(image_conv.imgmsg_to_numpy(m.labels), bgr=True)
-            idx = mon.camera_order.get(key, int(m.sequence))
+            idx = mon.index_of(m.header.stamp)
             rows.append(np.hstack([
                 caption(images[idx], f'input #{idx}'),
                 caption(recon[key], f'{m.method} from x{m.knobs.scale} '
