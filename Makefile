@@ -3,11 +3,13 @@
 #   make test    the full test suite (what CI runs)
 #   make bench   benchmarks, JSON under out/bench/ (make soak / make lossy: the long runs)
 # Variables: ROS_WHEELS=jazzy|kilted (PyPI wheels when no ROS 2 is sourced; default jazzy),
-#            TASK=segmentation|detection (demo), PYTEST_ARGS=... (extra pytest arguments).
+#            TASK=segmentation|detection (demo), DEMO_ARGS=... (e.g. --frames 170),
+#            PYTEST_ARGS=... (extra pytest arguments).
 
 SHELL := /bin/bash
 ROS_WHEELS ?= jazzy
 PYTEST_ARGS ?=
+DEMO_ARGS ?=
 ENV := source scripts/env.sh $(ROS_WHEELS)
 
 .PHONY: help setup setup-kilted demo test bench soak lossy lock clean
@@ -25,7 +27,7 @@ setup-kilted:
 	else scripts/setup.sh kilted --msgs-only; fi
 
 demo: setup
-	@$(ENV) && python scripts/demo.py $(if $(TASK),--task $(TASK))
+	@$(ENV) && python scripts/demo.py $(if $(TASK),--task $(TASK)) $(DEMO_ARGS)
 
 test: setup setup-kilted
 	@$(ENV) && scripts/run_tests.sh $(PYTEST_ARGS)
