@@ -115,11 +115,15 @@ def test_equal_bytes_tail_config_within_tolerance():
     tail, shapes = equal_bytes_tail(stats, std, 0.10)
     assert tail.config == (2, 40)  # not (2, 55): 30 % dearer than the standard config
     assert tail_shape((4, 90), tail.config) == 'finer_lower_quality'
-    assert set(shapes) == {'finer_lower_quality', 'same_scale', 'same', 'coarser'}
+    assert set(shapes) == {'finer_lower_quality', 'same_scale', 'same', 'coarser',
+                           'finer_level_cheapest'}
     assert shapes['finer_lower_quality']['bytes_ratio'] == pytest.approx(1.08)
+    assert shapes['finer_level_cheapest']['within_tolerance']
     assert shapes['same_scale']['scale'] == 4 and shapes['same_scale']['jpeg_quality'] == 70
-    tight, _ = equal_bytes_tail(stats, std, 0.05)
+    tight, tight_shapes = equal_bytes_tail(stats, std, 0.05)
     assert tight.config == (4, 70)  # +8 % is outside a 5 % tolerance
+    assert 'finer_lower_quality' not in tight_shapes
+    assert not tight_shapes['finer_level_cheapest']['within_tolerance']
     loose, _ = equal_bytes_tail(stats, std, 0.5)
     assert loose.config == (2, 55)
     with pytest.raises(ValueError):

@@ -295,8 +295,9 @@ def format_summary(summary):
     lines = [f'Profiled {summary["frames"]} frames of {summary["source_size"][0]}x'
              f'{summary["source_size"][1]}; {len(summary["tail_frames"])} tail frames.', '',
              '| target Mbit/s (nominal) | kbit/s here | standard | tail | need kbit/s | '
-             'tail shape | bytes tail/std | tail mIoU gain vs standard | vs next shape |',
-             '|---|---|---|---|---|---|---|---|---|']
+             'tail shape | bytes tail/std | tail mIoU gain vs standard | vs next shape | '
+             'one level finer, cheapest: bytes / tail mIoU gain |',
+             '|---|---|---|---|---|---|---|---|---|---|']
     for s in summary['selections']:
         std, tail = s['standard'], s['tail']
         mark = {True: '', False: ' (over budget)'}
@@ -307,7 +308,8 @@ def format_summary(summary):
                      f'{s["need_kbps"]:.0f} | {shape.get("winner", "n/a")} | '
                      f'{_num(shape.get("bytes_ratio"), 2)} | '
                      f'{_pts(shape.get("margin_over_standard"))} | '
-                     f'{_pts(shape.get("margin_over_next_shape"))} |')
+                     f'{_pts(shape.get("margin_over_next_shape"))} | '
+                     f'{_finer(shape.get("candidates", {}).get("finer_level_cheapest"), std)} |')
     lines += ['', '| scale | threshold | direction | recall | precision | r | '
               'recall/precision at 1 % |', '|---|---|---|---|---|---|---|']
     th = summary['threshold']
@@ -320,6 +322,15 @@ def format_summary(summary):
                      f'{"n/a" if r is None else f"{r:.2f}"} | '
                      f'{_pct(ref["recall"])} / {_pct(ref["precision"])} |')
     return '\n'.join(lines)
+
+
+def _finer(entry, std):
+    if not entry:
+        return 'n/a'
+    gain = (None if entry['acc_tail'] is None or std.get('acc_tail') is None
+            else entry['acc_tail'] - std['acc_tail'])
+    return (f'x{entry["scale"]} q{entry["jpeg_quality"]}: {entry["bytes_ratio"]:.2f}x / '
+            f'{_pts(gain)}')
 
 
 def _num(value, digits):

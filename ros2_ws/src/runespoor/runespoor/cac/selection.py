@@ -181,7 +181,9 @@ def equal_bytes_tail(stats, standard, tolerance=DEFAULT_BYTES_TOLERANCE):
     accuracy on tail frames wins (ties: fewer bytes, larger scale, lower quality; the standard
     config is always a candidate).  Returns ``(best ConfigStats, shapes)`` where ``shapes``
     maps each shape of :data:`SHAPES` present among the candidates to its best candidate
-    ``{'scale', 'jpeg_quality', 'acc_tail', 'bytes_ratio'}``.
+    ``{'scale', 'jpeg_quality', 'acc_tail', 'bytes_ratio'}``, and ``finer_level_cheapest`` to
+    the cheapest config one resolution level finer (at most the standard quality), within the
+    tolerance or not (``within_tolerance``): what the paper's shape would cost.
     """
     if tolerance < 0:
         raise ValueError(f'bytes tolerance {tolerance!r} must be >= 0')
@@ -192,6 +194,16 @@ def equal_bytes_tail(stats, standard, tolerance=DEFAULT_BYTES_TOLERANCE):
         cands.append(standard)
     best = min(cands, key=lambda s: _rank_key(s, 'tail'))
     shapes = {}
+    level = finer_level(standard.scale)
+    finer = [s for s in stats if s.scale == level and s.quality <= standard.quality
+             and not math.isnan(s.bytes_all)]
+    if finer:  # the paper's shape, within the tolerance or not: what it would cost
+        cheap = min(finer, key=lambda s: (s.bytes_all, s.quality))
+        shapes['finer_level_cheapest'] = {
+            'scale': cheap.scale, 'jpeg_quality': cheap.quality,
+            'acc_tail': _nan_none(cheap.acc_tail),
+            'bytes_ratio': cheap.bytes_all / standard.bytes_all if standard.bytes_all else None,
+            'within_tolerance': cheap.bytes_all <= limit}
     for s in sorted(cands, key=lambda s: _rank_key(s, 'tail')):
         shape = tail_shape(standard.config, s.config)
         if shape not in shapes:
@@ -242,7 +254,8 @@ class Selection:
         shapes = self.shapes or {}
         win = self.tail.acc_tail
         others = [v['acc_tail'] for k, v in shapes.items()
-                  if k != self.shape and v['acc_tail'] is not None]
+                  if k != self.shape and k != 'finer_level_cheapest'
+                  and v['acc_tail'] is not None]
         std = self.standard.acc_tail
         return {'winner': self.shape, 'bytes_ratio': _nan_none(self.bytes_ratio),
                 'margin_over_standard': _nan_none(win - std),
