@@ -190,7 +190,9 @@ def test_stale_policy_rejected_but_restart_accepted():
 
 def test_profile_drives_knobs_by_bandwidth_and_estimate():
     table = ProfileTable.load(DEFAULT_PROFILE)
-    ctl = EdgeController(Knobs(4, 70), profile=table, use_profile=True, bandwidth_kbps=600)
+    low_kbps = table.entries[0].bandwidth_kbps  # the poorest row of the measured profile
+    ctl = EdgeController(Knobs(4, 70), profile=table, use_profile=True,
+                         bandwidth_kbps=low_kbps)
     low = ctl.on_frame(0.0).knobs
     ctl.configure(bandwidth_kbps=20000)
     high = ctl.on_frame(0.1).knobs
@@ -200,7 +202,7 @@ def test_profile_drives_knobs_by_bandwidth_and_estimate():
     assert tail.tail_specific and tail.scale <= high.scale
     # estimate mode: falls back to the parameter until feedback arrives
     ctl2 = EdgeController(Knobs(4, 70), profile=table, use_profile=True,
-                          bandwidth_source='estimate', bandwidth_kbps=600)
+                          bandwidth_source='estimate', bandwidth_kbps=low_kbps)
     assert ctl2.on_frame(0.0).knobs == low
     for i in range(30):
         ctl2.on_feedback(i, 200000, i * 0.05, i * 0.05 + 0.01)  # 32 Mbit/s delivered

@@ -129,14 +129,14 @@ PARAMETERS = {
                                       additional_constraints='below | above')),
     'small_region_fraction': (0.001, _desc('a region is small below this share of the frame '
                                            '[fraction]', lo=0.0, hi=1.0)),
-    'tail_detector': ('ratio', _desc("ratio: the paper's rule (tail_threshold, "
-                                     'tail_direction); fitted: the logistic model of '
-                                     'tail_model_file on the summary features of the same '
-                                     'forward pass (segmentation only; docs/cac.md)',
-                                     read_only=True, additional_constraints='ratio | fitted')),
-    'tail_model_file': ('', _desc('tail-detector JSON written by `runespoor tail` (weights '
-                                  'and per-scale thresholds; never pickle); needed by '
-                                  'tail_detector fitted', read_only=True)),
+    'tail_detector': ('fitted', _desc(
+        "ratio: the paper's rule (tail_threshold, tail_direction); fitted: the logistic model "
+        'of tail_model_file on the summary features of the same forward pass (segmentation '
+        'models; the test segmenters and detection use ratio; docs/cac.md)',
+        read_only=True, additional_constraints='ratio | fitted')),
+    'tail_model_file': ('models/tail/tail_model_seg.json', _desc(
+        'tail-detector JSON written by `runespoor tail` (weights and per-scale thresholds; '
+        'never pickle); needed by tail_detector fitted', read_only=True)),
     'hold_s': (1.0, _desc('tail mode is kept this long after the last tail frame [s]',
                           lo=0.0, hi=600.0)),
     'max_frame_age_s': (0.0, _desc('drop frames older than this at arrival; 0 = off (needs '
@@ -222,9 +222,21 @@ def declare_parameters(node, parameters):
     return p
 
 
-def load_tail_model(p):
-    """Return the fitted tail detector of ``tail_model_file`` (None for ``ratio``)."""
+def load_tail_model(p, log=None):
+    """
+    Return the fitted tail detector of ``tail_model_file`` (None for ``ratio``).
+
+    The model was fitted on a segmentation model's logits: with a test segmenter (no logits)
+    or the detection task, ``p['tail_detector']`` becomes ``ratio`` (said on ``log``).
+    """
     if p['tail_detector'] != 'fitted':
+        return None
+    if p.get('task') == 'detection' or p.get('seg_arch') in TEST_SEGMENTERS:
+        if log is not None:
+            what = 'detection' if p.get('task') == 'detection' else f'seg_arch {p["seg_arch"]}'
+            log.warning(f"tail_detector fitted needs a segmentation model's logits; {what} uses "
+                        f'the ratio rule ({p["tail_direction"]} {p["tail_threshold"]:g})')
+        p['tail_detector'] = 'ratio'
         return None
     if not p['tail_model_file']:
         raise ModelError('tail_detector fitted needs tail_model_file (a JSON written by '
@@ -279,7 +291,7 @@ class CloudNode(Node):
         super().__init__(node_name, **kwargs)
         p = declare_parameters(self, PARAMETERS)
         log = self.get_logger()
-        tail_model = load_tail_model(p)
+        tail_model = load_tail_model(p, log)
         self.task = p['task']
         device = resolve_device(p['device'])
         # Models: refuse to start on missing / mismatched files (ModelError names the file).

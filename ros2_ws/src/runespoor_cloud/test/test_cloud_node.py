@@ -127,15 +127,36 @@ def _tail_model_file(tmp_path):
     return str(path)
 
 
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))))
+SEG = {'seg_arch': 'swiftnet_r18_lite', 'device': 'cpu',
+       'seg_weights': os.path.join(REPO, 'models', 'seg', 'swiftnet_r18_lite.pt')}
+
+
 def test_fitted_tail_detector_loads_its_file(ctx, tmp_path):
     node = CloudNode(context=ctx, parameter_overrides=overrides(
-        seg_arch='palette', device='cpu', tail_detector='fitted',
-        tail_model_file=_tail_model_file(tmp_path)))
+        tail_detector='fitted', tail_model_file=_tail_model_file(tmp_path), **SEG))
     try:
         cfg = node.pipeline.config
         assert cfg.tail_detector == 'fitted' and cfg.tail_model.thresholds == {4: 0.5}
         assert not node.set_parameters([Parameter('tail_model_file', value='/etc/passwd')]
                                        )[0].successful
+    finally:
+        node.destroy_node()
+
+
+def test_default_is_the_shipped_fitted_detector_and_test_segmenters_use_ratio(ctx):
+    node = CloudNode(context=ctx, parameter_overrides=overrides(**SEG))
+    try:
+        assert node.pipeline.config.tail_detector == 'fitted'
+        assert sorted(node.pipeline.config.tail_model.models) == [2, 4, 6, 8]
+    finally:
+        node.destroy_node()
+    node = CloudNode(context=ctx, parameter_overrides=overrides(seg_arch='palette',
+                                                                device='cpu'))
+    try:
+        assert node.pipeline.config.tail_detector == 'ratio'
+        assert node.pipeline.config.tail_model is None
     finally:
         node.destroy_node()
 
@@ -146,8 +167,7 @@ def test_fitted_tail_detector_refuses_bad_or_missing_files(ctx, tmp_path, conten
     path.write_text(content)
     with pytest.raises(ModelError, match='tail_model.json'):
         CloudNode(context=ctx, parameter_overrides=overrides(
-            seg_arch='palette', device='cpu', tail_detector='fitted',
-            tail_model_file=str(path)))
+            tail_detector='fitted', tail_model_file=str(path), **SEG))
     with pytest.raises(ModelError, match='tail_model_file'):
         CloudNode(context=ctx, parameter_overrides=overrides(
-            seg_arch='palette', device='cpu', tail_detector='fitted'))
+            tail_detector='fitted', tail_model_file='', **SEG))
