@@ -723,18 +723,25 @@ def policy_in_force(policies, sequence):
     return 'TAIL' if mode == RatePolicy.MODE_TAIL else 'standard'
 
 
-def accuracy(mon, offline, labels, method):
-    """Return the clip's accuracy: ``method`` (the cloud's maps), bilinear on the same frames."""
+def accuracy(mon, offline, labels, method, hard=None):
+    """
+    Return the clip's accuracy: ``method`` (the cloud's maps), bilinear on the same frames.
+
+    Per config the frames were sent in, and (``hard``: the hard stretch's first and last
+    frame) inside and outside the hard stretch.
+    """
     tally = demo_media.AccuracyTally()
     for m in mon.results:
         idx = mon.index_of(m.header.stamp)
         base = offline.pred.get(int(m.sequence))
         if idx is None or base is None or m.labels.height != labels.shape[1]:
             continue
-        config = 'tail_specific' if m.knobs.tail_specific else 'standard'
-        tally.add(method, config, labels[idx], image_conv.imgmsg_to_numpy(m.labels))
+        groups = ('tail_specific' if m.knobs.tail_specific else 'standard',)
+        if hard is not None:
+            groups += ('hard_stretch' if hard[0] <= idx <= hard[1] else 'ordinary',)
+        tally.add(method, groups, labels[idx], image_conv.imgmsg_to_numpy(m.labels))
         if method != 'bilinear':
-            tally.add('bilinear', config, labels[idx], base[1])
+            tally.add('bilinear', groups, labels[idx], base[1])
     return tally.summary()
 
 
@@ -801,9 +808,10 @@ def write_outputs(out, args, seg_arch, pattern, mon, enc_bytes, status, source_l
     flag_by_seq = {f.sequence: f for f in mon.flags}
     counts = frame_counts(mon, source_log)
     streamed = counts['frames_published']
-    acc = accuracy(mon, ctx['bilinear'], ctx['labels'], args.method)
-    video, codec = write_video(out, args, seg_arch, mon, ctx, flag_by_seq)
     a, b = demo_media.hard_range(args.frames)
+    acc = accuracy(mon, ctx['bilinear'], ctx['labels'], args.method,
+                   (a, b) if pattern == 'scene' else None)
+    video, codec = write_video(out, args, seg_arch, mon, ctx, flag_by_seq)
     flags = mon.flags
     summary = {
         'status': status,
@@ -822,7 +830,11 @@ def write_outputs(out, args, seg_arch, pattern, mon, enc_bytes, status, source_l
         'hard_stretch_frames': [a, b] if pattern == 'scene' else None,
         'resolution': [W, H],
         'tail_detector': {
-            'signal': int(flags[0].signal), 'threshold': round(float(flags[0].threshold), 5),
+            'signal': {0: 'small_region_ratio', 1: 'small_box_share', 2: 'tail_probability'}.get(
+                int(flags[0].signal), int(flags[0].signal)),
+            'threshold': round(float(flags[0].threshold), 5),
+            'threshold_by_scale': {f'x{int(m.knobs.scale)}': round(float(
+                flag_by_seq[m.sequence].threshold), 5) for m in maps if m.sequence in flag_by_seq},
             'direction': 'above' if flags[0].direction == TailFrameFlag.DIRECTION_ABOVE
             else 'below', 'from': "the cloud's config (config/cloud.yaml)" + (
                 f', overridden: {args.cloud_param}' if args.cloud_param else '')}
@@ -892,8 +904,10 @@ def report(summary, acc, method):
     for m in [method] + (['bilinear'] if method != 'bilinear' else []):
         e = acc.get(m)
         if e:
-            per = ', '.join(f'{c} {e[f"miou_{c}"]:.3f} ({e[f"frames_{c}"]} frames)'
-                            for c in ('standard', 'tail_specific') if f'miou_{c}' in e)
+            per = ', '.join(f'{c.replace("_", " ")} {e[f"miou_{c}"]:.3f} '
+                            f'({e[f"frames_{c}"]})'
+                            for c in ('standard', 'tail_specific', 'hard_stretch', 'ordinary')
+                            if f'miou_{c}' in e)
             log(f'accuracy {m:8s}: mIoU {e["miou"]:.3f}, class-wise tail mIoU '
                 f'{e["tail_miou"] if e["tail_miou"] is not None else float("nan"):.3f} over '
                 f'{e["frames"]} frames ({per})')

@@ -182,10 +182,11 @@ def video_frame(panels, titles, lines, state='std'):
 
 class AccuracyTally:
     """
-    Confusion matrices of one clip against its labels, per method and per config.
+    Confusion matrices of one clip against its labels, per method and per group of frames.
 
-    :meth:`add` one frame's prediction; :meth:`summary` gives, per method, the mIoU and
-    per-class IoU over all frames and per config (``standard`` / ``tail_specific``), and the
+    :meth:`add` one frame's prediction with the groups it belongs to (the demo: its config,
+    ``standard`` / ``tail_specific``, and ``hard_stretch`` / ``ordinary``); :meth:`summary`
+    gives, per method, the mIoU and per-class IoU over all frames and the mIoU per group, and the
     class-wise tail mIoU (paper Table 2: the worst half of the classes, ranked once from the
     ``baseline`` method among the classes present in the labels, the same set for every
     method).
@@ -193,16 +194,20 @@ class AccuracyTally:
 
     def __init__(self, num_classes=19):
         self.num_classes = int(num_classes)
-        self.conf = {}   # (method, config) -> C x C
+        self.conf = {}   # (method, group or None: all frames) -> C x C
         self.frames = {}
+        self.groups = []
 
-    def add(self, method, config, labels, pred):
-        """Count one frame: ``labels`` and ``pred`` are ``H x W`` train ids (255 = void)."""
+    def add(self, method, groups, labels, pred):
+        """Count one frame of ``groups`` (names): ``H x W`` train ids (255 = void)."""
         from runespoor.metrics.segmentation import confusion_matrix
-        key = (method, config)
         c = confusion_matrix(labels, pred, self.num_classes)
-        self.conf[key] = self.conf.get(key, 0) + c
-        self.frames[key] = self.frames.get(key, 0) + 1
+        for group in (None,) + tuple(groups):
+            if group is not None and group not in self.groups:
+                self.groups.append(group)
+            key = (method, group)
+            self.conf[key] = self.conf.get(key, 0) + c
+            self.frames[key] = self.frames.get(key, 0) + 1
 
     def summary(self, baseline='bilinear'):
         """Return ``{method: {miou, tail_miou, per-config mIoU, frames}, 'tail_classes': ...}``."""
@@ -210,7 +215,7 @@ class AccuracyTally:
         from runespoor.metrics.segmentation import (class_pixel_share, iou_per_class, mean_iou,
                                                     tail_miou, worst_classes)
         methods = sorted({m for m, _ in self.conf}, key=lambda m: (m == baseline, m))
-        total = {m: sum(c for (mm, _), c in self.conf.items() if mm == m) for m in methods}
+        total = {m: self.conf[(m, None)] for m in methods}
         out = {}
         tail = []
         if baseline in total:
@@ -223,15 +228,14 @@ class AccuracyTally:
             return None if v is None or not np.isfinite(v) else round(float(v), 4)
         for m in methods:
             ious = iou_per_class(total[m])
-            entry = {'frames': int(sum(n for (mm, _), n in self.frames.items() if mm == m)),
+            entry = {'frames': int(self.frames[(m, None)]),
                      'miou': r(mean_iou(total[m])),
                      'tail_miou': r(tail_miou(ious, tail)) if tail else None,
                      'iou': {TRAIN_ID_NAMES[c]: r(ious[c]) for c in range(self.num_classes)
                              if np.isfinite(ious[c])}}
-            for config in ('standard', 'tail_specific'):
-                if (m, config) in self.conf:
-                    c = self.conf[(m, config)]
-                    entry[f'miou_{config}'] = r(mean_iou(c))
-                    entry[f'frames_{config}'] = self.frames[(m, config)]
+            for group in self.groups:
+                if (m, group) in self.conf:
+                    entry[f'miou_{group}'] = r(mean_iou(self.conf[(m, group)]))
+                    entry[f'frames_{group}'] = self.frames[(m, group)]
             out[m] = entry
         return out

@@ -68,16 +68,17 @@ def test_accuracy_tally_per_method_and_config():
     perfect = np.array([[0, 0, 1, 1], [0, 0, 1, 0]], np.uint8)
     wrong = np.array([[0, 0, 0, 0], [0, 0, 0, 0]], np.uint8)   # class 1 missed
     tally = demo_media.AccuracyTally(num_classes=3)
-    tally.add('asr', 'standard', labels, perfect)
-    tally.add('asr', 'tail_specific', labels, perfect)
-    tally.add('bilinear', 'standard', labels, wrong)
-    tally.add('bilinear', 'tail_specific', labels, perfect)
+    tally.add('asr', ('standard', 'ordinary'), labels, perfect)
+    tally.add('asr', ('tail_specific', 'hard_stretch'), labels, perfect)
+    tally.add('bilinear', ('standard', 'ordinary'), labels, wrong)
+    tally.add('bilinear', ('tail_specific', 'hard_stretch'), labels, perfect)
     s = tally.summary()
     assert s['asr']['miou'] == 1.0 and s['asr']['frames'] == 2
     assert s['asr']['miou_standard'] == 1.0 and s['asr']['frames_tail_specific'] == 1
     # bilinear, standard frame: class 0 IoU 4/7, class 1 0 -> mIoU 2/7
     assert s['bilinear']['miou_standard'] == pytest.approx(2 / 7, abs=1e-4)
-    assert s['bilinear']['miou_tail_specific'] == 1.0
+    assert s['bilinear']['miou_tail_specific'] == s['bilinear']['miou_hard_stretch'] == 1.0
+    assert s['bilinear']['frames'] == 2 and s['bilinear']['frames_ordinary'] == 1
     # tail classes ranked on bilinear among the classes present in the labels (0 and 1; the
     # worst half of 3 classes is one class): class 1, the one bilinear misses on one frame
     assert s['tail_classes'] == ['sidewalk'] and s['tail_classes_from'] == 'bilinear'
