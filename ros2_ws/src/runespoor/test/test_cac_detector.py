@@ -186,6 +186,12 @@ def test_tail_command_writes_both_detectors_side_by_side(tmp_path):
     args = parser.parse_args(['--fit', str(fit), '--holdout', str(hold), '--out', str(out),
                               '--folds', '3'])
     assert tail_cli.run(args) == 0
+    both = parser.parse_args(['--fit', str(fit), str(hold), '--holdout', str(hold), '--out',
+                              str(tmp_path / 'both'), '--folds', '3', '--no-plots'])
+    assert tail_cli.run(both) == 0
+    assert json.loads((tmp_path / 'both' / 'tail_detectors.json').read_text()
+                      )['fit']['frames'] == 220
+    assert tail_cli.run(args) == 0
     report = json.loads((out / 'tail_detectors.json').read_text())
     assert report['fit']['frames'] == 120 and report['holdout']['frames'] == 100
     for key in ('ratio', 'fitted'):
@@ -220,3 +226,13 @@ def test_seg_features_known_map_and_derived_counts():
     assert g['tiny_class_count'] == pytest.approx(1 / 19)   # the pole
     assert g['small_class_count'] == pytest.approx(0.0)     # 1 % is not below 1 %
     assert g['log_class_share_10'] == pytest.approx(np.log10(0.5 + 1e-4))
+
+
+def test_frame_groups_keep_clip_neighbours_together():
+    names = ['dunmore/dunmore_000001_000019', 'dunmore/dunmore_000002_000019',
+             'elmstead_01/elmstead_01_000000_000000', 'elmstead_01/elmstead_01_000000_000039',
+             'elmstead_01/elmstead_01_000000_000040', 'odd']
+    g = det.frame_groups(names, block=40)
+    assert g[0] != g[1]            # independent snapshots
+    assert g[2] == g[3] != g[4]    # one clip: blocks of 40 frames
+    assert len(set(g)) == 5

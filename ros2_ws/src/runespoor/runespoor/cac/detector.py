@@ -262,6 +262,30 @@ FEATURE_SETS = {
 L2_GRID = (0.1, 1.0, 10.0, 100.0)
 
 
+#: Frames of one clip closer than this share a cross-validation fold (hard stretches last
+#: 12-50 frames: neighbours in other folds would leak).
+BLOCK_FRAMES = 40
+
+
+def frame_groups(names, block=BLOCK_FRAMES):
+    """
+    Return one group id per frame name for cross-validation.
+
+    Cityscapes-style names ``<city>/<city>_<seq>_<frame>``: frames of one sequence within
+    ``block`` frames of each other share a group; independent snapshots get their own.
+    """
+    keys, out = {}, []
+    for name in names:
+        stem = str(name).rsplit('/', 1)[-1]
+        parts = stem.split('_')
+        try:
+            key = ('_'.join(parts[:-1]), int(parts[-1]) // block)
+        except (ValueError, IndexError):
+            key = (stem, 0)
+        out.append(keys.setdefault(key, len(keys)))
+    return np.array(out, dtype=np.int64)
+
+
 def _folds(frame_ids, k, seed=0):
     frames = np.unique(frame_ids)
     rng = np.random.default_rng(seed)
@@ -288,7 +312,7 @@ def _rank(candidate):
 
 
 def fit_fitted_detector(meas, tail, target_recall=tailmod.DEFAULT_TARGET_RECALL,
-                        feature_sets=None, l2_grid=L2_GRID, folds=5):
+                        feature_sets=None, l2_grid=L2_GRID, folds=5, groups=None):
     """
     Fit a :class:`FittedDetector` on profiling measurements with features.
 
@@ -300,6 +324,8 @@ def fit_fitted_detector(meas, tail, target_recall=tailmod.DEFAULT_TARGET_RECALL,
             :data:`FEATURE_SETS`).
         l2_grid: L2 strengths to try.
         folds: K of the K-fold cross-validation over frames.
+        groups: one group id per frame (default :func:`frame_groups` of the names): frames of
+            a group stay in one fold.
 
     Returns ``(detector, report)``; ``report[scale]`` lists every candidate's out-of-fold
     operating point and names the chosen one (a degenerate choice carries a ``warning``).
@@ -311,11 +337,12 @@ def fit_fitted_detector(meas, tail, target_recall=tailmod.DEFAULT_TARGET_RECALL,
     if any(n.startswith('class_share_') for n in base):
         feats, names = with_derived(meas.features, base)
     sets = FEATURE_SETS if feature_sets is None else feature_sets
+    groups = frame_groups(meas.frames) if groups is None else np.asarray(groups)
     models, thresholds, report = {}, {}, {}
     for scale in _scales(meas):
         x_all = _rows(meas, scale, feats)
         y = _rows(meas, scale, tail).astype(bool)
-        fid = _frame_ids(meas, scale)
+        fid = groups[_frame_ids(meas, scale)]
         cands = []
         for set_name, cols in sets.items():
             cols = names if cols is None else tuple(c for c in cols if c in names)

@@ -218,6 +218,28 @@ class Measurements:
                    None if data.get('accuracy_label') is None else
                    np.stack([arr(row) for row in data['accuracy_label']]))
 
+    @classmethod
+    def concat(cls, parts):
+        """Return the frames of several measurements of the same configs as one."""
+        parts = list(parts)
+        if len(parts) == 1:
+            return parts[0]
+        first = parts[0]
+        for m in parts[1:]:
+            if list(m.configs) != list(first.configs) or \
+                    tuple(m.feature_names) != tuple(first.feature_names) or \
+                    tuple(m.source_size) != tuple(first.source_size):
+                raise ValueError('measurements of different configs, features or frame sizes')
+
+        def cat(name, axis=1):
+            values = [getattr(m, name) for m in parts]
+            return None if any(v is None for v in values) else np.concatenate(values, axis)
+        return cls([f for m in parts for f in m.frames], list(first.configs), cat('nbytes'),
+                   cat('accuracy'), cat('ratio'), first.source_size, cat('hr_ratio', 0),
+                   cat('hr_accuracy', 0), dict(first.settings),
+                   float(sum(m.seconds for m in parts)), cat('features'),
+                   first.feature_names, cat('accuracy_label'))
+
     def subset(self, keep):
         """Return the measurements of the frames where ``keep`` (N booleans) is True."""
         keep = np.asarray(keep, dtype=bool)

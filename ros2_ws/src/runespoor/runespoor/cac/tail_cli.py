@@ -25,8 +25,9 @@ import sys
 
 def add_arguments(parser):
     """Add the ``tail`` options to ``parser``."""
-    parser.add_argument('--fit', required=True,
-                        help='measurements.json of the profiling run to fit on')
+    parser.add_argument('--fit', required=True, nargs='+',
+                        help='measurements.json of the profiling run(s) to fit on (several: '
+                             'their frames together)')
     parser.add_argument('--holdout', required=True,
                         help='measurements.json of a held-out clip (only scored)')
     parser.add_argument('--out', required=True, help='output directory')
@@ -239,7 +240,8 @@ def run(args):
     def log(message):
         print(f'[runespoor tail] {message}', file=sys.stderr)
     try:
-        fit = _load(args.fit, 'fit measurements')
+        from runespoor.cac.profiling import Measurements
+        fit = Measurements.concat([_load(f, 'fit measurements') for f in args.fit])
         holdout = _load(args.holdout, 'held-out measurements')
         ratio, fitted, report, (_, hold_tail, hold_m) = run_fit(
             fit, holdout, args.tail_fraction, args.target_recall, args.folds, args.accuracy)
