@@ -475,6 +475,13 @@ def analyse_measurements(meas, settings=None):
             'settings': _settings_dict(settings)}
 
 
+def _degenerate(fit):
+    """Return why the fitted rule is degenerate (``runespoor.cac.detector``) or None."""
+    from runespoor.cac.detector import degenerate_reason
+    base = fit['n_tail'] / fit['n'] if fit.get('n') else float('nan')
+    return degenerate_reason(fit.get('flagged_share'), fit.get('precision'), base)
+
+
 def profile_yaml_text(summary, settings):
     """Return the edge's profile YAML for a summary of :func:`analyse_measurements`."""
     import yaml
@@ -486,7 +493,8 @@ def profile_yaml_text(summary, settings):
         'tail_detection': {'threshold': float(pooled['threshold']),
                            'direction': pooled['direction'],
                            'small_region_fraction': float(settings.small_region_fraction),
-                           'recall': pooled['recall'], 'precision': pooled['precision']},
+                           'recall': pooled['recall'], 'precision': pooled['precision'],
+                           'degenerate': _degenerate(pooled)},
         'entries': summary['rows']}}
     ref = ('the profiled size itself' if settings.reference_size is None
            else '{}x{}, scaled by the pixel ratio'.format(*settings.reference_size))
