@@ -425,7 +425,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--task', choices=('segmentation', 'detection'), default='segmentation')
     ap.add_argument('--frames', type=int, help='clip length (default 85, 5 s at 17 fps; '
-                                               'detection: 120 at 15 fps)')
+                                               'detection: 60 at 15 fps)')
     ap.add_argument('--out', help='output folder (default out/demo; detection: '
                                   'out/demo_detection)')
     ap.add_argument('--method', default='auto',
@@ -458,7 +458,6 @@ def main(argv=None):
     ap.add_argument('--timeout', type=float, default=600.0, help='max seconds of streaming')
     args = ap.parse_args(argv)
     if args.task == 'detection':
-        args.timeout = min(args.timeout, 150.0)
         return detection_main(args)
     args.frames = 85 if args.frames is None else args.frames
     args.out = args.out or os.path.join(REPO, 'out', 'demo')
@@ -514,7 +513,12 @@ def main(argv=None):
         if 'bilinear' not in ctx:
             raise RuntimeError('loading the models in the demo process failed (see above)')
         mon.set_clip(ctx['images'])
-        ctx['calibrator'] = Calibration(args, ctx['bilinear'], ctx['images'])
+        off = ctx['bilinear']
+        ctx['calibrator'] = Calibration(
+            args, off.seg, off.device, off.fast,
+            ctx['images'][demo_media.hard_range(args.frames)[0]],
+            {'standard': (args.scale, args.quality), 'tail_specific': TAIL_KNOBS}, (W, H), FPS,
+            recon=off.bilinear if args.method == 'bilinear' else None)
         return (lambda: f'streaming {args.frames} frames at {ctx["rate"]:.2f} fps '
                 f'(ROS_DOMAIN_ID={mon.domain}, edge x{args.scale} q{args.quality}, tail '
                 f'x{TAIL_KNOBS[0]} q{TAIL_KNOBS[1]}, cloud {args.method} + {seg_arch}, '
@@ -525,19 +529,9 @@ def main(argv=None):
         t = ctx['timing']
         log(f'cloud ready {t["cloud_ready_s"]:.1f} s after start (nodes started at '
             f'{t["nodes_started_s"]:.1f} s)')
-        rate, ctx['calibration'] = ctx['calibrator'].measure()
-        ctx['rate'], ctx['hold_s'] = rate, HOLD_S * FPS / rate
-        # the source replays the bag at its recorded stamps and opens it at its first frame:
-        # the clip is written now, stamped at the replay rate, where the placeholder was
-        from runespoor.data.bag import write_bag
-        shutil.rmtree(bag + '.tmp', ignore_errors=True)
-        write_bag(bag + '.tmp', iter(ctx['images']), fps=rate)
-        os.replace(bag + '.tmp', bag)
-        if abs(ctx['hold_s'] - HOLD_S) > 1e-6:
-            ok = mon.set_parameter('/runespoor_cloud', 'hold_s', ctx['hold_s'])
-            refused = '' if ok else ' NOT SET (parameter refused)'
-            log(f'cloud hold time {ctx["hold_s"]:.1f} s = {HOLD_S:g} s of the clip at '
-                f'{FPS:g} fps ({FPS * HOLD_S:.0f} frames){refused}')
+        ctx['rate'], ctx['calibration'] = ctx['calibrator'].measure()
+        write_retimed_bag(bag, ctx['images'], ctx['rate'])
+        ctx['hold_s'] = set_hold(mon, HOLD_S, FPS, ctx['rate'])
         ctx['bilinear'].start(mon)
 
     try:
@@ -640,28 +634,28 @@ class Calibration:
     Time the cloud's pipeline on a clip frame per config, for the replay rate.
 
     The same :class:`runespoor.cloud_pipeline.CloudPipeline` code and models the cloud node
-    runs (decode, reconstruction with ``args.method``, segmentation, tail signal), in this
-    process with the cloud's thread count, on the first frame of the hard stretch sent in the
-    standard and in the tail-specific config.  The constructor loads the models and runs each
-    config once (first-call costs, while the nodes load); :meth:`measure` times one more run
-    of each once the cloud is up and idle.
+    runs (decode, reconstruction with ``args.method`` from ``args.sr_dir``, the ``analytics``
+    model, its tail signal), in this process with the cloud's thread count and fast path
+    ``fast``, on ``image`` (BGR, ``size = (W, H)``) sent in each of ``configs`` (name ->
+    (scale, quality)).  The constructor loads the SR models and runs each config once
+    (first-call costs, while the nodes load); :meth:`measure` times one more run of each once
+    the cloud is up and idle.  ``fps``: the clip's recorded rate; ``recon``: a ready
+    reconstructor (bilinear) instead of loading one.
     """
 
-    def __init__(self, args, offline, images):
-        from runespoor import codec
+    def __init__(self, args, analytics, device, fast, image, configs, size, fps, recon=None):
+        from runespoor import codec, fast_path
         from runespoor.cloud_pipeline import (CloudPipeline, make_reconstructor,
                                               PipelineConfig)
-        self.args, self.device = args, offline.device
-        self.configs = {'standard': (args.scale, args.quality), 'tail_specific': TAIL_KNOBS}
-        from runespoor import fast_path
-        recon = offline.bilinear if args.method == 'bilinear' else make_reconstructor(
-            args.method, args.sr_dir, offline.device,
-            sorted({c[0] for c in self.configs.values()}))
-        fast_path.apply(recon, None, offline.fast)
-        self.pipe = CloudPipeline(recon, offline.seg, PipelineConfig())
-        self.arch = offline.seg.arch
-        img = images[demo_media.hard_range(len(images))[0]]
-        self.encoded = {k: codec.encode_frame(img, s, q) for k, (s, q) in self.configs.items()}
+        self.args, self.device, self.configs, self.size, self.fps = \
+            args, device, configs, size, fps
+        if recon is None:
+            scales = sorted({c[0] for c in configs.values() if c[0] > 1}) or [2]
+            recon = make_reconstructor(args.method, args.sr_dir, device, scales)
+            fast_path.apply(recon, None, fast)
+        self.pipe = CloudPipeline(recon, analytics, PipelineConfig())
+        self.arch = getattr(analytics, 'arch', '?')
+        self.encoded = {k: codec.encode_frame(image, s, q) for k, (s, q) in configs.items()}
         self.seq = 0
         self._run_all()
 
@@ -669,7 +663,7 @@ class Calibration:
         from runespoor.cloud_pipeline import EncodedInput
         out = {}
         for name, enc in self.encoded.items():
-            frame = EncodedInput(self.seq, enc.data, enc.scale, enc.quality, W, H)
+            frame = EncodedInput(self.seq, enc.data, enc.scale, enc.quality, *self.size)
             self.seq += 1
             self.pipe.admit(frame)
             t = time.perf_counter()
@@ -679,10 +673,10 @@ class Calibration:
 
     def measure(self):
         """Return (replay rate [fps], details): ``replay_rate`` of the slower config."""
-        args, configs = self.args, self.configs
+        args, configs, fps = self.args, self.configs, self.fps
         t0 = time.monotonic()
         frame_s = self._run_all()
-        rate = demo_media.replay_rate(frame_s.values(), FPS)
+        rate = demo_media.replay_rate(frame_s.values(), fps)
         details = {'seconds': round(time.monotonic() - t0, 2), 'device': str(self.device),
                    'frame_ms': {k: round(v * 1e3, 1) for k, v in frame_s.items()},
                    'sustained_fps': {k: round(1.0 / v, 2) for k, v in frame_s.items()},
@@ -691,16 +685,40 @@ class Calibration:
                          f'{v * 1e3:.0f} ms' for k, v in frame_s.items())
         if args.rate > 0:
             log(f'calibration: {what} per frame; replaying at the requested {args.rate:g} '
-                f'fps (--rate; recorded {FPS:g} fps)')
+                f'fps (--rate; recorded {fps:g} fps)')
             details['rate_fps'] = args.rate
             return float(args.rate), details
-        if rate < FPS:
+        if rate < fps:
             log(f'calibration ({args.method} + {self.arch} on {self.device}): {what} per '
                 f'frame; replaying at {rate:.2f} fps, the rate this CPU cloud sustains in '
-                f'either config (recorded {FPS:g} fps)')
+                f'either config (recorded {fps:g} fps)')
         else:
-            log(f'calibration: {what} per frame; replaying at the recorded {FPS:g} fps')
+            log(f'calibration: {what} per frame; replaying at the recorded {fps:g} fps')
         return rate, details
+
+
+def write_retimed_bag(bag, images, rate):
+    """
+    Write ``images`` as the bag ``bag`` stamped at ``rate`` fps, replacing its placeholder.
+
+    The source replays a bag at its recorded stamps and opens it at its first frame, so the
+    clip is written once the replay rate is known, where the (empty) placeholder folder was.
+    """
+    from runespoor.data.bag import write_bag
+    shutil.rmtree(bag + '.tmp', ignore_errors=True)
+    write_bag(bag + '.tmp', iter(images), fps=rate)
+    os.replace(bag + '.tmp', bag)
+
+
+def set_hold(mon, hold_s, fps, rate):
+    """Set the cloud's hold time to ``hold_s`` of the clip at the replay ``rate``; return it."""
+    scaled = hold_s * fps / rate
+    if abs(scaled - hold_s) > 1e-6:
+        ok = mon.set_parameter('/runespoor_cloud', 'hold_s', scaled)
+        refused = '' if ok else ' NOT SET (parameter refused)'
+        log(f'cloud hold time {scaled:.1f} s = {hold_s:g} s of the clip at {fps:g} fps '
+            f'({fps * hold_s:.0f} frames){refused}')
+    return scaled
 
 
 def stage_fps(maps):
@@ -929,7 +947,7 @@ TRAIN_DETECTOR = """
 
 def detection_main(args):
     """Run ``--task detection``; return the exit status."""
-    args.frames = 120 if args.frames is None else args.frames
+    args.frames = 60 if args.frames is None else args.frames
     args.out = os.path.abspath(args.out or os.path.join(REPO, 'out', 'demo_detection'))
     args.sr_dir = args.sr_dir or os.path.join(REPO, 'models', 'det', 'sr')
     args.scale = DET_EDGE['scale'] if args.scale is None else args.scale
@@ -946,14 +964,20 @@ def detection_main(args):
         return 2
     pick_method(args, (2, 4))
     log(f'detector {args.det_arch} from {args.det_weights}')
-    t_start = time.monotonic()
+    t_start = time.monotonic() - process_age_s()
     fresh_dir(args.out)
-    bag, gt_counts = make_drone_clip(make_scene, args.frames, os.path.join(args.out, 'clip_bag'))
     from runespoor_bringup.graph import CLOUD_TASK_PARAMS, config_path
+    cloud_params = config_path('runespoor_cloud', CLOUD_TASK_PARAMS['detection'])
+    import yaml
+    with open(cloud_params) as f:
+        det_cfg = yaml.safe_load(f)['runespoor_cloud']['ros__parameters']
+    threads = cloud_threads(args.cloud_threads)
+    bag = os.path.join(args.out, 'clip_bag')  # written once the replay rate is known
+    os.makedirs(bag)
     # 640x360 raw frames (691 kB) are too big for best effort on a loaded machine: reliable
     # camera topic end to end (docs/nodes.md); the uplink stays best effort.
-    source = {'mode': 'bag', 'path': bag, 'rate': DET_FPS, 'loop': False,
-              'max_frames': args.frames, 'wait_for_subscribers_s': 120.0,
+    source = {'mode': 'bag', 'path': bag, 'rate': 0.0, 'loop': False,
+              'max_frames': args.frames, 'wait_for_subscribers_s': 300.0,
               'min_subscribers': 2, 'reliability': 'reliable'}  # edge + this monitor
     cloud = {'det_arch': args.det_arch, 'det_weights': args.det_weights,
              'method': args.method, 'sr_dir': args.sr_dir, 'device': 'auto', 'queue_size': 2}
@@ -961,14 +985,56 @@ def detection_main(args):
                 input_reliability='reliable')
     mon = Monitor(Detection2DArray, 'runespoor/detections',
                   QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+    ctx = {'timing': {}}
+
+    def prepare(mon):
+        """While edge and cloud load: the clip and this process's copy of the cloud's models."""
+        import torch
+        from runespoor import fast_path
+        from runespoor.cloud_pipeline import DetectorAnalytics, resolve_device
+        ctx['images'], ctx['gt'] = make_drone_clip(make_scene, args.frames)
+        torch.set_num_threads(threads)
+        device = resolve_device('auto')
+        fast = fast_path.resolve(device, det_cfg.get('precision', 'auto'),
+                                 det_cfg.get('channels_last', 'auto'), 'off')
+        det = DetectorAnalytics(args.det_arch, args.det_weights, device,
+                                score_threshold=float(det_cfg.get('det_score_threshold', 0.3)))
+        fast_path.apply(None, det, fast)
+        ctx['calibrator'] = Calibration(
+            args, det, device, fast, ctx['images'][len(ctx['images']) // 2],
+            {'standard': (edge['scale'], edge['jpeg_quality']),
+             'tail_specific': (edge['tail_scale'], edge['tail_jpeg_quality'])},
+            (DET_W, DET_H), DET_FPS)
+        return (lambda: f'streaming {args.frames} frames at {ctx["rate"]:.2f} fps '
+                f'(ROS_DOMAIN_ID={mon.domain}, edge x{edge["scale"]} q{edge["jpeg_quality"]}, '
+                f'tail x{edge["tail_scale"]} q{edge["tail_jpeg_quality"]}, cloud {args.method} '
+                f'+ {args.det_arch}, {threads} torch thread{"s" if threads > 1 else ""})'), \
+            before_source
+
+    def before_source(mon):
+        """Once the cloud is up: calibrate, write the clip at the replay rate, scale the hold."""
+        ctx['rate'], ctx['calibration'] = ctx['calibrator'].measure()
+        write_retimed_bag(bag, ctx['images'], ctx['rate'])
+        ctx['hold_s'] = set_hold(mon, float(det_cfg.get('hold_s', HOLD_S)), DET_FPS,
+                                 ctx['rate'])
+
     status, enc_bytes, source_log = stream(
-        args, mon, args.out, t_start, {'cloud': cloud, 'edge': edge, 'source': source},
-        f'streaming {args.frames} frames at {DET_FPS:g} fps (ROS_DOMAIN_ID={mon.domain}, edge '
-        f'x{edge["scale"]} q{edge["jpeg_quality"]}, tail x{edge["tail_scale"]} '
-        f'q{edge["tail_jpeg_quality"]}, cloud {args.method} + {args.det_arch})',
-        cloud_params=config_path('runespoor_cloud', CLOUD_TASK_PARAMS['detection']),
-        extra=boxes_per_frame)
-    summary = write_detection_outputs(args, mon, enc_bytes, gt_counts, status, source_log)
+        args, mon, args.out, t_start, {'cloud': cloud, 'edge': edge, 'source': source}, '',
+        cloud_params=cloud_params, extra=boxes_per_frame, prepare=prepare,
+        env={'OMP_NUM_THREADS': str(threads)}, timing=ctx['timing'])
+    summary = write_detection_outputs(args, mon, enc_bytes, ctx['gt'], status, source_log)
+    extra = {'share_analyzed': round(summary['frames_analyzed'] / summary['frames_published'], 3)
+             if summary['frames_published'] else None,
+             'replay': {'rate_fps': round(ctx['rate'], 3), 'recorded_fps': DET_FPS,
+                        'hold_s': round(ctx['hold_s'], 2), 'calibration': ctx['calibration'],
+                        'cloud_torch_threads': threads},
+             'startup_s': {k: round(v, 2) for k, v in ctx['timing'].items()}}
+    summary.update(extra)
+    with open(os.path.join(args.out, 'summary.json'), 'w') as f:
+        json.dump(summary, f, indent=1)
+    log(f'analysed {summary["frames_analyzed"]} of {summary["frames_published"]} streamed '
+        f'frames, replayed at {ctx["rate"]:.2f} fps; first analysed frame '
+        f'{ctx["timing"].get("first_result_s", float("nan")):.1f} s after start')
     return finish(summary, args.out, 'summary.json, strip.png', t_start, status)
 
 
@@ -978,24 +1044,18 @@ def boxes_per_frame(new):
     return f' | boxes/frame {np.mean(per_frame) if per_frame else float("nan"):5.1f}'
 
 
-def make_drone_clip(make_scene, frames, path):
-    """Render the drone clip, write it as a bag; return (bag path, objects per frame)."""
-    from runespoor.data.bag import write_bag
+def make_drone_clip(make_scene, frames):
+    """Render the drone clip; return (BGR frames, objects per frame)."""
     scene = make_scene(0, 'val', 0, frames)
-    gt = []
-
-    def images():
-        for i in range(frames):
-            img, ann = scene.render(i, (DET_W, DET_H))
-            gt.append(int(np.count_nonzero((ann.categories >= 1) & (ann.categories <= 10))))
-            yield img
-
+    images, gt = [], []
     t0 = time.monotonic()
-    n = write_bag(path, images(), fps=DET_FPS)
-    log(f'wrote {n} drone-view frames ({DET_W}x{DET_H}, runespoor.data.drone, '
-        f'{np.mean(gt):.0f} objects per frame) to bag {os.path.relpath(path, REPO)} in '
-        f'{time.monotonic() - t0:.1f} s')
-    return path, gt
+    for i in range(frames):
+        img, ann = scene.render(i, (DET_W, DET_H))
+        images.append(img)
+        gt.append(int(np.count_nonzero((ann.categories >= 1) & (ann.categories <= 10))))
+    log(f'rendered {frames} drone-view frames ({DET_W}x{DET_H}, runespoor.data.drone, '
+        f'{np.mean(gt):.0f} objects per frame) in {time.monotonic() - t0:.1f} s')
+    return images, gt
 
 
 def msg_detections(msg):
