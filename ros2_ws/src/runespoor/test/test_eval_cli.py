@@ -74,6 +74,7 @@ def test_report_has_every_method_and_scale_and_rerun_uses_cache(workspace, capsy
     for r in report['rows']:
         assert 0.0 <= r['miou'] <= 1.0
         assert r['psnr'] > 0 and 0.0 < r['ssim'] <= 1.0
+        assert r['grid'] >= 0.0 and (r['grid'] == 0.0) == (r['method'] == 'bilinear')
         assert r['bytes_per_frame'] > 0 and r['mbps'] > 0
         assert r['framewise']['episodes'] == 2
     assert report['hr']['psnr'] is None  # undefined for the originals
@@ -85,7 +86,8 @@ def test_report_has_every_method_and_scale_and_rerun_uses_cache(workspace, capsy
     assert {'fig9_classwise_x4.png', 'fig14_accuracy_bandwidth.png',
             'fig13_framewise_x4.png'} <= {f['file'] for f in report['figures']}
     md = (out / 'report.md').read_text()
-    for heading in ('Table 2', 'Table 3', 'Table 4', 'Table 5', 'sha256', 'torch'):
+    for heading in ('Table 2', 'Table 3', 'Table 4', 'Table 5', 'sha256', 'torch',
+                    'Checkerboard guard'):
         assert heading in md
     assert '[66.92]' in md  # the paper's ASR tail accuracy at x4 is quoted beside ours
 

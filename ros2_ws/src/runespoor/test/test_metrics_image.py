@@ -43,3 +43,19 @@ def test_bandwidth():
     assert math.isnan(image.bytes_per_frame([]))
     # 87 KB per frame at 17 fps is about 12 Mbit/s (SPEC reference table).
     assert image.mbit_per_s(87_000, 17) == pytest.approx(11.832)
+
+
+@pytest.mark.parametrize('period', [2, 4, 6])
+def test_grid_periodicity_finds_a_painted_checkerboard_not_noise(period):
+    rng = np.random.default_rng(0)
+    base = rng.integers(60, 190, (96, 192, 3)).astype(np.uint8)
+    yy, xx = np.mgrid[:96, :192]
+    pattern = np.where((yy % period == 0) & (xx % period == 0), 12, -4)[..., None]
+    painted = np.clip(base.astype(int) + pattern, 0, 255).astype(np.uint8)
+    assert image.grid_periodicity(painted, base, period) == pytest.approx(16.0, abs=0.5)
+    noisy = np.clip(base.astype(int) + rng.integers(-8, 9, base.shape), 0, 255).astype(np.uint8)
+    assert image.grid_periodicity(noisy, base, period) < 1.0
+    assert image.grid_periodicity(base, base, period) == 0.0
+    assert math.isnan(image.grid_periodicity(painted, base, 1))
+    with pytest.raises(ValueError):
+        image.grid_periodicity(painted[:10], base, period)

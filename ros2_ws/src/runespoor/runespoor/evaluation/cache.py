@@ -25,7 +25,7 @@ FIELD_KINDS = ('scalar', 'array', 'ragged')
 
 #: Fields every task caches: reconstruction quality and the size of what was sent.
 IMAGE_FIELDS = {'psnr': ('scalar', np.float64), 'ssim': ('scalar', np.float64),
-                'bytes': ('scalar', np.int64)}
+                'grid': ('scalar', np.float64), 'bytes': ('scalar', np.int64)}
 
 
 def file_digest(path, length=16):

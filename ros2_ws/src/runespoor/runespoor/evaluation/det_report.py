@@ -27,7 +27,8 @@ import numpy as np
 
 from runespoor.detection_tail import small_box_share
 from runespoor.evaluation import paper
-from runespoor.evaluation.report_common import (figure_lines, find_row, finite_mean, md_table,
+from runespoor.evaluation.report_common import (figure_lines, find_row, finite_mean, GRID_NOTE,
+                                                grid_table, md_table,
                                                 method_rows, methods_line, num, run_entries,
                                                 run_lines, run_methods, sr_model_lines, with_paper)
 from runespoor.metrics import image, segmentation as seg
@@ -147,6 +148,7 @@ def summarise(config, result):
             'per_class_normalised': {cats[c]: seg.normalised(per_class[c], hr_ap[c])
                                      for c in ids},
             'psnr': finite_mean(data['psnr']), 'ssim': finite_mean(data['ssim']),
+            'grid': finite_mean(data['grid']) if 'grid' in data else float('nan'),
             'bytes_per_frame': mean_bytes, 'mbps': image.mbit_per_s(mean_bytes, config.fps),
             'detections_per_frame': float(np.mean([len(d['scores'])
                                                    for d in data['detections']])),
@@ -347,6 +349,8 @@ def markdown(report, figures=()):
     lines += ['', '## Overall accuracy and reconstruction quality (paper Table 6)', '',
               'The paper has no CloudSeg column and no PSNR/SSIM for HR.', '',
               table6(report), '', f'_{paper.FIGURE_CLAIMS["table6"]}_', '',
+              '## Checkerboard guard: SR - bilinear grid periodicity', '', GRID_NOTE, '',
+              grid_table(report), '',
               '## Class-wise tail vs overall, normalised by HR (data of paper Fig. 10)', '',
               "tail AP = mean AP over the scale's tail classes; [bracket] = the paper's "
               'Table 6 mAP / HR mAP.', '', classwise_table(report), '',

@@ -122,6 +122,20 @@ def image_metrics(reference_bgr, recon_bgr):
     return psnr(ref, test), ssim(ref, test)
 
 
+def checkerboard(degrade, recon_bgr, scale):
+    """
+    Return the grid periodicity of ``recon_bgr`` against bilinear of the same LR frame.
+
+    :func:`runespoor.metrics.image.grid_periodicity` of the last frame ``degrade`` produced;
+    0 for bilinear itself, a few grey levels for a model that paints a periodic pattern.
+    """
+    from runespoor.metrics.image import grid_periodicity
+    from runespoor.reconstruct import tensor_to_bgr
+    bilinear = degrade.reconstructor('bilinear').reconstruct_bgr(
+        degrade.last_lr, scale, recon_bgr.shape[:2])
+    return grid_periodicity(recon_bgr, tensor_to_bgr(bilinear), scale)
+
+
 def run_name(method, scale, quality):
     """Return the cache file stem of a run: ``hr`` or ``<method>_x<scale>_q<quality>``."""
     return 'hr' if method == 'hr' else f'{method}_x{scale}_q{quality}'
@@ -143,6 +157,7 @@ class Degrader:
         self.sr_checkpoints = sr_checkpoints
         self.device = device
         self.reconstructors = {}
+        self.last_lr = None  # the decoded low-resolution frame of the last call
 
     def reconstructor(self, method):
         """Return the (cached) :class:`runespoor.reconstruct.Reconstructor` of ``method``."""
@@ -167,6 +182,7 @@ class Degrader:
             return bgr_to_tensor(image, self.device), os.path.getsize(image_path)
         encoded = encode_frame(image, scale, quality)
         lr = decode_jpeg(encoded.data)
+        self.last_lr = lr
         recon = self.reconstructor(method).reconstruct_bgr(lr, scale, image.shape[:2])
         return recon, len(encoded.data)
 
@@ -212,7 +228,8 @@ def evaluate(config, out_dir, progress=True, log=print):
         cache = RunCache(cache_dir, name, key, fields)
         wants_image = config.image_metrics and method != 'hr'
         todo = [i for i, k in enumerate(frame_keys)
-                if cache.get(k) is None or (wants_image and np.isnan(cache.get(k)['psnr']))]
+                if cache.get(k) is None or (wants_image and (
+                    np.isnan(cache.get(k)['psnr']) or np.isnan(cache.get(k)['grid'])))]
         if todo:
             bar = tqdm(todo, desc=name, disable=not progress, leave=False, unit='frame')
             for n, i in enumerate(bar):
@@ -221,9 +238,11 @@ def evaluate(config, out_dir, progress=True, log=print):
                     recon, nbytes = degrade(image, frames[i].image_path, method, scale,
                                             quality)
                     record = task.analyse(model, recon, truth)
-                record['psnr'] = record['ssim'] = float('nan')
+                record['psnr'] = record['ssim'] = record['grid'] = float('nan')
                 if wants_image:
-                    record['psnr'], record['ssim'] = image_metrics(image, tensor_to_bgr(recon))
+                    recon_bgr = tensor_to_bgr(recon)
+                    record['psnr'], record['ssim'] = image_metrics(image, recon_bgr)
+                    record['grid'] = checkerboard(degrade, recon_bgr, scale)
                 record['bytes'] = nbytes
                 cache.put(frame_keys[i], record)
                 computed += 1
@@ -235,6 +254,7 @@ def evaluate(config, out_dir, progress=True, log=print):
             task.collect(records),
             psnr=np.array([r['psnr'] for r in records]),
             ssim=np.array([r['ssim'] for r in records]),
+            grid=np.array([r['grid'] for r in records]),
             bytes=np.array([r['bytes'] for r in records]))
     out = {
         'task': task.name,

@@ -19,7 +19,8 @@ import math
 import numpy as np
 
 from runespoor.evaluation import paper
-from runespoor.evaluation.report_common import (figure_lines, find_row, finite_mean, md_table,
+from runespoor.evaluation.report_common import (figure_lines, find_row, finite_mean, GRID_NOTE,
+                                                grid_table, md_table,
                                                 method_rows, methods_line, num, pct, run_entries,
                                                 run_lines, run_methods, sr_model_lines, with_paper)
 from runespoor.metrics import framewise, image, segmentation as seg
@@ -66,6 +67,7 @@ def summarise(config, result):
             'per_class_iou': dict(zip(names, ious.tolist())),
             'per_class_normalised': dict(zip(names, seg.normalised(ious, hr_ious).tolist())),
             'psnr': finite_mean(data['psnr']), 'ssim': finite_mean(data['ssim']),
+            'grid': finite_mean(data['grid']) if 'grid' in data else float('nan'),
             'bytes_per_frame': mean_bytes, 'mbps': image.mbit_per_s(mean_bytes, config.fps),
             'framewise': fw,
             'episode_miou': framewise.episode_miou(data['conf'], config.episode_length).tolist(),
@@ -247,6 +249,8 @@ def markdown(report, figures=()):
               '## Frame-wise tail accuracy (paper Table 4)', '', table4(report), '',
               '## Overall accuracy and reconstruction quality (paper Table 5)', '',
               table5(report), '',
+              '## Checkerboard guard: SR - bilinear grid periodicity', '', GRID_NOTE, '',
+              grid_table(report), '',
               '## Accuracy vs bandwidth, every run (data of paper Fig. 14)', '',
               bandwidth_table(report), '']
     lines += figure_lines(figures)

@@ -78,6 +78,30 @@ def with_paper(ours, theirs, fmt='.2f'):
     return f'{ours} [{format(theirs, fmt) if isinstance(theirs, float) else theirs}]'
 
 
+def grid_table(report):
+    """
+    Markdown of the checkerboard statistic per scale and method (grey levels).
+
+    Grid periodicity of SR - bilinear (:func:`runespoor.metrics.image.grid_periodicity`): the
+    range of the mean difference over the ``scale x scale`` pixel grid.  Near 0: no periodic
+    pattern; several grey levels: the model paints a texture on flat areas - a pattern tuned to
+    the analytics model it was trained against, which another model may not survive.
+    """
+    methods = [m for m in run_methods(report) if m != 'bilinear']
+    header = ['scale'] + [paper.METHOD_NAMES[m] for m in methods]
+    rows = []
+    for s in report['settings']['scales']:
+        rows.append([f'x{s}'] + [num(r.get('grid', float('nan')), '.2f') if r else '—'
+                                 for r in (find_row(report, m, s) for m in methods)])
+    return md_table(header, rows)
+
+
+GRID_NOTE = ('Checkerboard statistic of each reconstruction against bilinear of the same '
+             'low-resolution frame: the range, over the scale x scale pixel grid, of the mean '
+             'difference [grey levels]. Near 0 for plain SR; a model that paints a periodic '
+             'pattern on flat areas scores several grey levels.')
+
+
 def md_table(header, rows):
     """Return a Markdown table of ``rows`` (lists of cells) under ``header``."""
     lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]

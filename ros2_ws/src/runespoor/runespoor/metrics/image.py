@@ -74,3 +74,31 @@ def bytes_per_frame(frame_sizes):
 def mbit_per_s(mean_bytes_per_frame, fps):
     """Stream bit rate in Mbit/s of frames of ``mean_bytes_per_frame`` bytes at ``fps``."""
     return float(mean_bytes_per_frame) * 8.0 * float(fps) / BITS_PER_MBIT
+
+
+def grid_periodicity(test_bgr, reference_bgr, period):
+    """
+    Checkerboard statistic: how much ``test - reference`` depends on the position mod ``period``.
+
+    ``test`` is an SR reconstruction and ``reference`` the bilinear upsampling of the same
+    low-resolution frame (both ``H x W x 3`` uint8, or ``H x W``).  The difference (mean over
+    channels) is averaged over every pixel at each of the ``period x period`` grid positions
+    ``(y mod period, x mod period)``; the statistic is the range (max - min) of those means in
+    grey levels.  A model that paints a periodic pattern on flat areas - an adversarial
+    texture tuned to one frozen analytics model - scores high (several grey levels); a plain
+    SR model stays near 0.  ``period`` <= 1 gives NaN (no grid).
+    """
+    period = int(period)
+    if period <= 1:
+        return float('nan')
+    test, reference = _check_pair(test_bgr, reference_bgr)
+    diff = test.astype(np.float64) - reference.astype(np.float64)
+    if diff.ndim == 3:
+        diff = diff.mean(axis=2)
+    h = diff.shape[0] - diff.shape[0] % period
+    w = diff.shape[1] - diff.shape[1] % period
+    if h == 0 or w == 0:
+        return float('nan')
+    cells = diff[:h, :w].reshape(h // period, period, w // period, period)
+    means = cells.mean(axis=(0, 2))
+    return float(means.max() - means.min())
