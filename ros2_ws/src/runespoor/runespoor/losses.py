@@ -94,6 +94,21 @@ class _FrozenAnalyticsLoss(nn.Module):
         self.analytics.eval()
         return self
 
+    def combine(self, l1, analytics):
+        """
+        Return ``alpha * l1 + beta * analytics`` and the balance of its two terms.
+
+        The parts (detached floats) are the weighted terms ``alpha_l1`` and ``beta_analytics``
+        and ``analytics_share`` = ``beta_analytics / (alpha_l1 + beta_analytics)``: how much of
+        the objective is the analytics term, logged every step so the balance of Eq. 3 is
+        measured rather than assumed.
+        """
+        a, b = self.alpha * l1, self.beta * analytics
+        loss = a + b
+        total = float(loss.detach())
+        return loss, {'alpha_l1': float(a.detach()), 'beta_analytics': float(b.detach()),
+                      'analytics_share': float(b.detach()) / total if total > 0 else 0.0}
+
 
 class ASRLoss(_FrozenAnalyticsLoss):
     """
@@ -124,9 +139,9 @@ class ASRLoss(_FrozenAnalyticsLoss):
         l1 = sr_loss(sr, hr)
         logits = self.analytics(sr)
         ce = masked_cross_entropy(logits, labels, mask, self.ignore_id)
-        loss = self.alpha * l1 + self.beta * ce
+        loss, balance = self.combine(l1, ce)
         parts = {'l1': float(l1.detach()), 'ce': float(ce.detach()),
-                 'detail_px': float(mask.float().mean())}
+                 'detail_px': float(mask.float().mean()), **balance}
         return loss, parts
 
 
@@ -145,8 +160,8 @@ class CloudSegLoss(_FrozenAnalyticsLoss):
         with torch.no_grad():
             target = self.analytics(hr).argmax(dim=1)
         ce = F.cross_entropy(self.analytics(sr), target)
-        loss = self.alpha * l1 + self.beta * ce
-        return loss, {'l1': float(l1.detach()), 'ce': float(ce.detach())}
+        loss, balance = self.combine(l1, ce)
+        return loss, {'l1': float(l1.detach()), 'ce': float(ce.detach()), **balance}
 
 
 def _detection_total(parts):
@@ -186,11 +201,11 @@ class DetASRLoss(_FrozenAnalyticsLoss):
         l1 = sr_loss(sr, hr)
         parts = self.analytics.detection_loss(sr, targets, keep)
         det = _detection_total(parts)
-        loss = self.alpha * l1 + self.beta * det
+        loss, balance = self.combine(l1, det)
         return loss, {'l1': float(l1.detach()), 'det': float(det.detach()),
                       'cls': float(parts['classification'].detach()),
                       'box': float(parts['bbox_regression'].detach()),
-                      'small_boxes': float(sum(int(k.sum()) for k in keep))}
+                      'small_boxes': float(sum(int(k.sum()) for k in keep)), **balance}
 
 
 class DetCloudSegLoss(_FrozenAnalyticsLoss):
@@ -214,6 +229,6 @@ class DetCloudSegLoss(_FrozenAnalyticsLoss):
                    'labels': d['labels'][d['scores'] >= self.pseudo_score]} for d in found]
         l1 = sr_loss(sr, hr)
         det = _detection_total(self.analytics.detection_loss(sr, pseudo))
-        loss = self.alpha * l1 + self.beta * det
+        loss, balance = self.combine(l1, det)
         return loss, {'l1': float(l1.detach()), 'det': float(det.detach()),
-                      'pseudo_boxes': float(sum(len(p['boxes']) for p in pseudo))}
+                      'pseudo_boxes': float(sum(len(p['boxes']) for p in pseudo)), **balance}

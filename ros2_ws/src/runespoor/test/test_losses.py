@@ -54,6 +54,11 @@ def test_asr_loss_is_weighted_sum():
     assert parts['ce'] > 0 and parts['detail_px'] == pytest.approx(10 / (2 * 512))
     assert float(loss) == pytest.approx(0.95 * parts['l1'] + 0.05 * parts['ce'], rel=1e-5)
     assert parts['l1'] == pytest.approx(float(sr_loss(sr, hr)))
+    # the balance of Eq. 3, logged every step: weighted terms and the analytics share
+    assert parts['alpha_l1'] == pytest.approx(0.95 * parts['l1'], rel=1e-5)
+    assert parts['beta_analytics'] == pytest.approx(0.05 * parts['ce'], rel=1e-5)
+    assert parts['analytics_share'] == pytest.approx(
+        parts['beta_analytics'] / (parts['alpha_l1'] + parts['beta_analytics']), rel=1e-5)
 
 
 @pytest.mark.parametrize('method', ['asr', 'cloudseg'])
