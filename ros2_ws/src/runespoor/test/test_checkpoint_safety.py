@@ -10,7 +10,6 @@ truncated, foreign and wrong-class files say what is wrong, never torch's advice
 
 import os
 import pickle
-import threading
 
 import pytest
 
@@ -18,22 +17,12 @@ from runespoor.archs import build_det, build_seg, build_sr, load_weights
 from runespoor.checkpoint import (CheckpointError, inspect_checkpoint, load_checkpoint,
                                   read_torch_file, save_checkpoint, UnsafeCheckpointError)
 from runespoor.cloud_pipeline import DetectorAnalytics, make_reconstructor, ModelError, Segmenter
+from runespoor.testing import call_bounded, Plant
 import torch
 
 SR_KW = {'channels': 8, 'blocks': 1}
 SEG = 'swiftnet_r18_lite'
 DET = 'retinanet_r18_lite'
-TIMEOUT_S = 60.0
-
-
-class Plant:
-    """Unpickling this would create ``marker`` (arbitrary code, as a real attack would run)."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (open, (self.marker, 'w'))
 
 
 def _sr_checkpoint(path, method='asr', scale=2):
@@ -102,25 +91,12 @@ def crafted(request, tmp_path):
 
 def _refusal(loader, path):
     """Call ``loader(path)`` (bounded in time) and return the error message it raised."""
-    box = {}
-
-    def run():
-        try:
-            LOADERS[loader](path)
-        except RuntimeError as exc:  # CheckpointError, ModelError, WeightsError
-            box['message'] = str(exc)
-        except BaseException as exc:  # noqa: B902 - anything else is a failure of the test
-            box['other'] = exc
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(TIMEOUT_S)
-    if thread.is_alive():
-        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))  # a FIFO: let it go
-        pytest.fail(f'{loader} still blocked after {TIMEOUT_S:g} s')
-    assert 'other' not in box, f'{loader} raised {box.get("other")!r}'
-    assert 'message' in box, f'{loader} accepted {path}'
-    msg = box['message']
+    _, error = call_bounded(lambda: LOADERS[loader](path), path if os.path.exists(path)
+                            and not os.path.isfile(path) else None)
+    # CheckpointError, ModelError, WeightsError are RuntimeErrors; anything else is a failure
+    assert error is None or isinstance(error, RuntimeError), f'{loader} raised {error!r}'
+    assert error is not None, f'{loader} accepted {path}'
+    msg = str(error)
     assert os.path.basename(path) in msg
     assert 'weights_only=False' not in msg and 'Re-running' not in msg
     return msg
@@ -232,7 +208,6 @@ def test_inspector_reads_kind_and_arch(tmp_path):
 def test_shipped_models_still_load():
     repo = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))
     seg = os.path.join(repo, 'models', 'seg', 'swiftnet_r18_lite.pt')
-    if not os.path.isfile(seg):
-        pytest.skip('no shipped segmentation model in this checkout')
+    assert os.path.isfile(seg), f'the shipped segmentation model {seg} is part of the repository'
     assert inspect_checkpoint(seg, kind='seg')['arch'] == SEG
     assert Segmenter(SEG, seg).model.num_classes == 19

@@ -1,34 +1,17 @@
 """Files named by parameters: only regular files of bounded size are read; nothing blocks."""
 
 import os
-import threading
 
 import pytest
 
+from runespoor import testing
 from runespoor.safe_files import (open_regular_file, read_regular_file, read_text_file,
                                   safe_regular_file, UnsafeFileError)
 
-TIMEOUT_S = 60.0  # generous: a refusal is immediate, a blocked open would wait forever
-
 
 def call_bounded(fn, fifo=None):
-    """Run ``fn`` in a thread; return its exception (None if it returned) or fail if blocked."""
-    box = {}
-
-    def run():
-        try:
-            box['result'] = fn()
-        except BaseException as exc:  # noqa: B902 - handed back to the test
-            box['error'] = exc
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(TIMEOUT_S)
-    if thread.is_alive():
-        if fifo is not None:  # let the blocked reader go, so the test run can finish
-            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-        pytest.fail(f'still blocked after {TIMEOUT_S:g} s')
-    return box.get('error')
+    """Run ``fn`` (bounded in time, :func:`runespoor.testing.call_bounded`); return its error."""
+    return testing.call_bounded(fn, fifo)[1]
 
 
 @pytest.fixture

@@ -10,29 +10,17 @@ file; the file-path parameters cannot be changed at run time.
 import os
 import subprocess
 import sys
-import threading
 
 import numpy as np
 import pytest
 import rclpy
 from rclpy.parameter import Parameter
 from runespoor.cloud_pipeline import ModelError
+from runespoor.testing import call_bounded, Plant
 from runespoor_cloud.cloud_node import CloudNode, FILE_PARAMETERS, PARAMETERS
 import torch
 
 pytestmark = pytest.mark.ros
-
-TIMEOUT_S = 60.0
-
-
-class Plant:
-    """Unpickling this would create ``marker`` (arbitrary code, as a real attack would run)."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (open, (self.marker, 'w'))
 
 
 @pytest.fixture
@@ -113,19 +101,11 @@ def test_fifo_in_sr_folder_refused_at_once(ctx, tmp_path):
         pytest.skip('no FIFOs on this platform')
     fifo = str(tmp_path / 'asr_x2.pt')
     os.mkfifo(fifo)
-    box = {}
 
     def start():
-        try:
-            cloud(ctx, method='asr', sr_dir=str(tmp_path), sr_scales=[2],
-                  seg_arch='palette').destroy_node()
-        except ModelError as exc:
-            box['error'] = str(exc)
+        cloud(ctx, method='asr', sr_dir=str(tmp_path), sr_scales=[2],
+              seg_arch='palette').destroy_node()
 
-    thread = threading.Thread(target=start, daemon=True)
-    thread.start()
-    thread.join(TIMEOUT_S)
-    if thread.is_alive():
-        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-        pytest.fail('the cloud blocked on a FIFO in its SR folder')
-    assert f'SR checkpoint {fifo} is not a regular file (a FIFO' in box.get('error', '')
+    _, error = call_bounded(start, fifo)
+    assert isinstance(error, ModelError), error
+    assert f'SR checkpoint {fifo} is not a regular file (a FIFO' in str(error)

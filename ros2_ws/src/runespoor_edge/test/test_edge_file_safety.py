@@ -17,22 +17,11 @@ from rcl_interfaces.srv import SetParameters
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
+from runespoor.testing import call_bounded, Plant, TIMEOUT_S
 from runespoor_edge.edge_node import EdgeNode, FILE_PARAMETERS, PARAMETERS
 import torch
 
 pytestmark = pytest.mark.ros
-
-TIMEOUT_S = 60.0  # generous: refusals are immediate, a blocked read would wait forever
-
-
-class Plant:
-    """Unpickling this would create ``marker`` (arbitrary code, as a real attack would run)."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (open, (self.marker, 'w'))
 
 
 @pytest.fixture
@@ -54,22 +43,7 @@ def fifo(tmp_path):
 
 def bounded(fn, fifo=None):
     """Run ``fn`` in a thread; return ``(result, exception)``, or fail if it blocked."""
-    box = {}
-
-    def run():
-        try:
-            box['result'] = fn()
-        except BaseException as exc:  # noqa: B902 - handed back to the test
-            box['error'] = exc
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(TIMEOUT_S)
-    if thread.is_alive():
-        if fifo is not None:  # let the blocked reader go, so the test run can finish
-            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-        pytest.fail(f'still blocked after {TIMEOUT_S:g} s')
-    return box.get('result'), box.get('error')
+    return call_bounded(fn, fifo)
 
 
 def edge(ctx, **params):
