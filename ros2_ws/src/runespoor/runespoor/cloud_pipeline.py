@@ -892,7 +892,7 @@ class CloudPipeline:
         seq = frame.sequence
         want = codec.scaled_size(frame.source_width, frame.source_height, frame.scale)
         try:
-            lr, notes = codec.decode_image(frame.data, expect=want)
+            lr, notes = codec.decode_image(frame.data, expect=want, capture=True)
         except codec.CodecError as exc:
             kind = 'size_mismatch' if 'expected' in str(exc) else 'undecodable'
             raise FrameError(kind, f'frame {seq}: {exc}', seq) from exc

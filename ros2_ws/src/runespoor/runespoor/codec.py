@@ -26,9 +26,6 @@ JPEG_QUALITY_RANGE = (1, 100)
 #: first and a larger claim is refused before a pixel is decoded (a 600-byte JPEG can claim
 #: 65000 x 65000).
 MAX_DECODE_PIXELS = 4096 * 4096
-#: Capture libjpeg's messages ("Corrupt JPEG data: ...") that it writes to the process's stderr
-#: during a decode and hand them to the caller (which logs them throttled) instead.
-CAPTURE_DECODER_MESSAGES = True
 
 
 class CodecError(ValueError):
@@ -192,8 +189,6 @@ class _DecoderMessages:
 
     def decode(self, buf, flag):
         """Decode ``buf`` with OpenCV; return the image (or None) and the decoder's lines."""
-        if not CAPTURE_DECODER_MESSAGES:
-            return _imdecode(buf, flag), []
         with self._lock:
             try:
                 if self._file is None:
@@ -234,13 +229,17 @@ def _imdecode(buf, flag):
 _DECODER = _DecoderMessages()
 
 
-def decode_image(data, grayscale=False, max_pixels=MAX_DECODE_PIXELS, expect=None):
+def decode_image(data, grayscale=False, max_pixels=MAX_DECODE_PIXELS, expect=None,
+                 capture=False):
     """
     Decode JPEG (or PNG) ``data`` after checking its header; return ``(image, messages)``.
 
     The size in the header is checked against ``max_pixels`` (and ``expect = (width, height)``
-    when given) before anything is decoded.  ``messages`` are the decoder's warnings about
-    damaged data (see :class:`_DecoderMessages`).  Raises :class:`CodecError` (never
+    when given) before anything is decoded.  With ``capture`` (the nodes, which decode what
+    others send) ``messages`` are the decoder's warnings about damaged data, taken off the
+    process's stderr (:class:`_DecoderMessages`); without it (training, evaluation, profiling:
+    our own encodes, on the hot path) the decode is a plain ``cv2.imdecode`` and ``messages``
+    is empty.  Raises :class:`CodecError` (never
     ``cv2.error``) for empty, unknown, oversized, mismatched or undecodable data.
     """
     fmt, width, height = probe_image(data)
@@ -249,7 +248,8 @@ def decode_image(data, grayscale=False, max_pixels=MAX_DECODE_PIXELS, expect=Non
         raise CodecError(f'{fmt.upper()} header says {width}x{height}, expected '
                          f'{expect[0]}x{expect[1]}')
     buf = np.frombuffer(bytes(data), dtype=np.uint8)
-    image, messages = _DECODER.decode(buf, cv2.IMREAD_GRAYSCALE if grayscale else cv2.IMREAD_COLOR)
+    flag = cv2.IMREAD_GRAYSCALE if grayscale else cv2.IMREAD_COLOR
+    image, messages = _DECODER.decode(buf, flag) if capture else (_imdecode(buf, flag), [])
     if image is None or image.size == 0:
         raise CodecError(f'undecodable {fmt.upper()} payload ({buf.size} bytes)'
                          + (f': {messages[0]}' if messages else ''))
@@ -261,8 +261,8 @@ def decode_jpeg(data, grayscale=False, max_pixels=MAX_DECODE_PIXELS):
     Decode JPEG ``data`` (bytes-like) into a BGR (or grayscale) uint8 array.
 
     Raises :class:`CodecError` on empty, non-JPEG, oversized (header above ``max_pixels``) or
-    undecodable input instead of returning ``None``; decoder warnings are dropped (use
-    :func:`decode_image` to get them).
+    undecodable input instead of returning ``None``; no stderr capture (``decode_image(...,
+    capture=True)`` for data from others).
     """
     buf = bytes(data)
     if not buf:

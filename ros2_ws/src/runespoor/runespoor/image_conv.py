@@ -217,7 +217,8 @@ def compressed_to_bgr8(msg, max_pixels=None, messages=None):
         raise ImageConversionError('empty CompressedImage payload')
     try:
         image, notes = codec.decode_image(
-            bytes(buf), max_pixels=codec.MAX_DECODE_PIXELS if max_pixels is None else max_pixels)
+            bytes(buf), max_pixels=codec.MAX_DECODE_PIXELS if max_pixels is None else max_pixels,
+            capture=True)
     except codec.CodecError as exc:
         fmt = getattr(msg, 'format', '?')
         raise ImageConversionError(f'undecodable CompressedImage ({len(buf)} bytes, format '
