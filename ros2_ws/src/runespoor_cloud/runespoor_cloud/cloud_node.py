@@ -40,6 +40,7 @@ from runespoor.cloud_pipeline import (category_name, CloudPipeline, DetectorAnal
                                       TEST_SEGMENTERS)
 from runespoor.edge_control import Knobs, WindowedRate
 from runespoor.map_output import encode_map, MAP_OUTPUTS
+from runespoor_edge.node_main import ThrottledWarnings
 from runespoor_msgs.msg import (Detection2D, Detection2DArray, EncodedFrame, LinkFeedback,
                                 RatePolicy, SemanticMap, TailFrameFlag)
 from sensor_msgs.msg import Image
@@ -331,7 +332,7 @@ class CloudNode(Node):
                          'policies_sent': 0}
         self._e2e_ms = []
         self._last_error = ''
-        self._last_logged = {}
+        self._warnings = ThrottledWarnings(self.get_logger())
         self._lock = threading.Lock()
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
@@ -473,10 +474,7 @@ class CloudNode(Node):
 
     def _throttled(self, key, text):
         """Log ``text`` as a warning at most once a second per ``key``."""
-        now = time.monotonic()
-        if now - self._last_logged.get(key, -1e9) >= 1.0:
-            self._last_logged[key] = now
-            self.get_logger().warning(text)
+        self._warnings.warn(key, text)
 
     # -- worker ----------------------------------------------------------------------------
     def _work(self):

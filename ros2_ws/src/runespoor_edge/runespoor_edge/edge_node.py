@@ -29,6 +29,7 @@ from runespoor import codec, image_conv
 from runespoor.edge_control import (EdgeController, Knobs, MODE_TAIL, PolicyError,
                                     PolicyUpdate, ProfileError, ProfileTable)
 from runespoor.safe_files import MAX_CONFIG_BYTES, read_text_file, UnsafeFileError
+from runespoor_edge.node_main import ThrottledWarnings
 from runespoor_msgs.msg import EncodedFrame, LinkFeedback, RatePolicy
 from sensor_msgs.msg import CompressedImage, Image
 
@@ -192,7 +193,7 @@ class EdgeNode(Node):
         self._encode_ms = deque(maxlen=200)
         self._bytes = deque(maxlen=200)
         self._last_error = ''
-        self._last_logged = {}
+        self._warnings = ThrottledWarnings(self.get_logger())
         self._mode = None
         self._fallback = False
 
@@ -332,10 +333,7 @@ class EdgeNode(Node):
 
     def _warn_throttled(self, key, text):
         """Log ``text`` as a warning at most once a second per ``key``."""
-        now = time.monotonic()
-        if now - self._last_logged.get(key, -1e9) >= 1.0:
-            self._last_logged[key] = now
-            self.get_logger().warning(text)
+        self._warnings.warn(key, text)
 
     def _input_error(self, text):
         """Count and log a bad input: each new kind at once, repeats at most once a second."""

@@ -21,6 +21,7 @@ Python 3.10 and Humble's rclpy API only.
 
 import signal
 import threading
+import time
 
 import rclpy
 import rclpy.executors
@@ -111,3 +112,24 @@ def run(node_factory, args=None, node_name='runespoor_node', refuse=(ValueError,
             node.destroy_node()
         rclpy.try_shutdown()
     return status
+
+
+class ThrottledWarnings:
+    """
+    Warnings at most once per ``period_s`` per key (kind of bad input), through ``logger``.
+
+    The first of each kind is logged at once; repeats within the period are dropped (they are
+    counted in /diagnostics).  Shared by the edge and cloud nodes.
+    """
+
+    def __init__(self, logger, period_s=1.0):
+        self.logger = logger
+        self.period_s = float(period_s)
+        self._last = {}
+
+    def warn(self, key, text):
+        """Log ``text`` as a warning unless ``key`` was logged within the period."""
+        now = time.monotonic()
+        if now - self._last.get(key, -1e9) >= self.period_s:
+            self._last[key] = now
+            self.logger.warning(text)
