@@ -132,7 +132,8 @@ def bench_cloud(reps):
     from runespoor import codec
     from runespoor.archs import build_seg
     from runespoor.cloud_pipeline import (CloudPipeline, EncodedInput, make_reconstructor,
-                                          PipelineConfig, Segmenter)
+                                          PipelineConfig)
+    from runespoor.tasks.segmentation.analytics import Segmenter
     try:
         from runespoor.data.scene import make_scene
         scene = make_scene(np.random.default_rng(5), reps)

@@ -560,7 +560,7 @@ class Offline:
     """
     The demo process's own copy of the cloud's analytics: calibration and the bilinear baseline.
 
-    Same library code and models as the cloud node (:class:`runespoor.cloud_pipeline.Segmenter`,
+    Same library code and models as the cloud node (:class:`runespoor.tasks.segmentation.analytics.Segmenter`,
     bilinear reconstruction, same torch thread count).  :meth:`start` runs, in a thread, every
     received uplink frame (the same JPEG bytes the cloud decoded) through bilinear +
     segmentation while the clip streams; :meth:`finish` completes the rest.
@@ -568,7 +568,9 @@ class Offline:
 
     def __init__(self, seg_arch, seg_weights, threads):
         import torch
-        from runespoor.cloud_pipeline import make_reconstructor, resolve_device, Segmenter
+        from runespoor.cloud_pipeline import make_reconstructor
+        from runespoor.tasks.segmentation.analytics import Segmenter
+        from runespoor.device import resolve_device
         from runespoor import fast_path
         torch.set_num_threads(threads)
         self.device = resolve_device('auto')
@@ -991,7 +993,8 @@ def detection_main(args):
         """While edge and cloud load: the clip and this process's copy of the cloud's models."""
         import torch
         from runespoor import fast_path
-        from runespoor.cloud_pipeline import DetectorAnalytics, resolve_device
+        from runespoor.tasks.detection.analytics import DetectorAnalytics
+        from runespoor.device import resolve_device
         ctx['images'], ctx['gt'] = make_drone_clip(make_scene, args.frames)
         torch.set_num_threads(threads)
         device = resolve_device('auto')
@@ -1059,8 +1062,8 @@ def make_drone_clip(make_scene, frames):
 
 
 def msg_detections(msg):
-    """Detection2DArray -> runespoor.cloud_pipeline.Detections."""
-    from runespoor.cloud_pipeline import Detections
+    """Detection2DArray -> runespoor.tasks.detection.analytics.Detections."""
+    from runespoor.tasks.detection.analytics import Detections
     d = msg.detections
     return Detections(np.array([[b.x, b.y, b.x + b.width, b.y + b.height] for b in d],
                                np.float32).reshape(-1, 4),
@@ -1070,7 +1073,7 @@ def msg_detections(msg):
 
 def write_detection_outputs(args, mon, enc_bytes, gt_counts, status, source_log):
     """Write summary.json and the strip (input | detections); return the summary."""
-    from runespoor.cloud_pipeline import draw_detections
+    from runespoor.tasks.detection.analytics import draw_detections
     dets, flags, encoded, camera = mon.results, mon.flags, mon.encoded, mon.camera
     flag_by_seq = {f.sequence: f for f in flags}
     per_frame = [len(d.detections) for d in dets]

@@ -35,14 +35,15 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     import torch
-    from runespoor.cloud_pipeline import caption, Detections, draw_detections
+    from runespoor.cloud_pipeline import caption
+    from runespoor.tasks.detection.analytics import Detections, draw_detections
     from runespoor.data.visdrone import read_annotation
     from runespoor.evaluation.config import load_config
-    from runespoor.evaluation.detection import list_frames
-    from runespoor.evaluation.engine import (Degrader, EvalError, get_task, plan_runs,
-                                             resolve_device)
+    from runespoor.tasks.detection.evaluation import list_frames
+    from runespoor.device import resolve_device
+    from runespoor.evaluation.runner import Degrader, EvalError, get_task, plan_runs
     from runespoor.metrics.detection import xywh_to_xyxy
-    from runespoor.reconstruct import tensor_to_bgr
+    from runespoor.tensors import tensor_to_bgr
 
     try:
         config = load_config(args.config)

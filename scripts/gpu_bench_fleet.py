@@ -73,7 +73,8 @@ def make_models(args, device, folder):
     import torch
     from runespoor.archs import build_seg, build_sr
     from runespoor.checkpoint import save_checkpoint
-    from runespoor.cloud_pipeline import make_reconstructor, Segmenter
+    from runespoor.cloud_pipeline import make_reconstructor
+    from runespoor.tasks.segmentation.analytics import Segmenter
     torch.manual_seed(0)
     kw = {'channels': 4, 'blocks': 1} if args.tiny else {}
     arch = 'carn' if args.tiny else args.sr_arch

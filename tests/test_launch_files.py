@@ -589,7 +589,8 @@ def test_rviz_topics_are_published_by_the_nodes():
     with open(os.path.join(SRC, 'runespoor_bringup', 'rviz', 'runespoor.rviz')) as f:
         rviz = yaml.safe_load(f)
     topics = [d['Topic']['Value'] for d in rviz['Visualization Manager']['Displays']]
-    sources = ''.join(open(importlib.util.find_spec(m).origin).read() for m in MODULES.values())
+    modules = list(MODULES.values()) + ['runespoor_cloud.outputs']  # the task publishers
+    sources = ''.join(open(importlib.util.find_spec(m).origin).read() for m in modules)
     for topic in topics:
         assert not topic.startswith('/'), 'relative, so namespaces work'
         assert f"'{topic}'" in sources, topic

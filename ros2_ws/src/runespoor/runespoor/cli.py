@@ -15,7 +15,7 @@ COMMANDS = {
     'data': ('runespoor.data.cli',
              'synthetic Cityscapes-layout data (synth) and its statistics (stats)'),
     'bag': ('runespoor.data.bag_cli', 'write a sequence into a rosbag2 bag (make), or info'),
-    'train': ('runespoor.engine.cli', 'train the segmentation model and the SR / ASR models'),
+    'train': ('runespoor.training.cli', 'train the segmentation model and the SR / ASR models'),
     'eval': ('runespoor.evaluation.cli',
              'evaluate methods x scales x JPEG qualities; write the paper-shaped report'),
     'profile': ('runespoor.cac.profile_cli',

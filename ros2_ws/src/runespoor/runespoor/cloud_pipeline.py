@@ -19,10 +19,8 @@ have fixed sizes.
 from collections import deque
 from dataclasses import dataclass, field
 import math
-import os
 import threading
 import time
-from typing import Protocol
 
 import cv2
 import numpy as np
@@ -30,18 +28,12 @@ import numpy as np
 from . import codec
 from .edge_control import Knobs, MODE_STANDARD, MODE_TAIL
 from .sequence import RESTARTED, SequenceTracker
+from .tasks.model_files import ModelError
+
 
 #: Kinds of :class:`FrameError`, also the names of the diagnostics counters.
 ERROR_KINDS = ('undecodable', 'unknown_scale', 'bad_knobs', 'bad_size', 'size_mismatch',
                'bad_format', 'out_of_order', 'stale', 'queue_full', 'internal')
-
-#: Segmentation "models" that need no weights: ``none`` (every pixel 255, ratio 0 -> every frame
-#: is a tail frame) and ``palette`` (nearest Cityscapes palette colour; meaningful only on the
-#: source node's ``palette`` synthetic pattern).  Both are for tests and the model-less demo.
-TEST_SEGMENTERS = ('none', 'palette')
-
-#: Analytics tasks of the cloud (:attr:`Analytics.task`).
-TASKS = ('segmentation', 'detection')
 
 
 class FrameError(ValueError):
@@ -53,10 +45,6 @@ class FrameError(ValueError):
         super().__init__(message)
         self.kind = kind
         self.sequence = sequence
-
-
-class ModelError(RuntimeError):
-    """A missing or mismatched model file, raised at start-up; the text names the file."""
 
 
 @dataclass
@@ -97,31 +85,21 @@ class PolicyDecision:
 
 
 @dataclass
-class Detections:
-    """Detector output for one frame, at source size, above the score threshold."""
-
-    boxes: np.ndarray             # K x 4 float32 (x1, y1, x2, y2) [px]
-    scores: np.ndarray            # K float32 in [0, 1]
-    labels: np.ndarray            # K int64 class ids (VisDrone: 1..10)
-
-    def __len__(self):
-        return int(len(self.scores))
-
-
-@dataclass
 class FrameResult:
     """
     Everything the cloud publishes about one analysed frame.
 
-    Segmentation fills ``labels`` and ``small_region_ratio``; detection fills ``detections``
-    and ``small_box_share`` (and leaves the other two None).  :attr:`signal_value` is the
-    task's tail signal either way.
+    ``output`` is the task's result (segmentation: ``H x W`` uint8 train ids at source size;
+    detection: :class:`runespoor.tasks.detection.analytics.Detections`; a plug-in task: what
+    its analytics returns), ``signal`` the tail signal measured on it (``signal_name`` says
+    which).  :attr:`signal_value` is what the tail rule compared: p(tail) with the fitted
+    detector, else ``signal``.
     """
 
     sequence: int
-    labels: np.ndarray            # segmentation: H x W uint8 train ids at source size
+    output: object                # the task's analytics output
     reconstructed: np.ndarray     # H x W x 3 uint8 BGR at source size
-    small_region_ratio: float     # segmentation's tail signal
+    signal: float                 # the task's tail signal (e.g. small-region ratio)
     is_tail: bool
     threshold: float
     knobs: Knobs
@@ -130,17 +108,34 @@ class FrameResult:
     policy: object = None         # PolicyDecision when the tail state changed
     frame: EncodedInput = None
     task: str = 'segmentation'
-    detections: Detections = None  # detection: the boxes
-    small_box_share: float = None  # detection's tail signal
+    signal_name: str = 'small_region_ratio'
     tail_score: float = None      # fitted tail detector: p(tail) (None with the ratio rule)
     decoder_messages: list = field(default_factory=list)  # JPEG decoder warnings (damaged data)
 
     @property
     def signal_value(self):
-        """Return the tail signal: p(tail) (fitted detector), small-box share or region ratio."""
-        if self.tail_score is not None:
-            return self.tail_score
-        return self.small_box_share if self.task == 'detection' else self.small_region_ratio
+        """Return the value the tail rule compared: p(tail) (fitted detector) or the signal."""
+        return self.tail_score if self.tail_score is not None else self.signal
+
+    @property
+    def labels(self):
+        """Return the label map of a segmentation result (None for other tasks)."""
+        return self.output if self.signal_name == 'small_region_ratio' else None
+
+    @property
+    def detections(self):
+        """Return the boxes of a detection result (None for other tasks)."""
+        return self.output if self.signal_name == 'small_box_share' else None
+
+    @property
+    def small_region_ratio(self):
+        """Return the segmentation tail signal (None for other tasks)."""
+        return self.signal if self.signal_name == 'small_region_ratio' else None
+
+    @property
+    def small_box_share(self):
+        """Return the detection tail signal (None for other tasks)."""
+        return self.signal if self.signal_name == 'small_box_share' else None
 
 
 class SequenceGuard:
@@ -332,233 +327,6 @@ class LatencyStats:
         return out
 
 
-def _palette_bgr():
-    from .labels import NUM_CLASSES, TRAIN_ID_PALETTE
-    return np.asarray(TRAIN_ID_PALETTE[:NUM_CLASSES], dtype=np.float32)[:, ::-1].copy()
-
-
-class Analytics(Protocol):
-    """
-    The analytics step of :class:`CloudPipeline`: a model plus the tail signal of its output.
-
-    ``task`` is one of :data:`TASKS`.  ``__call__(image_bgr, tensor)`` analyses the
-    reconstructed frame (BGR uint8 ``H x W x 3``; ``tensor``: the same frame as a ``1 x 3 x H x
-    W`` RGB [0, 1] torch tensor, or None) and returns the task's output;
-    ``tail_signal(output, frame_size, config)`` reduces it to the float the tail rule compares
-    with ``config.tail_threshold`` (``frame_size = (H, W)``, ``config`` a
-    :class:`PipelineConfig`).
-    """
-
-    task: str
-
-    def __call__(self, image_bgr, tensor=None):
-        """Analyse one reconstructed frame; return the task's output."""
-
-    def tail_signal(self, output, frame_size, config):
-        """Return the tail signal of ``output`` in [0, 1]."""
-
-
-#: What the class ids of each analytics kind are (for messages).
-CLASS_NOTE = {'seg': 'the Cityscapes train ids', 'det': 'the VisDrone categories'}
-
-
-def _load_model_file(weights, kind, arch, device, num_classes, build, expected, what):
-    """
-    Load an analytics model from the existing file ``weights``; return ``(model, info)``.
-
-    ``weights`` is a Runespoor checkpoint of ``kind`` and ``arch``, or a plain state dict for
-    ``build(arch, num_classes=..., weights=...)`` (user-supplied weights), read only with
-    ``weights_only=True`` (:func:`runespoor.checkpoint.read_torch_file`).  A mismatch raises
-    :class:`ModelError` with the loader's text and ``(expected <expected>)`` (checkpoint) or
-    ``(expected arch ..., N classes)`` (state dict); so does a model with another class count
-    than ``num_classes``.  ``what`` names the file in messages.  ``info`` says the arch and the
-    format (``checkpoint``: also its metrics and code version).
-    """
-    from .checkpoint import CheckpointError, ForeignFileError, load_model
-    info = None
-    try:
-        model, ckpt = load_model(weights, kind=kind, arch=arch, device=device, what=what)
-        info = {'arch': arch, 'metrics': ckpt.get('metrics', {}),
-                'code_version': ckpt.get('code_version'), 'format': 'checkpoint'}
-    except ForeignFileError:
-        pass  # safe to read, but not a Runespoor checkpoint: try it as a plain state dict
-    except CheckpointError as exc:
-        raise ModelError(f'{exc} (expected {expected})') from exc
-    if info is None:
-        from .archs import WeightsError
-        try:
-            model = build(arch, num_classes=num_classes, weights=weights)
-        except WeightsError as exc:
-            raise ModelError(f'{exc} (expected arch {arch!r}, {num_classes} classes)') from exc
-        model, info = model.to(device).eval(), {'arch': arch, 'format': 'state_dict'}
-    found = getattr(model, 'num_classes', None)
-    if found is not None and int(found) != int(num_classes):
-        raise ModelError(f'{what} {weights} has {int(found)} classes, expected {num_classes} '
-                         f'({CLASS_NOTE.get(kind, "the classes this node publishes")}); '
-                         f'refusing a model that would publish other class ids')
-    return model, info
-
-
-class Segmenter:
-    """
-    Segmentation analytics: BGR uint8 frame -> ``H x W`` uint8 train-id map.
-
-    ``arch`` is a key of :data:`runespoor.archs.SEG_ARCHS` (needs ``weights``: a Runespoor
-    checkpoint of kind ``seg``, or a plain state dict for that arch) or one of
-    :data:`TEST_SEGMENTERS`.  Missing or mismatched weights raise :class:`ModelError` naming
-    the file and what was expected.  Tail signal: the small-region ratio.
-    """
-
-    task = 'segmentation'
-
-    def __init__(self, arch, weights='', device='cpu', num_classes=19):
-        self.arch = arch
-        self.weights = weights
-        self.device = device
-        self.model = None
-        self.info = {}
-        if arch in TEST_SEGMENTERS:
-            self._palette = _palette_bgr() if arch == 'palette' else None
-            return
-        self._load(arch, weights, device, num_classes)
-
-    def _load(self, arch, weights, device, num_classes):
-        from .archs import SEG_ARCHS
-        if arch not in SEG_ARCHS:
-            raise ModelError(f'unknown segmentation arch {arch!r}; choose one of '
-                             f'{", ".join(list(SEG_ARCHS) + list(TEST_SEGMENTERS))}')
-        if not weights:
-            raise ModelError(f'segmentation arch {arch!r} needs a weights file (parameter '
-                             f'seg_weights, e.g. models/seg/{arch}.pt); none is set. Use '
-                             f'seg_arch "none" or "palette" only for tests.')
-        if not os.path.exists(weights):
-            raise ModelError(f'segmentation weights file {weights} does not exist (expected a '
-                             f'Runespoor checkpoint of kind "seg", arch {arch!r}, '
-                             f'{num_classes} classes)')
-        from .archs import build_seg
-        self.model, self.info = _load_model_file(weights, 'seg', arch, device, num_classes,
-                                                 build_seg, f'kind "seg", arch {arch!r}',
-                                                 'segmentation weights file')
-
-    def __call__(self, image_bgr, tensor=None):
-        """Segment ``image_bgr``; ``tensor`` (1x3xHxW RGB [0,1]) avoids a conversion."""
-        if self.arch == 'none':
-            return np.full(image_bgr.shape[:2], 255, np.uint8)
-        if self.arch == 'palette':
-            return palette_segment(image_bgr, self._palette)
-        import torch
-        from .reconstruct import bgr_to_tensor
-        with torch.no_grad():
-            x = tensor if tensor is not None else bgr_to_tensor(image_bgr, self.device)
-            logits = self.model(x.to(self.device))
-            return logits.argmax(1)[0].to(torch.uint8).cpu().numpy()
-
-    def tail_signal(self, labels, frame_size, config):
-        """Return the share of pixels in small regions (``config.small_region_fraction``)."""
-        return small_region_ratio(labels, config.small_region_fraction)
-
-    def analyse_with_features(self, image_bgr, tensor=None, small_region_fraction=0.001):
-        """
-        Segment ``image_bgr`` and summarise the same forward pass for the fitted tail detector.
-
-        Returns :class:`runespoor.tail_features.AnalysisOutput` (map, feature vector in
-        :func:`runespoor.tail_features.seg_feature_names` order).  The test modes have no
-        logits: their confidence features are those of a certain prediction.
-        """
-        from .tail_features import AnalysisOutput, map_features, seg_feature_names
-        if self.model is None:
-            labels = self(image_bgr, tensor)
-            feats = map_features(labels, 19, small_region_fraction)
-            feats.update({'mean_max_prob': 1.0, 'low_conf_share': 0.0, 'mean_margin': 1.0,
-                          'mean_entropy': 0.0})
-            return AnalysisOutput(labels, np.array([feats[k] for k in seg_feature_names(19)],
-                                                   dtype=np.float64))
-        import torch
-        from .reconstruct import bgr_to_tensor
-        from .tail_features import seg_features_torch
-        with torch.no_grad():
-            x = tensor if tensor is not None else bgr_to_tensor(image_bgr, self.device)
-            logits = self.model(x.to(self.device))
-            return seg_features_torch(logits, small_region_fraction=small_region_fraction)
-
-
-class DetectorAnalytics:
-    """
-    Detection analytics: BGR uint8 frame -> :class:`Detections` above ``score_threshold``.
-
-    ``arch`` is a key of :data:`runespoor.archs.DET_ARCHS`; ``weights`` a Runespoor checkpoint
-    of kind ``det`` (``runespoor train det``) or a plain state dict for that arch.  Missing or
-    mismatched weights raise :class:`ModelError` naming the file and what was expected.  Tail
-    signal: the share of small boxes (:func:`runespoor.detection_tail.small_box_share`).
-    """
-
-    task = 'detection'
-
-    def __init__(self, arch='retinanet_r18_lite', weights='', device='cpu', num_classes=10,
-                 score_threshold=0.3):
-        self.arch = arch
-        self.weights = weights
-        self.device = device
-        self.score_threshold = float(score_threshold)
-        self.info = {}
-        self.model = self._load(arch, weights, device, int(num_classes))
-        self.num_classes = int(getattr(self.model, 'num_classes', num_classes))
-
-    def _load(self, arch, weights, device, num_classes):
-        from .archs import DET_ARCHS
-        if arch not in DET_ARCHS:
-            raise ModelError(f'unknown detection arch {arch!r}; choose one of '
-                             f'{", ".join(DET_ARCHS)}')
-        expected = f'a Runespoor checkpoint of kind "det", arch {arch!r}, {num_classes} classes'
-        if not weights:
-            raise ModelError(f'detection arch {arch!r} needs a weights file (parameter '
-                             f'det_weights, e.g. models/det/{arch}.pt); none is set')
-        if not os.path.exists(weights):
-            raise ModelError(f'detection weights file {weights} does not exist (expected '
-                             f'{expected}; train one with "runespoor train det")')
-        from .archs import build_det
-        model, self.info = _load_model_file(weights, 'det', arch, device, num_classes,
-                                            build_det, expected, 'detection weights file')
-        return model
-
-    def __call__(self, image_bgr, tensor=None):
-        """Detect objects in ``image_bgr``; ``tensor`` (1x3xHxW RGB [0,1]) avoids a conversion."""
-        import torch
-        from .reconstruct import bgr_to_tensor
-        with torch.no_grad():
-            x = tensor if tensor is not None else bgr_to_tensor(image_bgr, self.device)
-            out = self.model(x.to(self.device).float().clamp(0, 1))[0]
-        scores = out['scores'].float().cpu().numpy()
-        labels = out['labels'].cpu().numpy().astype(np.int64)
-        # RetinaNet scores num_classes + 1 outputs; 0 is the never-trained background slot.
-        keep = (scores >= self.score_threshold) & (labels >= 1)
-        return Detections(out['boxes'].float().cpu().numpy()[keep].reshape(-1, 4),
-                          scores[keep], labels[keep])
-
-    def tail_signal(self, detections, frame_size, config):
-        """Return the share of small boxes (``config.small_box_fraction`` of the frame)."""
-        from .detection_tail import small_box_share
-        h, w = frame_size
-        return small_box_share(detections.boxes, detections.scores, w, h,
-                               self.score_threshold, config.small_box_fraction)
-
-
-def category_name(class_id):
-    """Return the VisDrone name of detector class ``class_id`` (``class <id>`` if unknown)."""
-    from .data.visdrone import CATEGORIES
-    return CATEGORIES.get(int(class_id), f'class {int(class_id)}')
-
-
-#: BGR colour per detector class id (VisDrone 1..10), cycled for other ids.
-DETECTION_COLORS = ((0, 0, 255), (0, 128, 255), (0, 255, 255), (0, 255, 0), (255, 255, 0),
-                    (255, 128, 0), (255, 0, 0), (255, 0, 255), (128, 0, 255), (128, 128, 128))
-
-
-def detection_color(class_id):
-    """Return the BGR colour of class ``class_id``."""
-    return DETECTION_COLORS[(int(class_id) - 1) % len(DETECTION_COLORS)]
-
-
 def caption(image_bgr, text):
     """Return a copy of ``image_bgr`` with ``text`` in white on a black band at the top."""
     out = np.ascontiguousarray(image_bgr).copy()
@@ -566,53 +334,6 @@ def caption(image_bgr, text):
     cv2.putText(out, text, (5, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1,
                 cv2.LINE_AA)
     return out
-
-
-def draw_detections(image_bgr, detections, thickness=1):
-    """Return a copy of ``image_bgr`` with the boxes drawn in class colours, with names/scores."""
-    out = np.ascontiguousarray(image_bgr).copy()
-    h, w = out.shape[:2]
-    for box, score, cls in zip(detections.boxes, detections.scores, detections.labels):
-        x1, y1, x2, y2 = (int(round(float(v))) for v in box)
-        x1, x2 = max(0, min(x1, w - 1)), max(0, min(x2, w - 1))
-        y1, y2 = max(0, min(y1, h - 1)), max(0, min(y2, h - 1))
-        color = detection_color(cls)
-        cv2.rectangle(out, (x1, y1), (x2, y2), color, thickness, cv2.LINE_AA)
-        text = f'{category_name(cls)} {float(score):.2f}'
-        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.35, 1)
-        ty = y1 - 2 if y1 - th - base - 2 >= 0 else min(h - 1, y2 + th + 2)
-        cv2.rectangle(out, (x1, ty - th - 1), (x1 + tw + 2, ty + base - 1), color, -1)
-        cv2.putText(out, text, (x1 + 1, ty - 1), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 1,
-                    cv2.LINE_AA)
-    return out
-
-
-_PALETTE_LUT = {}
-
-
-def _palette_lut(palette_bgr):
-    """Nearest palette index for every colour quantised to 5 bits per channel (32768 bins)."""
-    key = palette_bgr.tobytes()
-    if key not in _PALETTE_LUT:
-        levels = (np.arange(32, dtype=np.float32) * 8 + 4)
-        b, g, r = np.meshgrid(levels, levels, levels, indexing='ij')
-        bins = np.stack([b.ravel(), g.ravel(), r.ravel()], 1)
-        dist = ((bins[:, None, :] - palette_bgr[None, :, :]) ** 2).sum(2)
-        _PALETTE_LUT[key] = dist.argmin(1).astype(np.uint8)
-    return _PALETTE_LUT[key]
-
-
-def palette_segment(image_bgr, palette_bgr=None):
-    """
-    Label each pixel with the train id of the nearest Cityscapes palette colour.
-
-    A lookup table over colours quantised to 5 bits per channel (no BLAS call, so it does not
-    compete with torch's threads); exact for palette colours, nearest bin otherwise.
-    """
-    pal = _palette_bgr() if palette_bgr is None else palette_bgr
-    lut = _palette_lut(np.ascontiguousarray(pal, dtype=np.float32))
-    q = (image_bgr >> 3).astype(np.int32)
-    return lut[(q[..., 0] << 10) | (q[..., 1] << 5) | q[..., 2]]
 
 
 class BilinearReconstructor:
@@ -648,7 +369,7 @@ class TorchReconstructor:
     def reconstruct(self, lr_bgr, scale, size):
         """Return (BGR uint8 at ``size = (H, W)``, the 1x3xHxW RGB tensor)."""
         from .checkpoint import CheckpointError
-        from .reconstruct import tensor_to_bgr
+        from .tensors import tensor_to_bgr
         try:
             out = self.impl.reconstruct_bgr(lr_bgr, scale, size)
         except CheckpointError as exc:  # a scale not preloaded and without a checkpoint
@@ -665,22 +386,6 @@ def make_reconstructor(method='bilinear', checkpoint_dir='', device='cpu', scale
         except ImportError:
             return BilinearReconstructor()
     return TorchReconstructor(method, checkpoint_dir, device, scales)
-
-
-def resolve_device(device):
-    """Map ``auto`` to ``cuda`` when available else ``cpu``; validate the others."""
-    if device not in ('auto', 'cpu', 'cuda'):
-        raise ValueError(f'device {device!r}: use auto, cpu or cuda')
-    try:
-        import torch
-        has_cuda = torch.cuda.is_available()
-    except ImportError:
-        has_cuda = False
-    if device == 'auto':
-        return 'cuda' if has_cuda else 'cpu'
-    if device == 'cuda' and not has_cuda:
-        raise ModelError('device "cuda" requested but torch sees no CUDA device')
-    return device
 
 
 @dataclass
@@ -749,9 +454,10 @@ class CloudPipeline:
         if cfg.tail_model is None:
             raise ValueError('tail_detector "fitted" needs a tail model file (tail_model_file, '
                              'written by `runespoor tail`)')
-        if self.task != 'segmentation' or not hasattr(self.analytics, 'analyse_with_features'):
-            raise ValueError('tail_detector "fitted" is implemented for segmentation only; use '
-                             'tail_detector "ratio" for detection')
+        if not hasattr(self.analytics, 'analyse_with_features'):
+            raise ValueError(f'tail_detector "fitted" needs analytics that summarise their '
+                             f'forward pass (segmentation); task {self.task!r} has none: use '
+                             'tail_detector "ratio"')
 
     @property
     def segmenter(self):
@@ -760,8 +466,16 @@ class CloudPipeline:
 
     @property
     def task(self):
-        """Return the analytics task: segmentation or detection."""
+        """Return the name of the analytics task: a key of ``runespoor.tasks.TASKS``."""
         return getattr(self.analytics, 'task', 'segmentation')
+
+    @property
+    def signal_name(self):
+        """Return the name of the tail signal (:attr:`runespoor.tasks.Task.signal_name`)."""
+        from .tasks import TASKS
+        task = TASKS.get(self.task)
+        return getattr(self.analytics, 'signal_name', None) or \
+            (task.signal_name if task is not None else 'tail_signal')
 
     @property
     def method(self):
@@ -947,14 +661,11 @@ class CloudPipeline:
         with self._lock:
             self.analysed += 1
             self.tail_frames += int(is_tail)
-        common = {'sequence': seq, 'reconstructed': hr, 'is_tail': is_tail,
-                  'threshold': threshold, 'tail_score': score, 'knobs': frame.knobs,
-                  'method': self.method, 'latencies_ms': lat, 'policy': policy,
-                  'frame': frame, 'task': self.task, 'decoder_messages': notes}
-        if self.task == 'detection':
-            return FrameResult(labels=None, small_region_ratio=None, detections=output,
-                               small_box_share=value, **common)
-        return FrameResult(labels=output, small_region_ratio=value, **common)
+        return FrameResult(sequence=seq, output=output, reconstructed=hr, signal=value,
+                           is_tail=is_tail, threshold=threshold, tail_score=score,
+                           knobs=frame.knobs, method=self.method, latencies_ms=lat,
+                           policy=policy, frame=frame, task=self.task,
+                           signal_name=self.signal_name, decoder_messages=notes)
 
 
 #: Directions of the tail rule (``runespoor.cac.tail.fit_threshold`` reports which one fits).
@@ -974,27 +685,6 @@ def is_tail_ratio(ratio, threshold, direction='below'):
     if direction != 'below':
         raise ValueError(f'tail direction {direction!r}: use below or above')
     return ratio < threshold
-
-
-def small_region_ratio(labels, max_area_fraction):
-    """Share of pixels in small regions (:func:`runespoor.regions.small_region_ratio`)."""
-    try:
-        from .regions import small_region_ratio as impl
-    except ImportError:  # pragma: no cover - scikit-image missing: OpenCV per class
-        return _small_region_ratio_cv(labels, max_area_fraction)
-    return impl(labels, max_area_fraction)
-
-
-def _small_region_ratio_cv(labels, max_area_fraction):
-    limit = max_area_fraction * labels.size
-    small = 0
-    for cls in np.unique(labels):
-        if cls == 255:
-            continue
-        n, _, stats, _ = cv2.connectedComponentsWithStats((labels == cls).astype(np.uint8), 8)
-        areas = stats[1:, cv2.CC_STAT_AREA]
-        small += int(areas[areas < limit].sum())
-    return small / float(labels.size) if labels.size else 0.0
 
 
 def finite_or(value, default=0.0):

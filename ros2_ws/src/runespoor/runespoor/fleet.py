@@ -29,8 +29,8 @@ import dataclasses
 import threading
 import time
 
-from .cloud_pipeline import (CloudPipeline, FrameError, PipelineConfig, Segmenter,
-                             TorchReconstructor)
+from .cloud_pipeline import CloudPipeline, FrameError, PipelineConfig, TorchReconstructor
+from .tasks.segmentation.analytics import Segmenter
 
 #: What happens to a frame that arrives for a robot the fleet does not serve.
 UNKNOWN_ROBOT = 'unknown robot'
@@ -293,7 +293,7 @@ def reconstruct_batch(reconstructor, lrs, scale, size):
         return [reconstructor.reconstruct(lr, scale, size) for lr in lrs]
     import torch
     from .checkpoint import CheckpointError
-    from .reconstruct import bgr_to_tensor, tensor_to_bgr
+    from .tensors import bgr_to_tensor, tensor_to_bgr
     impl = reconstructor.impl
     batch = torch.cat([bgr_to_tensor(lr, impl.device) for lr in lrs])
     try:

@@ -19,11 +19,11 @@ uint8 arrays.  Outputs are float32, clamped to [0, 1], on the reconstructor's de
 
 import os
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .checkpoint import CheckpointError, load_model
+from .tensors import bgr_to_tensor
 
 #: Reconstruction methods; all but ``bilinear`` need one checkpoint per scale.
 METHODS = ('bilinear', 'sr', 'asr', 'cloudseg')
@@ -48,26 +48,6 @@ def sr_to_size(model, lr, size):
     if tuple(out.shape[-2:]) != tuple(size):
         out = bilinear(out, size)
     return out
-
-
-def bgr_to_tensor(image, device='cpu'):
-    """Convert an OpenCV BGR uint8 ``H x W x 3`` array to a ``1 x 3 x H x W`` RGB tensor."""
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 \
-            or image.shape[2] != 3:
-        raise ValueError(f'expected an HxWx3 uint8 BGR image, got '
-                         f'{getattr(image, "shape", None)} {getattr(image, "dtype", None)}')
-    rgb = np.ascontiguousarray(image[:, :, ::-1])
-    t = torch.from_numpy(rgb).to(device).permute(2, 0, 1).unsqueeze(0)
-    return t.float().div_(255.0)
-
-
-def tensor_to_bgr(tensor):
-    """``1 x 3 x H x W`` or ``3 x H x W`` RGB tensor in [0, 1] -> BGR uint8 ``H x W x 3``."""
-    t = tensor.detach()
-    if t.dim() == 4:
-        t = t[0]
-    t = t.float().clamp(0, 1).mul(255.0).round().byte().permute(1, 2, 0).cpu().numpy()
-    return np.ascontiguousarray(t[:, :, ::-1])
 
 
 class Reconstructor:

@@ -8,9 +8,10 @@ from runespoor import codec
 from runespoor.cac.detector import FittedDetector
 from runespoor.cac.logistic import LogisticModel
 from runespoor.cloud_pipeline import (CloudPipeline, EncodedInput, make_reconstructor,
-                                      PipelineConfig, Segmenter)
+                                      PipelineConfig)
 from runespoor.edge_control import Knobs, MODE_STANDARD, MODE_TAIL
 from runespoor.tail_features import AnalysisOutput, seg_feature_names
+from runespoor.tasks.segmentation.analytics import Segmenter
 
 W, H = 64, 32
 NAMES = seg_feature_names(19)

@@ -16,7 +16,9 @@ import pytest
 from runespoor.archs import build_det, build_seg, build_sr, load_weights
 from runespoor.checkpoint import (CheckpointError, inspect_checkpoint, load_checkpoint,
                                   read_torch_file, save_checkpoint, UnsafeCheckpointError)
-from runespoor.cloud_pipeline import DetectorAnalytics, make_reconstructor, ModelError, Segmenter
+from runespoor.cloud_pipeline import make_reconstructor, ModelError
+from runespoor.tasks.detection.analytics import DetectorAnalytics
+from runespoor.tasks.segmentation.analytics import Segmenter
 from runespoor.testing import call_bounded, Plant
 import torch
 

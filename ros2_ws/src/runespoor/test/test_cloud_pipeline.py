@@ -9,10 +9,11 @@ import pytest
 
 from runespoor import codec
 from runespoor.cloud_pipeline import (CloudPipeline, EncodedInput, FrameError, FrameQueue,
-                                      make_reconstructor, ModelError, palette_segment,
-                                      PipelineConfig, Segmenter, SequenceGuard, TailController)
+                                      make_reconstructor, ModelError, PipelineConfig,
+                                      SequenceGuard, TailController)
 from runespoor.edge_control import MODE_STANDARD, MODE_TAIL
 from runespoor.labels import TRAIN_ID_PALETTE
+from runespoor.tasks.segmentation.analytics import palette_segment, Segmenter
 
 W, H = 64, 32
 

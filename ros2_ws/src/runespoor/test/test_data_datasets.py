@@ -4,7 +4,8 @@ import pytest
 from runespoor import codec
 from runespoor.data import cityscapes as cs
 from runespoor.data import synth
-from runespoor.data.datasets import EvalFrames, SegCropDataset, SRPatchDataset, to_tensor
+from runespoor.data.datasets import EvalFrames, SegCropDataset, SRPatchDataset
+from runespoor.tensors import bgr_to_tensor
 import torch
 
 
@@ -25,8 +26,8 @@ def test_sr_pairs_come_from_the_edge_codec(root, scale):
     lr, hr = ds[0]
     assert lr.shape == (3, 16, 16) and hr.shape == (3, 16 * scale, 16 * scale)
     assert lr.dtype == torch.float32 and 0 <= lr.min() and lr.max() <= 1
-    full_lr = to_tensor(codec.degrade(frames[0]['image'], scale, 60))
-    full_hr = to_tensor(frames[0]['image'])
+    full_lr = bgr_to_tensor(codec.degrade(frames[0]['image'], scale, 60), batch=False)
+    full_hr = bgr_to_tensor(frames[0]['image'], batch=False)
     # the patch is a crop of the whole degraded frame at the matching position
     hits = [(y, x) for y in range(full_lr.shape[1] - 15) for x in range(full_lr.shape[2] - 15)
             if torch.equal(full_lr[:, y:y + 16, x:x + 16], lr)]

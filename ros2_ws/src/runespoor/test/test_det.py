@@ -161,8 +161,8 @@ def test_det_cloudseg_uses_hr_detections_not_labels():
 
 def test_finetune_sr_for_detection_leaves_detector_unchanged(detector, tmp_path):
     from runespoor.data.det_datasets import RandomDetData
-    from runespoor.engine.datasets import DegradedFrames
-    from runespoor.engine.tasks import finetune_sr
+    from runespoor.training.data import DegradedFrames
+    from runespoor.training.runs import finetune_sr
     from torch.utils.data import DataLoader
     torch.manual_seed(0)
     sr = build_sr('carn_m', scale=2)
@@ -194,7 +194,7 @@ def test_detector_checkpoint_round_trip_and_refusal(detector, tmp_path):
 
 
 def test_training_lowers_the_detector_loss():
-    from runespoor.engine.tasks import train_det
+    from runespoor.training.runs import train_det
     from torch.utils.data import DataLoader
     torch.manual_seed(0)
     model = build_det('retinanet_r18_lite')

@@ -8,9 +8,9 @@ import pytest
 from runespoor.archs import build_seg, build_sr
 from runespoor.checkpoint import load_checkpoint, load_model
 from runespoor.cli import main as cli_main
-from runespoor.engine import finetune_sr, train_seg, train_sr
-from runespoor.engine.cli import sr_qualities
-from runespoor.engine.datasets import DegradedFrames, RandomSegData, RandomSRData
+from runespoor.training import finetune_sr, train_seg, train_sr
+from runespoor.training.cli import sr_qualities
+from runespoor.training.data import DegradedFrames, RandomSegData, RandomSRData
 import torch
 from torch.utils.data import DataLoader
 
@@ -123,7 +123,7 @@ def test_cli_smoke_on_random_data(tmp_path, capsys):
 
 def test_cli_yaml_config(tmp_path):
     import argparse
-    from runespoor.engine import cli
+    from runespoor.training import cli
     cfg_file = tmp_path / 'sr.yaml'
     cfg_file.write_text('task: sr\nscale: 8\nsteps: 7\npatch: 16\n')
     parser = argparse.ArgumentParser()

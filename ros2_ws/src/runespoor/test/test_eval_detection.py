@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from runespoor.cli import main
 from runespoor.detection_tail import small_box_share
-from runespoor.evaluation import det_report
 from runespoor.evaluation.config import ConfigError, EvalConfig
-from runespoor.evaluation.report import to_json
+from runespoor.evaluation.report_common import to_json
+from runespoor.tasks.detection import report as det_report
 import yaml
 
 # --- small-box share ---------------------------------------------------------------------------

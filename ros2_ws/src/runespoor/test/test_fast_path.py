@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 from runespoor import codec, fast_path
 from runespoor.cloud_pipeline import (CloudPipeline, EncodedInput, make_reconstructor,
-                                      PipelineConfig, Segmenter)
-from runespoor.reconstruct import bgr_to_tensor
+                                      PipelineConfig)
+from runespoor.tasks.segmentation.analytics import Segmenter
+from runespoor.tensors import bgr_to_tensor
 import torch
 
 

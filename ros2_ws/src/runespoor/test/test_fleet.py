@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 
 from runespoor import codec
-from runespoor.cloud_pipeline import (CloudPipeline, EncodedInput, FrameError,
-                                      make_reconstructor, PipelineConfig, Segmenter)
+from runespoor.cloud_pipeline import (CloudPipeline, EncodedInput, FrameError, make_reconstructor,
+                                      PipelineConfig)
 from runespoor.edge_control import MODE_STANDARD, MODE_TAIL
 from runespoor.fleet import batch_key, FleetPipeline, FleetScheduler
 from runespoor.labels import TRAIN_ID_PALETTE
+from runespoor.tasks.segmentation.analytics import Segmenter
 
 W, H = 64, 32
 

@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 
 from runespoor import codec, image_conv
-from runespoor.cloud_pipeline import (CloudPipeline, EncodedInput, FrameError,
-                                      make_reconstructor, PipelineConfig, Segmenter)
-from runespoor.edge_control import (EdgeController, Knobs, MODE_STANDARD, MODE_TAIL,
-                                    PolicyError, PolicyUpdate)
+from runespoor.cloud_pipeline import (CloudPipeline, EncodedInput, FrameError, make_reconstructor,
+                                      PipelineConfig)
+from runespoor.edge_control import (EdgeController, Knobs, MODE_STANDARD, MODE_TAIL, PolicyError,
+                                    PolicyUpdate)
+from runespoor.tasks.segmentation.analytics import Segmenter
 
 W, H = 64, 32
 BIG = 2 ** 64 - 1

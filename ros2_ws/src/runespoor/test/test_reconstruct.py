@@ -10,8 +10,8 @@ import pytest
 from runespoor.archs import build_sr
 from runespoor.checkpoint import CheckpointError, save_checkpoint
 from runespoor.codec import degrade
-from runespoor.reconstruct import (bgr_to_tensor, bilinear, checkpoint_name, Reconstructor,
-                                   tensor_to_bgr)
+from runespoor.reconstruct import bilinear, checkpoint_name, Reconstructor
+from runespoor.tensors import bgr_to_tensor, tensor_to_bgr
 import torch
 import torch.nn.functional as F
 

@@ -9,13 +9,11 @@ publishes ``runespoor/semantic_map`` (mono8 train ids at source size) and
 on the reconstructed frame, for RViz); in both ``runespoor/tail_flag`` and every n-th
 ``runespoor/reconstructed`` frame.  Per received frame ``runespoor/link_feedback``;
 ``runespoor/rate_policy`` when the tail state changes; and ``/diagnostics``.  The work is
-:class:`runespoor.cloud_pipeline.CloudPipeline` with an analytics plug-in
-(:class:`~runespoor.cloud_pipeline.Segmenter` or
-:class:`~runespoor.cloud_pipeline.DetectorAnalytics`); this node adapts messages, owns the
-bounded queue and one worker thread.
+:class:`runespoor.cloud_pipeline.CloudPipeline` with the analytics of the task
+(:mod:`runespoor.tasks`; its publishers: :mod:`runespoor_cloud.outputs`); this node adapts
+messages, owns the bounded queue and one worker thread.
 """
 
-import array
 import os
 import sys
 import threading
@@ -23,48 +21,33 @@ import time
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import numpy as np
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rcl_interfaces.msg import SetParametersResult
 import rclpy
 import rclpy.executors
 from rclpy.node import Node
-from rclpy.qos import (DurabilityPolicy, HistoryPolicy, qos_profile_sensor_data, QoSProfile,
-                       ReliabilityPolicy)
+from rclpy.qos import qos_profile_sensor_data
 from runespoor import image_conv
 from runespoor.cac.detector import FittedDetector
-from runespoor.cloud_pipeline import (category_name, CloudPipeline, DetectorAnalytics,
-                                      draw_detections, EncodedInput, FrameError, FrameQueue,
+from runespoor.cloud_pipeline import (CloudPipeline, EncodedInput, FrameError, FrameQueue,
                                       make_reconstructor, ModelError, PipelineConfig,
-                                      resolve_device, Segmenter, TAIL_DETECTORS,
-                                      TAIL_DIRECTIONS, TASKS,
-                                      TEST_SEGMENTERS)
+                                      TAIL_DETECTORS, TAIL_DIRECTIONS)
+from runespoor.device import resolve_device
 from runespoor.edge_control import Knobs, WindowedRate
-from runespoor.map_output import encode_map, MAP_OUTPUTS
+from runespoor.map_output import MAP_OUTPUTS
+from runespoor.tasks import get_task, TaskError
+from runespoor.tasks.segmentation.analytics import TEST_SEGMENTERS
+from runespoor_cloud.outputs import make_output
 from runespoor_edge.node_main import ThrottledWarnings
-from runespoor_msgs.msg import (Detection2D, Detection2DArray, EncodedFrame, LinkFeedback,
-                                RatePolicy, SemanticMap, TailFrameFlag)
+from runespoor_edge.ros_common import (describe, DIAG_QOS, FEEDBACK_QOS, POLICY_QOS, RESULT_QOS,
+                                       stamp_to_s, UPLINK_QOS)
+from runespoor_msgs.msg import EncodedFrame, LinkFeedback, RatePolicy, TailFrameFlag
 from sensor_msgs.msg import Image
 
 #: TailFrameFlag.signal of the fitted detector (p(tail)); the constant is in the message
 #: definition, the literal keeps workspaces built before it working.
 SIGNAL_TAIL_PROBABILITY = getattr(TailFrameFlag, 'SIGNAL_TAIL_PROBABILITY', 2)
-
-#: Results: reliable, a few deep, so consumers (planners, tests) get every map; see docs/nodes.md.
-RESULT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
-                        reliability=ReliabilityPolicy.RELIABLE,
-                        durability=DurabilityPolicy.VOLATILE)
-#: The uplink subscription is best effort: it accepts both best-effort and reliable edges.
-UPLINK_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5,
-                        reliability=ReliabilityPolicy.BEST_EFFORT,
-                        durability=DurabilityPolicy.VOLATILE)
-POLICY_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
-                        reliability=ReliabilityPolicy.RELIABLE,
-                        durability=DurabilityPolicy.TRANSIENT_LOCAL)
-FEEDBACK_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=20,
-                          reliability=ReliabilityPolicy.RELIABLE,
-                          durability=DurabilityPolicy.VOLATILE)
-DIAG_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
-                      reliability=ReliabilityPolicy.RELIABLE)
+#: TailFrameFlag.signal of a plug-in task's own signal (no SIGNAL_<NAME> constant).
+SIGNAL_TASK_DEFINED = getattr(TailFrameFlag, 'SIGNAL_TASK_DEFINED', 3)
 
 
 def resolve_model_path(path):
@@ -80,121 +63,114 @@ def resolve_model_path(path):
     return os.path.join(home, path) if home else os.path.abspath(path)
 
 
-def stamp_to_s(stamp):
-    """``builtin_interfaces/Time`` -> seconds (float)."""
-    return stamp.sec + stamp.nanosec * 1e-9
-
-
-def _desc(text, read_only=False, lo=None, hi=None, kind=float, **kw):
-    if lo is not None and kind is float:
-        kw['floating_point_range'] = [FloatingPointRange(from_value=float(lo),
-                                                         to_value=float(hi), step=0.0)]
-    elif lo is not None:
-        kw['integer_range'] = [IntegerRange(from_value=int(lo), to_value=int(hi), step=1)]
-    return ParameterDescriptor(description=text, read_only=read_only, **kw)
-
-
 #: name -> (default, descriptor); defaults mirror config/cloud.yaml (config/cloud_detection.yaml
 #: holds the detection task's settings).
 PARAMETERS = {
-    'task': ('segmentation', _desc('analytics: segmentation (SemanticMap) | detection '
-                                   '(Detection2DArray)', read_only=True,
-                                   additional_constraints='segmentation | detection')),
-    'method': ('bilinear', _desc('reconstruction: bilinear | sr | asr | cloudseg',
-                                 read_only=True)),
-    'device': ('auto', _desc('auto | cpu | cuda', read_only=True)),
-    'sr_dir': ('models/sr', _desc('folder of SR checkpoints <method>_x<scale>.pt',
-                                  read_only=True)),
-    'sr_scales': ([2, 4, 6, 8], _desc('scales whose SR checkpoints must exist at start-up',
-                                      read_only=True)),
-    'seg_arch': ('swiftnet_r18_lite', _desc('segmentation architecture (runespoor.archs), or '
-                                            'none / palette (test modes without weights)',
-                                            read_only=True)),
-    'seg_weights': ('models/seg/swiftnet_r18_lite.pt', _desc('segmentation checkpoint',
-                                                             read_only=True)),
-    'det_arch': ('retinanet_r18_lite', _desc('detection architecture (runespoor.archs), task '
-                                             'detection', read_only=True)),
-    'det_weights': ('models/det/retinanet_r18_lite.pt', _desc('detection checkpoint (kind det), '
-                                                              'task detection',
-                                                              read_only=True)),
-    'det_score_threshold': (0.3, _desc('detections below this score are dropped (published '
-                                       'and tail signal) [fraction]', lo=0.0, hi=1.0)),
-    'small_box_fraction': (0.0005, _desc('detection: a box is small below this share of the '
-                                         'frame area [fraction]', lo=0.0, hi=1.0)),
-    'tail_threshold': (0.01, _desc('a frame is a tail frame when its tail signal (small-region '
-                                   'ratio; detection: small-box share) is below this '
-                                   '[fraction]', lo=0.0, hi=1.0)),
-    'tail_direction': ('below', _desc('below: tail when the ratio is below the threshold '
-                                      '(paper); above: when above (the rule profiling fits '
-                                      'on data where many small regions mean low accuracy)',
-                                      additional_constraints='below | above')),
-    'small_region_fraction': (0.001, _desc('a region is small below this share of the frame '
-                                           '[fraction]', lo=0.0, hi=1.0)),
-    'tail_detector': ('fitted', _desc(
+    'task': ('segmentation', describe('analytics task (runespoor.tasks): segmentation '
+                                      '(SemanticMap) | detection (Detection2DArray) | a plug-in '
+                                      'as package.module:TaskClass', read_only=True,
+                                      additional_constraints='segmentation | detection | '
+                                      'package.module:TaskClass')),
+    'analytics_model': ('', describe('your own analytics model by configuration: a YAML mapping '
+                                     '(or a YAML file) of runespoor.user_models keys -- '
+                                     'torchvision, '
+                                     'torchscript, builder, weights, normalize, input_size, '
+                                     'class_map...; empty: seg_arch/seg_weights (det_arch/'
+                                     'det_weights). docs/user_models.md', read_only=True)),
+    'method': ('bilinear', describe('reconstruction: bilinear | sr | asr | cloudseg',
+                                    read_only=True)),
+    'device': ('auto', describe('auto | cpu | cuda', read_only=True)),
+    'sr_dir': ('models/sr', describe('folder of SR checkpoints <method>_x<scale>.pt',
+                                     read_only=True)),
+    'sr_scales': ([2, 4, 6, 8], describe('scales whose SR checkpoints must exist at start-up',
+                                         read_only=True)),
+    'seg_arch': ('swiftnet_r18_lite', describe('segmentation architecture (runespoor.archs), or '
+                                               'none / palette (test modes without weights)',
+                                               read_only=True)),
+    'seg_weights': ('models/seg/swiftnet_r18_lite.pt', describe('segmentation checkpoint',
+                                                                read_only=True)),
+    'det_arch': ('retinanet_r18_lite', describe('detection architecture (runespoor.archs), task '
+                                                'detection', read_only=True)),
+    'det_weights': ('models/det/retinanet_r18_lite.pt',
+                    describe('detection checkpoint (kind det), task detection', read_only=True)),
+    'det_score_threshold': (0.3, describe('detections below this score are dropped (published '
+                                          'and tail signal) [fraction]', lo=0.0, hi=1.0)),
+    'small_box_fraction': (0.0005, describe('detection: a box is small below this share of the '
+                                            'frame area [fraction]', lo=0.0, hi=1.0)),
+    'tail_threshold': (0.01, describe('a frame is a tail frame when its tail signal (small-region '
+                                      'ratio; detection: small-box share) is below this '
+                                      '[fraction]', lo=0.0, hi=1.0)),
+    'tail_direction': ('below', describe('below: tail when the ratio is below the threshold '
+                                         '(paper); above: when above (the rule profiling fits '
+                                         'on data where many small regions mean low accuracy)',
+                                         additional_constraints='below | above')),
+    'small_region_fraction': (0.001, describe('a region is small below this share of the frame '
+                                              '[fraction]', lo=0.0, hi=1.0)),
+    'tail_detector': ('fitted', describe(
         "ratio: the paper's rule (tail_threshold, tail_direction); fitted: the logistic model "
         'of tail_model_file on the summary features of the same forward pass (segmentation '
         'models; the test segmenters and detection use ratio; docs/cac.md)',
         read_only=True, additional_constraints='ratio | fitted')),
-    'tail_model_file': ('models/tail/tail_model_seg.json', _desc(
+    'tail_model_file': ('models/tail/tail_model_seg.json', describe(
         'tail-detector JSON written by `runespoor tail` (weights and per-scale thresholds; '
         'never pickle); needed by tail_detector fitted', read_only=True)),
-    'hold_s': (1.0, _desc('tail mode is kept this long after the last tail frame [s]',
-                          lo=0.0, hi=600.0)),
-    'max_frame_age_s': (0.0, _desc('drop frames older than this at arrival; 0 = off (needs '
-                                   'synchronised clocks) [s]', lo=0.0, hi=3600.0)),
-    'max_source_pixels': (4096 * 2048, _desc(
+    'hold_s': (1.0, describe('tail mode is kept this long after the last tail frame [s]',
+                             lo=0.0, hi=600.0)),
+    'max_frame_age_s': (0.0, describe('drop frames older than this at arrival; 0 = off (needs '
+                                      'synchronised clocks) [s]', lo=0.0, hi=3600.0)),
+    'max_source_pixels': (4096 * 2048, describe(
         'largest source frame analysed (width x height): bounds the memory per frame; larger '
         'frames are refused from their header, before decoding [pixels]', read_only=True,
         lo=1, hi=8192 * 8192, kind=int)),
-    'max_clock_skew_s': (300.0, _desc(
+    'max_clock_skew_s': (300.0, describe(
         'a capture stamp further than this from the cloud clock makes the end-to-end latency '
         'unknown (NaN, counted as implausible_stamps); 0 = never [s]', lo=0.0, hi=1e9)),
-    'policy_resync_s': (2.0, _desc(
+    'policy_resync_s': (2.0, describe(
         're-send the tail decision in force (new policy_sequence, at most 3 times) when '
         'analysed frames show the edge is not following it this long after it was sent (lost '
         'policy, edge restart or fallback); 0 = never [s]', lo=0.0, hi=3600.0)),
-    'warm_up': (True, _desc('run a small grey frame through reconstruction and analytics '
-                            'per scale in sr_scales before "cloud ready", so the first real '
-                            'frame does not pay the first-call cost', read_only=True)),
-    'precision': ('auto', _desc('SR and segmentation networks in auto (fp16 on CUDA, fp32 on '
-                                'CPU) | fp32 | fp16 | bf16 (runespoor.fast_path)',
-                                read_only=True, additional_constraints='auto | fp32 | fp16 | '
-                                'bf16')),
-    'channels_last': ('auto', _desc('NHWC convolutions: auto (on CUDA) | on | off',
-                                    read_only=True)),
-    'graphs': ('auto', _desc('auto (cudagraph on CUDA, off on CPU) | off | cudagraph | '
-                             'compile: captured / compiled at warm-up for the warm-up size, '
-                             'replayed per frame (other sizes run eager)', read_only=True)),
-    'warm_up_width': (128, _desc('width of the warm-up frame: the source width the robots '
-                                 'stream, so CUDA graphs are captured for it [px]',
-                                 read_only=True, lo=8, hi=8192, kind=int)),
-    'warm_up_height': (64, _desc('height of the warm-up frame [px]', read_only=True, lo=8,
-                                 hi=8192, kind=int)),
-    'queue_size': (2, _desc('frames waiting for analysis; full -> oldest dropped',
-                            read_only=True, lo=1, hi=100, kind=int)),
-    'publish_reconstructed_every_n': (5, _desc('publish every n-th reconstructed frame; 0 = '
-                                               'never', lo=0, hi=100000, kind=int)),
-    'publish_color': (True, _desc('publish the colourised map for RViz')),
-    'map_output': ('full', _desc(
+    'warm_up': (True, describe('run a small grey frame through reconstruction and analytics '
+                               'per scale in sr_scales before "cloud ready", so the first real '
+                               'frame does not pay the first-call cost', read_only=True)),
+    'precision': ('auto', describe('SR and segmentation networks in auto (fp16 on CUDA, fp32 on '
+                                   'CPU) | fp32 | fp16 | bf16 (runespoor.fast_path)',
+                                   read_only=True, additional_constraints='auto | fp32 | fp16 | '
+                                   'bf16')),
+    'channels_last': ('auto', describe('NHWC convolutions: auto (on CUDA) | on | off',
+                                       read_only=True)),
+    'graphs': ('auto', describe('auto (cudagraph on CUDA, off on CPU) | off | cudagraph | '
+                                'compile: captured / compiled at warm-up for the warm-up size, '
+                                'replayed per frame (other sizes run eager)', read_only=True)),
+    'warm_up_width': (128, describe('width of the warm-up frame: the source width the robots '
+                                    'stream, so CUDA graphs are captured for it [px]',
+                                    read_only=True, lo=8, hi=8192, kind=int)),
+    'warm_up_height': (64, describe('height of the warm-up frame [px]', read_only=True, lo=8,
+                                    hi=8192, kind=int)),
+    'queue_size': (2, describe('frames waiting for analysis; full -> oldest dropped',
+                               read_only=True, lo=1, hi=100, kind=int)),
+    'publish_reconstructed_every_n': (5, describe('publish every n-th reconstructed frame; 0 = '
+                                                  'never', lo=0, hi=100000, kind=int)),
+    'publish_color': (True, describe('publish the colourised map for RViz')),
+    'map_output': ('full', describe(
         'what SemanticMap carries: full (mono8 labels at source size), downsampled (every '
         'map_downsample-th pixel per side), png (labels empty, the full map as a lossless PNG '
         'in labels_compressed) or stats (no map: class_shares and the tail flag only); '
         'class_shares are always filled', additional_constraints='full | downsampled | png | '
         'stats')),
-    'map_downsample': (4, _desc('map_output downsampled: keep every n-th pixel per side',
-                                lo=1, hi=64, kind=int)),
-    'policy_standard_scale': (0, _desc('standard config sent in RatePolicy; 0 = the edge '
-                                       'chooses (its profile)', lo=0, hi=8, kind=int)),
-    'policy_standard_jpeg_quality': (0, _desc('JPEG quality of that config', lo=0, hi=100,
-                                              kind=int)),
-    'policy_tail_scale': (0, _desc('tail config sent in RatePolicy; 0 = the edge chooses',
-                                   lo=0, hi=8, kind=int)),
-    'policy_tail_jpeg_quality': (0, _desc('JPEG quality of that config', lo=0, hi=100,
-                                          kind=int)),
-    'feedback_window_s': (2.0, _desc('window of the received-throughput figure [s]',
-                                     read_only=True, lo=0.1, hi=60.0)),
-    'diagnostics_period_s': (1.0, _desc('/diagnostics period [s]', read_only=True, lo=0.1,
-                                        hi=60.0)),
+    'map_downsample': (4, describe('map_output downsampled: keep every n-th pixel per side',
+                                   lo=1, hi=64, kind=int)),
+    'policy_standard_scale': (0, describe('standard config sent in RatePolicy; 0 = the edge '
+                                          'chooses (its profile)', lo=0, hi=8, kind=int)),
+    'policy_standard_jpeg_quality': (0, describe('JPEG quality of that config', lo=0, hi=100,
+                                                 kind=int)),
+    'policy_tail_scale': (0, describe('tail config sent in RatePolicy; 0 = the edge chooses',
+                                      lo=0, hi=8, kind=int)),
+    'policy_tail_jpeg_quality': (0, describe('JPEG quality of that config', lo=0, hi=100,
+                                             kind=int)),
+    'feedback_window_s': (2.0, describe('window of the received-throughput figure [s]',
+                                        read_only=True, lo=0.1, hi=60.0)),
+    'diagnostics_period_s': (1.0, describe('/diagnostics period [s]', read_only=True, lo=0.1,
+                                           hi=60.0)),
 }
 #: Parameters naming files or folders: read-only, read once at start-up (never on a remote
 #: parameter call), only regular files of bounded size, weights with weights_only=True.
@@ -214,8 +190,11 @@ def declare_parameters(node, parameters):
     p = {name: node.get_parameter(name).value for name in parameters}
     for key in FILE_PARAMETERS & set(p):
         p[key] = resolve_model_path(p[key])
-    if 'task' in p and p['task'] not in TASKS:
-        raise ValueError(f'parameter task={p["task"]!r}: {" or ".join(TASKS)}')
+    if 'task' in p:
+        try:
+            get_task(p['task'])
+        except TaskError as exc:
+            raise ValueError(f'parameter task={p["task"]!r}: {exc}') from exc
     if 'tail_direction' in p and p['tail_direction'] not in TAIL_DIRECTIONS:
         raise ValueError(f'parameter tail_direction={p["tail_direction"]!r}: below or above')
     if 'tail_detector' in p and p['tail_detector'] not in TAIL_DETECTORS:
@@ -232,9 +211,12 @@ def load_tail_model(p, log=None):
     """
     if p['tail_detector'] != 'fitted':
         return None
-    if p.get('task') == 'detection' or p.get('seg_arch') in TEST_SEGMENTERS:
+    task = get_task(p.get('task', 'segmentation'))
+    test_mode = task.name == 'segmentation' and not p.get('analytics_model') and \
+        p.get('seg_arch') in TEST_SEGMENTERS
+    if not task.fitted_tail or test_mode:
         if log is not None:
-            what = 'detection' if p.get('task') == 'detection' else f'seg_arch {p["seg_arch"]}'
+            what = f'seg_arch {p["seg_arch"]}' if test_mode else f'task {task.name}'
             log.warning(f"tail_detector fitted needs a segmentation model's logits; {what} uses "
                         f'the ratio rule ({p["tail_direction"]} {p["tail_threshold"]:g})')
         p['tail_detector'] = 'ratio'
@@ -293,7 +275,8 @@ class CloudNode(Node):
         p = declare_parameters(self, PARAMETERS)
         log = self.get_logger()
         tail_model = load_tail_model(p, log)
-        self.task = p['task']
+        self.task_plugin = get_task(p['task'])
+        self.task = self.task_plugin.name
         device = resolve_device(p['device'])
         # Models: refuse to start on missing / mismatched files (ModelError names the file).
         reconstructor = make_reconstructor(p['method'], p['sr_dir'], device,
@@ -316,12 +299,11 @@ class CloudNode(Node):
         self._stop = threading.Event()
         self._worker = threading.Thread(target=self._work, name='cloud-worker', daemon=True)
         self._worker.start()
-        small = (f'small boxes < {p["small_box_fraction"]:g}' if self.task == 'detection'
-                 else f'small regions < {p["small_region_fraction"]:g}')
+        rule = ('the fitted tail model' if tail_model is not None else
+                f'{self.task_plugin.describe_signal(self.pipeline.config)} '
+                f'{p["tail_direction"]} {p["tail_threshold"]:g}')
         log.info(f'cloud ready ({self.task}): listening on '
-                 f'{self.resolve_topic_name("runespoor/encoded")}, tail when the '
-                 f'{"small-box share" if self.task == "detection" else "ratio"} is '
-                 f'{p["tail_direction"]} {p["tail_threshold"]:g}, {small} of the frame, hold '
+                 f'{self.resolve_topic_name("runespoor/encoded")}, tail when {rule}, hold '
                  f'{p["hold_s"]:g} s, queue {p["queue_size"]}')
 
     def _init_state(self, p, queue):
@@ -338,16 +320,7 @@ class CloudNode(Node):
 
     def _make_endpoints(self, p):
         """Create the publishers, the uplink subscription and the diagnostics timer."""
-        if self.task == 'detection':
-            self.det_pub = self.create_publisher(Detection2DArray, 'runespoor/detections',
-                                                 RESULT_QOS)
-            self.det_image_pub = self.create_publisher(Image, 'runespoor/detections/image',
-                                                       qos_profile_sensor_data)
-        else:
-            self.map_pub = self.create_publisher(SemanticMap, 'runespoor/semantic_map',
-                                                 RESULT_QOS)
-            self.color_pub = self.create_publisher(Image, 'runespoor/semantic_map/color',
-                                                   qos_profile_sensor_data)
+        self.output = make_output(self.task_plugin, self)
         self.flag_pub = self.create_publisher(TailFrameFlag, 'runespoor/tail_flag', RESULT_QOS)
         self.recon_pub = self.create_publisher(Image, 'runespoor/reconstructed',
                                                qos_profile_sensor_data)
@@ -357,32 +330,23 @@ class CloudNode(Node):
         self.feedback_pub = self.create_publisher(LinkFeedback, 'runespoor/link_feedback',
                                                   FEEDBACK_QOS)
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', DIAG_QOS)
-        self.create_subscription(EncodedFrame, 'runespoor/encoded', self._on_frame, UPLINK_QOS)
+        self.create_subscription(EncodedFrame, 'runespoor/encoded', self._on_frame,
+                                 UPLINK_QOS['best_effort'])
         self.create_timer(p['diagnostics_period_s'], self._publish_diagnostics)
 
     def _make_analytics(self, p, device):
-        """Build the task's analytics plug-in (ModelError on missing / mismatched weights)."""
+        """Build the task's analytics (ModelError on missing / mismatched weights)."""
         log = self.get_logger()
-        if self.task == 'detection':
-            det = DetectorAnalytics(p['det_arch'], p['det_weights'], device,
-                                    score_threshold=p['det_score_threshold'])
-            log.info(f'detection: {p["det_arch"]} from {p["det_weights"]} '
-                     f'({det.info.get("format")}, {det.num_classes} classes) on {device}, '
-                     f'score >= {p["det_score_threshold"]:g}')
-            if p['method'] != 'bilinear' and \
-                    os.path.normpath(p['sr_dir']) == resolve_model_path('models/sr'):
-                log.warning(f'task detection with the segmentation SR models in {p["sr_dir"]}; '
-                            'the detection ones are models/det/sr (config/cloud_detection.yaml)')
-            return det
-        seg = Segmenter(p['seg_arch'], p['seg_weights'], device)
-        if p['seg_arch'] in TEST_SEGMENTERS:
-            log.warning(f'seg_arch "{p["seg_arch"]}": TEST MODE, no segmentation model is used '
-                        '(none: every pixel ignore; palette: nearest palette colour, only '
-                        "meaningful on the source's palette pattern)")
-        else:
-            log.info(f'segmentation: {p["seg_arch"]} from {p["seg_weights"]} '
-                     f'({seg.info.get("format")}) on {device}')
-        return seg
+        try:
+            analytics = get_task(p['task']).make_analytics(p, device)
+        except TaskError as exc:
+            raise ModelError(str(exc)) from exc
+        info = getattr(analytics, 'info', {}) or {}
+        if info.get('warning'):
+            log.warning(info['warning'])
+        log.info(f'{analytics.task}: {info.get("summary") or analytics_summary(analytics)} on '
+                 f'{device}')
+        return analytics
 
     # -- parameters ------------------------------------------------------------------------
     def _on_set_parameters(self, params):
@@ -419,7 +383,7 @@ class CloudNode(Node):
         cfg.tail_direction = get['tail_direction']
         cfg.small_region_fraction = float(get['small_region_fraction'])
         cfg.small_box_fraction = float(get['small_box_fraction'])
-        if isinstance(self.pipeline.analytics, DetectorAnalytics):
+        if hasattr(self.pipeline.analytics, 'score_threshold'):
             self.pipeline.analytics.score_threshold = float(get['det_score_threshold'])
         cfg.hold_s = self.pipeline.tail.hold_s = float(get['hold_s'])
         cfg.max_frame_age_s = self.pipeline.guard.max_age_s = float(get['max_frame_age_s'])
@@ -516,8 +480,8 @@ class CloudNode(Node):
         flag.header = header
         flag.sequence = res.sequence
         flag.is_tail = bool(res.is_tail)
-        flag.signal = (TailFrameFlag.SIGNAL_SMALL_BOX_SHARE if res.task == 'detection'
-                       else TailFrameFlag.SIGNAL_SMALL_REGION_RATIO)
+        flag.signal = getattr(TailFrameFlag, f'SIGNAL_{res.signal_name.upper()}',
+                              SIGNAL_TASK_DEFINED)
         flag.signal_value = float(res.signal_value)
         flag.threshold = float(res.threshold)
         flag.direction = (TailFrameFlag.DIRECTION_ABOVE
@@ -529,10 +493,7 @@ class CloudNode(Node):
         return flag
 
     def _publish(self, frame, res):
-        if res.task == 'detection':
-            self._publish_detections(frame, res)
-        else:
-            self._publish_map(frame, res)
+        self.output.publish(frame, res)
         self._publish_images(res, frame.ros_header)
 
     def _count(self, res, e2e_ms):
@@ -550,27 +511,7 @@ class CloudNode(Node):
         now_s = self.get_clock().now().nanoseconds * 1e-9
         return float((now_s - frame.capture_s) * 1e3)
 
-    def _publish_detections(self, frame, res):
-        header = frame.ros_header
-        msg = Detection2DArray()
-        self._fill_result(msg, res, header)
-        msg.source_width, msg.source_height = int(frame.source_width), int(frame.source_height)
-        dets = res.detections
-        out = []
-        rows = zip(dets.boxes.tolist(), dets.scores.tolist(), dets.labels.tolist())
-        for (x1, y1, x2, y2), score, cls in rows:
-            out.append(Detection2D(class_id=int(cls), label=category_name(cls),
-                                   score=float(score), x=float(x1), y=float(y1),
-                                   width=float(x2 - x1), height=float(y2 - y1)))
-        msg.detections = out
-        msg.small_box_share = float(res.small_box_share)
-        flag = self._flag_and_policy(res, header)
-        self._send_result(self.det_pub, msg, flag, frame, res)
-        if self.det_image_pub.get_subscription_count() > 0:
-            self.det_image_pub.publish(image_conv.numpy_to_imgmsg(
-                draw_detections(res.reconstructed, dets), 'bgr8', header))
-
-    def _fill_result(self, msg, res, header):
+    def fill_result(self, msg, res, header):
         """Fill what both result messages carry: header, sequence, knobs, method, stage times."""
         msg.header = header
         msg.sequence = res.sequence
@@ -581,19 +522,27 @@ class CloudNode(Node):
         msg.reconstruct_ms = float(lat['reconstruct_ms'])
         msg.inference_ms = float(lat['inference_ms'])
 
-    def _flag_and_policy(self, res, header):
+    def flag_and_policy(self, res, header):
         """Return the tail flag of ``res``; send its rate policy first when it brings one."""
         flag = self._tail_flag(res, header)
         if res.policy is not None:
             self._send_policy(res.policy, header)
         return flag
 
-    def _send_result(self, pub, msg, flag, frame, res):
+    def send_result(self, pub, msg, flag, frame, res):
         """Stamp the end-to-end latency, publish ``msg`` on ``pub`` and ``flag``, count it."""
-        msg.end_to_end_ms = self._end_to_end_ms(frame)
-        pub.publish(msg)
+        e2e_ms = self._end_to_end_ms(frame)
+        if msg is not None:
+            msg.end_to_end_ms = e2e_ms
+            pub.publish(msg)
         self.flag_pub.publish(flag)
-        self._count(res, msg.end_to_end_ms)
+        self._count(res, e2e_ms)
+
+    def uplink_ms(self, frame):
+        """Edge send -> cloud receive [ms]; NaN when the clocks disagree beyond the skew."""
+        uplink_s = frame.receive_s - frame.send_s
+        skew = self.pipeline.config.max_clock_skew_s
+        return float(uplink_s * 1e3) if skew <= 0 or abs(uplink_s) <= skew else float('nan')
 
     @staticmethod
     def _fill_knobs(field, knobs):
@@ -601,39 +550,6 @@ class CloudNode(Node):
         field.jpeg_quality = knobs.jpeg_quality
         field.frame_rate = float(knobs.frame_rate)
         field.tail_specific = knobs.tail_specific
-
-    def _publish_map(self, frame, res):
-        header = frame.ros_header
-        t0 = time.perf_counter()
-        m = SemanticMap()
-        self._fill_result(m, res, header)
-        packed = encode_map(res.labels, self.get_parameter('map_output').value,
-                            self.get_parameter('map_downsample').value)
-        if packed.labels is not None:
-            image_conv.fill_imgmsg(m.labels, packed.labels, 'mono8')
-        else:
-            m.labels.encoding = 'mono8'  # 0 x 0: the map is in labels_compressed or absent
-        m.labels.header = header
-        if packed.png is not None:
-            m.labels_compressed.header = header
-            m.labels_compressed.format = 'png'
-            m.labels_compressed.data = array.array('B', packed.png)
-        m.source_width, m.source_height = int(frame.source_width), int(frame.source_height)
-        m.class_shares = array.array('f', packed.class_shares)
-        m.small_region_ratio = float(res.small_region_ratio)
-        uplink_s = frame.receive_s - frame.send_s
-        skew = self.pipeline.config.max_clock_skew_s
-        m.uplink_ms = float(uplink_s * 1e3) if skew <= 0 or abs(uplink_s) <= skew \
-            else float('nan')
-        flag = self._flag_and_policy(res, header)
-        m.postprocess_ms = float(res.latencies_ms['postprocess_ms'] +
-                                 (time.perf_counter() - t0) * 1e3)
-        self._send_result(self.map_pub, m, flag, frame, res)
-        if self.get_parameter('publish_color').value and \
-                self.color_pub.get_subscription_count() > 0:
-            from runespoor.labels import colorize
-            self.color_pub.publish(image_conv.numpy_to_imgmsg(
-                colorize(res.labels, bgr=False), 'rgb8', header))
 
     def _publish_images(self, res, header):
         if self.flag_image_pub.get_subscription_count() > 0:
@@ -701,6 +617,17 @@ class CloudNode(Node):
         self.queue.close()
         self._worker.join(5.0)
         return super().destroy_node()
+
+
+def analytics_summary(analytics):
+    """Return the log text of an analytics object: its arch, file and format."""
+    info = getattr(analytics, 'info', {}) or {}
+    arch = getattr(analytics, 'arch', None) or info.get('arch') or type(analytics).__name__
+    where = getattr(analytics, 'weights', None) or info.get('path')
+    fmt = info.get('format') or info.get('source')
+    text = f'{arch}' + (f' from {where}' if where else '') + (f' ({fmt})' if fmt else '')
+    classes = getattr(analytics, 'num_classes', None)
+    return text + (f', {classes} classes' if classes else '')
 
 
 def tail_indicator(is_tail, ratio, threshold, size=(240, 48)):

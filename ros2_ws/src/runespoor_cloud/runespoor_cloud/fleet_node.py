@@ -22,28 +22,32 @@ import threading
 
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from runespoor.cloud_pipeline import make_reconstructor, ModelError, resolve_device
+from runespoor.cloud_pipeline import make_reconstructor, ModelError
+from runespoor.device import resolve_device
 from runespoor.fleet import FleetPipeline, FleetScheduler
+from runespoor.tasks import get_task
+from runespoor_edge.ros_common import describe
 
 from . import cloud_node
-from .cloud_node import (_desc, CloudNode, declare_parameters, load_tail_model, pipeline_config,
+from .cloud_node import (CloudNode, declare_parameters, load_tail_model, pipeline_config,
                          setup_fast_path, warm_up)
 
 #: Parameters of the fleet node that its robots share: the models and how frames are queued.
-SHARED = ('task', 'method', 'device', 'sr_dir', 'sr_scales', 'seg_arch', 'seg_weights',
+SHARED = ('task', 'analytics_model', 'method', 'device', 'sr_dir', 'sr_scales', 'seg_arch',
+          'seg_weights',
           'det_arch', 'det_weights', 'det_score_threshold', 'tail_detector', 'tail_model_file',
           'warm_up', 'queue_size', 'max_source_pixels', 'precision', 'channels_last', 'graphs',
           'warm_up_width', 'warm_up_height')
 
 #: name -> (default, descriptor) of the fleet node (defaults mirror config/fleet.yaml).
 FLEET_PARAMETERS = {
-    'robots': (['robot1'], _desc('robot namespaces served by this process (one port node '
-                                 '/<robot>/runespoor_cloud each)', read_only=True)),
-    'max_batch': (8, _desc('frames of different robots of the same scale and size analysed '
-                           'as one batch', read_only=True, lo=1, hi=256, kind=int)),
-    'max_wait_ms': (5.0, _desc('longest an incomplete batch waits for more frames (not at '
-                               'all when every robot already has a frame in it) [ms]',
-                               read_only=True, lo=0.0, hi=1000.0)),
+    'robots': (['robot1'], describe('robot namespaces served by this process (one port node '
+                                    '/<robot>/runespoor_cloud each)', read_only=True)),
+    'max_batch': (8, describe('frames of different robots of the same scale and size analysed '
+                              'as one batch', read_only=True, lo=1, hi=256, kind=int)),
+    'max_wait_ms': (5.0, describe('longest an incomplete batch waits for more frames (not at '
+                                  'all when every robot already has a frame in it) [ms]',
+                                  read_only=True, lo=0.0, hi=1000.0)),
 }
 FLEET_PARAMETERS.update({name: cloud_node.PARAMETERS[name] for name in SHARED})
 #: What the launch-file tests check parameter files against (the fleet node's own).
@@ -64,7 +68,8 @@ class RobotPort(CloudNode):
                       parameter_overrides=[Parameter(k, value=v) for k, v in shared.items()])
         self.robot = robot
         self.p = declare_parameters(self, cloud_node.PARAMETERS)
-        self.task = self.p['task']
+        self.task_plugin = get_task(self.p['task'])
+        self.task = self.task_plugin.name
         self.pipeline = None            # set by FleetNode once every port has its config
         self._stop = stop
         self._init_state(self.p, scheduler.queue(robot))

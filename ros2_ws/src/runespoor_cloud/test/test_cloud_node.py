@@ -76,9 +76,9 @@ def test_detection_mode_topics_and_parameters(ctx, tmp_path):
         task='detection', det_weights=path, device='cpu'))
     try:
         assert node.pipeline.task == 'detection'
-        assert node.det_pub.topic_name == '/runespoor/detections'
-        assert node.det_image_pub.topic_name == '/runespoor/detections/image'
-        assert not hasattr(node, 'map_pub')
+        assert node.output.det_pub.topic_name == '/runespoor/detections'
+        assert node.output.image_pub.topic_name == '/runespoor/detections/image'
+        assert not hasattr(node.output, 'map_pub')
         assert node.set_parameters([Parameter('det_score_threshold', value=0.5)])[0].successful
         assert node.pipeline.analytics.score_threshold == 0.5
         assert node.set_parameters([Parameter('small_box_fraction', value=0.001)])[0].successful

@@ -19,139 +19,102 @@ import time
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import numpy as np
-from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
-                                SetParametersResult)
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import (DurabilityPolicy, HistoryPolicy, qos_profile_sensor_data, QoSProfile,
-                       ReliabilityPolicy)
+from rclpy.qos import HistoryPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from runespoor import codec, image_conv
-from runespoor.edge_control import (EdgeController, Knobs, MODE_TAIL, PolicyError,
-                                    PolicyUpdate, ProfileError, ProfileTable)
+from runespoor.edge_control import (EdgeController, Knobs, MODE_TAIL, PolicyError, PolicyUpdate,
+                                    ProfileError, ProfileTable)
 from runespoor.safe_files import MAX_CONFIG_BYTES, read_text_file, UnsafeFileError
 from runespoor_edge.node_main import ThrottledWarnings
+from runespoor_edge.ros_common import (describe, DIAG_QOS, FEEDBACK_QOS, float_range, int_range,
+                                       POLICY_QOS, stamp_to_s, UPLINK_QOS)
 from runespoor_msgs.msg import EncodedFrame, LinkFeedback, RatePolicy
 from sensor_msgs.msg import CompressedImage, Image
-
-#: QoS of the uplink: see docs/nodes.md ("QoS").
-UPLINK_QOS = {
-    'best_effort': QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5,
-                              reliability=ReliabilityPolicy.BEST_EFFORT,
-                              durability=DurabilityPolicy.VOLATILE),
-    'reliable': QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5,
-                           reliability=ReliabilityPolicy.RELIABLE,
-                           durability=DurabilityPolicy.VOLATILE),
-}
-#: RatePolicy: reliable and latched, so a (re)started edge gets the mode in force.
-POLICY_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
-                        reliability=ReliabilityPolicy.RELIABLE,
-                        durability=DurabilityPolicy.TRANSIENT_LOCAL)
-FEEDBACK_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=20,
-                          reliability=ReliabilityPolicy.RELIABLE,
-                          durability=DurabilityPolicy.VOLATILE)
-DIAG_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
-                      reliability=ReliabilityPolicy.RELIABLE)
-
-
-def stamp_to_s(stamp):
-    """``builtin_interfaces/Time`` -> seconds (float)."""
-    return stamp.sec + stamp.nanosec * 1e-9
-
-
-def _int_range(lo, hi, step=1):
-    return [IntegerRange(from_value=lo, to_value=hi, step=step)]
-
-
-def _float_range(lo, hi):
-    return [FloatingPointRange(from_value=float(lo), to_value=float(hi), step=0.0)]
-
-
-def _desc(text, read_only=False, **kw):
-    return ParameterDescriptor(description=text, read_only=read_only, **kw)
-
 
 SCALE_NOTE = 'one of ' + ', '.join(str(s) for s in codec.SCALES)
 
 #: name -> (default, descriptor); defaults mirror config/edge.yaml.
 PARAMETERS = {
-    'input_type': ('raw', _desc('camera input: raw (sensor_msgs/Image on camera/image_raw) or '
-                                'compressed (CompressedImage on camera/image_raw/compressed)',
-                                read_only=True, additional_constraints='raw | compressed')),
-    'scale': (4, _desc('standard config: downsampling factor per side',
-                       additional_constraints=SCALE_NOTE, integer_range=_int_range(1, 8))),
-    'jpeg_quality': (70, _desc('standard config: JPEG quality',
-                               integer_range=_int_range(1, 100))),
-    'frame_rate': (0.0, _desc('standard config: frames sent per second; 0 = every frame [Hz]',
-                              floating_point_range=_float_range(0.0, 240.0))),
-    'tail_scale': (2, _desc('tail-specific config: downsampling factor per side',
-                            additional_constraints=SCALE_NOTE, integer_range=_int_range(1, 8))),
-    'tail_jpeg_quality': (40, _desc('tail-specific config: JPEG quality',
-                                    integer_range=_int_range(1, 100))),
-    'tail_frame_rate': (0.0, _desc('tail-specific config: frames per second; 0 = every [Hz]',
-                                   floating_point_range=_float_range(0.0, 240.0))),
-    'use_profile': (False, _desc('take standard/tail configs from the profile table at the '
-                                 'current bandwidth instead of the knob parameters')),
-    'profile_file': ('', _desc('profile YAML; empty = share/runespoor_edge/config/'
-                               'profile_default.yaml (read at start-up only: a regular file '
-                               'of at most 16 MiB)', read_only=True)),
-    'bandwidth_source': ('fixed', _desc('bandwidth for the profile lookup: fixed (parameter '
-                                        'bandwidth_kbps) or estimate (from link feedback)',
-                                        additional_constraints='fixed | estimate')),
-    'bandwidth_kbps': (0.0, _desc('uplink bandwidth budget; 0 = unknown [kbit/s]',
-                                  floating_point_range=_float_range(0.0, 1e7))),
-    'bandwidth_window_s': (2.0, _desc('window of the link-feedback estimate [s]',
-                                      floating_point_range=_float_range(0.1, 60.0))),
-    'uplink_reliability': ('best_effort', _desc(
+    'input_type': ('raw', describe('camera input: raw (sensor_msgs/Image on camera/image_raw) or '
+                                   'compressed (CompressedImage on camera/image_raw/compressed)',
+                                   read_only=True, additional_constraints='raw | compressed')),
+    'scale': (4, describe('standard config: downsampling factor per side',
+                          additional_constraints=SCALE_NOTE, integer_range=int_range(1, 8))),
+    'jpeg_quality': (70, describe('standard config: JPEG quality',
+                                  integer_range=int_range(1, 100))),
+    'frame_rate': (0.0, describe('standard config: frames sent per second; 0 = every frame [Hz]',
+                                 floating_point_range=float_range(0.0, 240.0))),
+    'tail_scale': (2, describe('tail-specific config: downsampling factor per side',
+                               additional_constraints=SCALE_NOTE, integer_range=int_range(1, 8))),
+    'tail_jpeg_quality': (40, describe('tail-specific config: JPEG quality',
+                                       integer_range=int_range(1, 100))),
+    'tail_frame_rate': (0.0, describe('tail-specific config: frames per second; 0 = every [Hz]',
+                                      floating_point_range=float_range(0.0, 240.0))),
+    'use_profile': (False, describe('take standard/tail configs from the profile table at the '
+                                    'current bandwidth instead of the knob parameters')),
+    'profile_file': ('', describe('profile YAML; empty = share/runespoor_edge/config/'
+                                  'profile_default.yaml (read at start-up only: a regular file '
+                                  'of at most 16 MiB)', read_only=True)),
+    'bandwidth_source': ('fixed', describe('bandwidth for the profile lookup: fixed (parameter '
+                                           'bandwidth_kbps) or estimate (from link feedback)',
+                                           additional_constraints='fixed | estimate')),
+    'bandwidth_kbps': (0.0, describe('uplink bandwidth budget; 0 = unknown [kbit/s]',
+                                     floating_point_range=float_range(0.0, 1e7))),
+    'bandwidth_window_s': (2.0, describe('window of the link-feedback estimate [s]',
+                                         floating_point_range=float_range(0.1, 60.0))),
+    'uplink_reliability': ('best_effort', describe(
         'QoS reliability of runespoor/encoded: best_effort (drop, never stall) or reliable',
         read_only=True, additional_constraints='best_effort | reliable')),
-    'input_reliability': ('best_effort', _desc(
+    'input_reliability': ('best_effort', describe(
         'QoS reliability of the camera subscription: best_effort (sensor data QoS) or '
         'reliable (for large raw frames that Fast DDS drops as best effort, docs/nodes.md)',
         read_only=True, additional_constraints='best_effort | reliable')),
-    'frame_id': ('', _desc("frame_id of EncodedFrame; empty = copy the camera's")),
-    'diagnostics_period_s': (1.0, _desc('period of /diagnostics [s]', read_only=True,
-                                        floating_point_range=_float_range(0.1, 60.0))),
-    'controller': ('cac', _desc(
+    'frame_id': ('', describe("frame_id of EncodedFrame; empty = copy the camera's")),
+    'diagnostics_period_s': (1.0, describe('period of /diagnostics [s]', read_only=True,
+                                           floating_point_range=float_range(0.1, 60.0))),
+    'controller': ('cac', describe(
         'knob controller: cac (profile + RatePolicy, paper §3.2) or awstream (the baseline: '
         'bandwidth-driven choice with periodic online re-profiling; ignores RatePolicy)',
         read_only=True, additional_constraints='cac | awstream')),
-    'awstream_stats_file': ('', _desc(
+    'awstream_stats_file': ('', describe(
         'awstream: profile_summary.json of `runespoor profile` (config_stats = candidates '
         'with bytes and accuracy); empty = the standard configs of the profile table',
         read_only=True)),
-    'awstream_period_s': (10.0, _desc('awstream: online re-profiling period; 0 = never [s]',
-                                      read_only=True,
-                                      floating_point_range=_float_range(0.0, 3600.0))),
-    'awstream_seg_weights': ('', _desc(
+    'awstream_period_s': (10.0, describe('awstream: online re-profiling period; 0 = never [s]',
+                                         read_only=True,
+                                         floating_point_range=float_range(0.0, 3600.0))),
+    'awstream_seg_weights': ('', describe(
         'awstream: segmentation checkpoint for re-profiling on the raw frame; "palette" = the '
         'palette test segmenter; empty = no re-profiling', read_only=True)),
-    'awstream_method': ('bilinear', _desc('awstream: reconstruction used when re-profiling '
-                                          '(bilinear | sr | asr | cloudseg)', read_only=True)),
-    'awstream_sr_dir': ('models/sr', _desc('awstream: folder of <method>_x<scale>.pt',
-                                           read_only=True)),
-    'awstream_fps': (17.0, _desc('awstream: frame rate that converts the candidate bytes '
-                                 'per frame into kbit/s [Hz]', read_only=True,
-                                 floating_point_range=_float_range(0.1, 240.0))),
-    'cloud_timeout_s': (3.0, _desc(
+    'awstream_method': ('bilinear', describe('awstream: reconstruction used when re-profiling '
+                                             '(bilinear | sr | asr | cloudseg)', read_only=True)),
+    'awstream_sr_dir': ('models/sr', describe('awstream: folder of <method>_x<scale>.pt',
+                                              read_only=True)),
+    'awstream_fps': (17.0, describe('awstream: frame rate that converts the candidate bytes '
+                                    'per frame into kbit/s [Hz]', read_only=True,
+                                    floating_point_range=float_range(0.1, 240.0))),
+    'cloud_timeout_s': (3.0, describe(
         'fall back to the standard config at the last good bandwidth (policy dropped, '
         '/diagnostics ERROR) after this long without link feedback or a policy from the '
         'cloud; recovers with the next feedback; 0 = never [s]',
-        floating_point_range=_float_range(0.0, 3600.0))),
-    'policy_rate_hz': (10.0, _desc(
+        floating_point_range=float_range(0.0, 3600.0))),
+    'policy_rate_hz': (10.0, describe(
         'at most this many RatePolicy messages accepted per second on average (bursts of '
         'max(2, rate)); more are rejected and counted; 0 = no limit [Hz]',
-        floating_point_range=_float_range(0.0, 1000.0))),
-    'max_input_pixels': (codec.MAX_DECODE_PIXELS, _desc(
+        floating_point_range=float_range(0.0, 1000.0))),
+    'max_input_pixels': (codec.MAX_DECODE_PIXELS, describe(
         'largest camera frame accepted (width x height); a compressed frame is refused from '
         'its header, before decoding [pixels]', read_only=True,
-        integer_range=_int_range(1, 16384 * 16384))),
-    'emulated_uplink_kbps': (0.0, _desc(
+        integer_range=int_range(1, 16384 * 16384))),
+    'emulated_uplink_kbps': (0.0, describe(
         'in-process link emulation (token bucket) for machines without tc shaping: frames wait '
         'until the bucket lets them out; 0 = off [kbit/s]',
-        floating_point_range=_float_range(0.0, 1e7))),
-    'emulated_queue_ms': (400.0, _desc(
+        floating_point_range=float_range(0.0, 1e7))),
+    'emulated_queue_ms': (400.0, describe(
         'emulation: a frame that would wait longer than this is dropped (like tc tbf latency) '
-        '[ms]', floating_point_range=_float_range(1.0, 60000.0))),
+        '[ms]', floating_point_range=float_range(1.0, 60000.0))),
 }
 #: Parameters naming files or folders: read-only, read once at start-up (never on a remote
 #: parameter call), through runespoor.safe_files / runespoor.checkpoint.
@@ -508,8 +471,9 @@ class EdgeNode(Node):
             return None
         from runespoor.cac.awstream import make_measure
         from runespoor.checkpoint import CheckpointError
-        from runespoor.cloud_pipeline import (make_reconstructor, ModelError, resolve_device,
-                                              Segmenter)
+        from runespoor.device import resolve_device
+        from runespoor.cloud_pipeline import make_reconstructor, ModelError
+        from runespoor.tasks.segmentation.analytics import Segmenter
         try:
             import torch
             torch.set_num_threads(1)  # the camera path keeps the other cores

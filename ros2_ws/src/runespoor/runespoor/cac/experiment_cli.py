@@ -150,7 +150,7 @@ def resolve_method(args):
 
 def load_segmenter(seg):
     """Return the analytics model as a ``bgr -> train ids`` callable (cloud_pipeline)."""
-    from runespoor.cloud_pipeline import Segmenter
+    from runespoor.tasks.segmentation.analytics import Segmenter
     if seg == 'palette':
         return Segmenter('palette'), 'palette', ''
     from runespoor.checkpoint import inspect_checkpoint

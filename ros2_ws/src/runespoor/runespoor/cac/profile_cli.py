@@ -172,17 +172,11 @@ def load_models(args, scales, device):
     return recon, seg
 
 
-def _resolve_device(name):
-    import torch
-    if name == 'auto':
-        return 'cuda' if torch.cuda.is_available() else 'cpu'
-    return name
-
-
 def run(args):
     """Profile, write the outputs and print a summary; return the exit status."""
     from runespoor.cac import profiling as p
     from runespoor.data.cityscapes import list_frames, read_image, read_label
+    from runespoor.device import DeviceError, resolve_device
     from runespoor.regions import DEFAULT_MAX_AREA_FRACTION
 
     def log(message):
@@ -222,9 +216,9 @@ def run(args):
         if getattr(args, 'threads', 0):
             import torch
             torch.set_num_threads(int(args.threads))
-        device = _resolve_device(args.device)
+        device = resolve_device(args.device)
         recon, seg = load_models(args, settings.scales, device)
-    except p.ProfilingError as exc:
+    except (p.ProfilingError, DeviceError) as exc:
         log(f'error: {exc}')
         return 2
     with_features = bool(getattr(args, 'features', False))

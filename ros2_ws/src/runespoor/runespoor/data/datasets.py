@@ -11,23 +11,12 @@ frame, then cropped at matching positions: the LR patch is exactly what the clou
 
 from collections import OrderedDict
 
-import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from .cityscapes import CityscapesFrames, read_image
 from .. import codec
-
-
-def to_tensor(image_bgr):
-    """BGR uint8 HxWx3 -> float32 RGB 3xHxW tensor in [0, 1]."""
-    rgb = np.ascontiguousarray(image_bgr[:, :, ::-1].transpose(2, 0, 1))
-    return torch.from_numpy(rgb).float().div_(255.0)
-
-
-def label_to_tensor(label):
-    """uint8 HxW train ids -> int64 HxW tensor (255 stays ignore)."""
-    return torch.from_numpy(np.ascontiguousarray(label)).long()
+from ..tensors import bgr_to_tensor, label_to_tensor
 
 
 def _frames(source):
@@ -101,8 +90,8 @@ class SRPatchDataset(Dataset):
                              f'LR frame {w}x{h} smaller than the {p}x{p} patch')
         y = int(torch.randint(0, h - p + 1, (1,)))
         x = int(torch.randint(0, w - p + 1, (1,)))
-        lr_t = to_tensor(lr[y:y + p, x:x + p])
-        hr_t = to_tensor(hr[y * s:(y + p) * s, x * s:(x + p) * s])
+        lr_t = bgr_to_tensor(lr[y:y + p, x:x + p], batch=False)
+        hr_t = bgr_to_tensor(hr[y * s:(y + p) * s, x * s:(x + p) * s], batch=False)
         if self.flips:
             if torch.rand(()) < 0.5:
                 lr_t, hr_t = lr_t.flip(-1), hr_t.flip(-1)
@@ -146,7 +135,7 @@ class SegCropDataset(Dataset):
             img, lab = img[y:y + ch, x:x + cw], lab[y:y + ch, x:x + cw]
         if self.flips and torch.rand(()) < 0.5:
             img, lab = img[:, ::-1], lab[:, ::-1]
-        return to_tensor(img), label_to_tensor(lab)
+        return bgr_to_tensor(img, batch=False), label_to_tensor(lab)
 
 
 class EvalFrames(Dataset):
@@ -168,7 +157,7 @@ class EvalFrames(Dataset):
     def __getitem__(self, i):
         """Frame ``i``."""
         item = self.frames[i]
-        img = to_tensor(item['image'])
+        img = bgr_to_tensor(item['image'], batch=False)
         if item['label'] is None:
             lab = torch.full(img.shape[1:], 255, dtype=torch.int64)
         else:

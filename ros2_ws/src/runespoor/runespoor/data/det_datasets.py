@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .datasets import to_tensor
 from ..metrics.detection import xywh_to_xyxy
+from ..tensors import bgr_to_tensor
 
 #: A box must keep at least this many pixels of width and height after cropping.
 MIN_BOX_SIDE = 2.0
@@ -85,7 +85,7 @@ class DetFrames(Dataset):
 
     def __getitem__(self, i):
         item = self.source[i]
-        return to_tensor(item['image']), annotation_to_target(item['annotation'])
+        return bgr_to_tensor(item['image'], batch=False), annotation_to_target(item['annotation'])
 
 
 class DetCropDataset(Dataset):

@@ -50,20 +50,11 @@ def machine_info():
             'python': platform.python_version(), 'platform': platform.platform()}
 
 
-def reporting(task):
-    """Return the ``(report, figures)`` modules of ``task`` (segmentation or detection)."""
-    if task == 'detection':
-        from runespoor.evaluation import det_figures, det_report
-        return det_report, det_figures
-    from runespoor.evaluation import figures, report
-    return report, figures
-
-
 def run(args):
     """Run the evaluation described by ``args.config`` and write the report to ``args.out``."""
-    from runespoor.evaluation import report
     from runespoor.evaluation.config import ConfigError, load_config
-    from runespoor.evaluation.engine import EvalError, evaluate
+    from runespoor.evaluation.report_common import to_json
+    from runespoor.evaluation.runner import EvalError, evaluate
 
     def log(message):
         print(f'[runespoor eval] {message}', file=sys.stderr)
@@ -80,12 +71,12 @@ def run(args):
         log(f'error: {exc}')
         return 2
     result['machine'] = machine_info()
-    task_report, task_figures = reporting(config.task)
+    task_report, task_figures = config.task_plugin.report(), config.task_plugin.figures()
     summary = task_report.summarise(config, result)
-    figure_list = task_figures.write_all(summary, args.out)
+    figure_list = task_figures.write_all(summary, args.out) if task_figures else []
     summary['figures'] = [{'title': t, 'file': f} for t, f in figure_list]
     with open(os.path.join(args.out, 'report.json'), 'w', encoding='utf-8') as f:
-        json.dump(report.to_json(summary), f, indent=1)
+        json.dump(to_json(summary), f, indent=1)
     with open(os.path.join(args.out, 'report.md'), 'w', encoding='utf-8') as f:
         f.write(task_report.markdown(summary, figure_list))
     log(f'wrote {os.path.join(args.out, "report.md")} ({result["computed"]} frame-runs '

@@ -55,8 +55,6 @@ import os
 
 from runespoor.codec import SCALES
 
-#: Analytics tasks the command evaluates.
-TASKS = ('segmentation', 'detection')
 #: Methods that the command knows, in the order the paper's tables list them.
 METHODS = ('bilinear', 'sr', 'cloudseg', 'asr')
 #: Methods whose reconstruction needs a super-resolution checkpoint.
@@ -75,28 +73,9 @@ COMMON_DEFAULTS = {
     'cache_dir': None,
     'checkpoints': {},
 }
-#: Task-specific keys and defaults (a key of one task is refused for the other).
-TASK_DEFAULTS = {
-    'segmentation': {'scales': [2, 4, 6, 8], 'fps': 17.0, 'class_scale': 4,
-                     'framewise_scales': [4, 6], 'episode_length': 10},
-    'detection': {'scales': [2, 4], 'fps': 15.0},
-}
 #: The segmentation defaults (every key of a segmentation config), as before tasks existed.
-DEFAULTS = dict(COMMON_DEFAULTS, **TASK_DEFAULTS['segmentation'])
-#: Keys of the ``detection:`` section and their defaults.
-DETECTION_DEFAULTS = {
-    'checkpoint': None,
-    'arch': None,
-    'weights': None,
-    'arch_kwargs': {},
-    'score_threshold': 0.3,
-    'max_area_fraction': 0.0005,
-    'max_dets': 500,
-    'keep_top': 500,
-    'tail_fit_method': 'asr',
-    'tail_frame_fraction': 0.1,
-    'target_recall': 0.9,
-}
+DEFAULTS = dict(COMMON_DEFAULTS, scales=[2, 4, 6, 8], fps=17.0, class_scale=4,
+                framewise_scales=[4, 6], episode_length=10)
 
 
 class ConfigError(ValueError):
@@ -109,15 +88,18 @@ class EvalConfig:
     def __init__(self, raw, base_dir='.'):
         if not isinstance(raw, dict):
             raise ConfigError('the eval config must be a YAML mapping')
-        self.task = str(raw.get('task', 'segmentation'))
-        if self.task not in TASKS:
-            raise ConfigError(f'unknown task {self.task!r}; choose from {", ".join(TASKS)}')
-        defaults = dict(COMMON_DEFAULTS, **TASK_DEFAULTS[self.task])
+        from runespoor.tasks import get_task, TaskError, TASKS
+        try:
+            self.task_plugin = get_task(str(raw.get('task', 'segmentation')))
+        except TaskError as exc:
+            raise ConfigError(str(exc)) from exc
+        self.task = self.task_plugin.name
+        defaults = dict(COMMON_DEFAULTS, **self.task_plugin.eval_defaults)
         unknown = set(raw) - set(defaults) - {'dataset', 'task', self.task}
         if unknown:
-            other = [t for t in TASKS if t != self.task]
+            others = [t for n, t in TASKS.items() if n != self.task]
             misplaced = sorted(k for k in unknown
-                               if k in other or any(k in TASK_DEFAULTS[t] for t in other))
+                               if k in TASKS or any(k in t.eval_defaults for t in others))
             hint = (f' ({", ".join(misplaced)}: not used by task {self.task})'
                     if misplaced else '')
             raise ConfigError(f'unknown config keys: {", ".join(sorted(unknown))}{hint}')
@@ -126,10 +108,7 @@ class EvalConfig:
         merged = dict(defaults, **raw)
 
         self._dataset(raw.get('dataset'))
-        if self.task == 'segmentation':
-            self._segmentation(raw.get('segmentation'))
-        else:
-            self._detection(raw.get('detection'))
+        self.task_plugin.configure_eval(self, raw.get(self.task), merged)
 
         self.methods = [str(m) for m in merged['methods']]
         for m in self.methods:
@@ -146,12 +125,6 @@ class EvalConfig:
         self.table_quality = int(merged['table_quality'] or max(self.qualities))
         if self.table_quality not in self.qualities:
             raise ConfigError(f'table_quality {self.table_quality} is not in qualities')
-        if self.task == 'segmentation':
-            self.class_scale = int(merged['class_scale'])
-            self.framewise_scales = [int(s) for s in merged['framewise_scales']]
-            self.episode_length = int(merged['episode_length'])
-            if self.episode_length < 1:
-                raise ConfigError('episode_length must be >= 1')
         self.tail_baseline = str(merged['tail_baseline'])
         if self.tail_baseline not in self.methods:
             raise ConfigError(f'tail_baseline {self.tail_baseline!r} is not among the methods')
@@ -175,64 +148,36 @@ class EvalConfig:
                                   + method + '_x{scale}.pt')
 
     def _dataset(self, dataset):
-        layout = ('a Cityscapes-layout directory' if self.task == 'segmentation'
-                  else 'a VisDrone-DET split folder holding images/ and annotations/')
+        layout = self.task_plugin.dataset_layout
         if not isinstance(dataset, dict) or 'root' not in dataset:
             raise ConfigError(f'dataset.root is required ({layout})')
-        unknown = set(dataset) - {'root', 'limit'}
-        if self.task == 'detection' and unknown:
+        unknown = set(dataset) - {'root', 'limit'} - set(self.task_plugin.dataset_keys)
+        if unknown:
             raise ConfigError(f'unknown dataset keys: {", ".join(sorted(unknown))} (task '
                               f'{self.task}: dataset.root is {layout})')
         self.dataset_root = self.path(dataset['root'])
-        self.split = str(dataset.get('split', 'val')) if self.task == 'segmentation' else None
+        self.split = str(dataset.get('split', 'val')) if 'split' in \
+            self.task_plugin.dataset_keys else None
+        self.dataset = dict(dataset)
         self.limit = dataset.get('limit')
         if self.limit is not None and int(self.limit) < 1:
             raise ConfigError('dataset.limit must be a positive number of frames or null')
 
-    def _segmentation(self, seg):
-        if not isinstance(seg, dict) or not (seg.get('checkpoint') or seg.get('weights')):
-            raise ConfigError('segmentation.checkpoint (or segmentation.arch + weights) is '
-                              'required: the analytics model to evaluate with')
-        self.seg_checkpoint = self.path(seg['checkpoint']) if seg.get('checkpoint') else None
-        self.seg_arch = seg.get('arch')
-        self.seg_weights = self.path(seg['weights']) if seg.get('weights') else None
-        if self.seg_weights and not self.seg_arch:
-            raise ConfigError('segmentation.weights needs segmentation.arch')
+    def model_section(self, section, where):
+        """
+        Validate a ``model:`` mapping (:mod:`runespoor.user_models`); return it or None.
 
-    def _detection(self, det):
-        if not isinstance(det, dict) or not (det.get('checkpoint') or det.get('weights')):
-            raise ConfigError('detection.checkpoint (or detection.arch + weights) is '
-                              'required: the detector to evaluate with')
-        unknown = set(det) - set(DETECTION_DEFAULTS)
-        if unknown:
-            raise ConfigError(f'unknown detection keys: {", ".join(sorted(unknown))}')
-        det = dict(DETECTION_DEFAULTS, **det)
-        self.det_checkpoint = self.path(det['checkpoint']) if det['checkpoint'] else None
-        self.det_arch = det['arch']
-        self.det_weights = self.path(det['weights']) if det['weights'] else None
-        if self.det_weights and not self.det_arch:
-            raise ConfigError('detection.weights needs detection.arch')
-        if not isinstance(det['arch_kwargs'] or {}, dict):
-            raise ConfigError('detection.arch_kwargs must be a mapping')
-        self.det_arch_kwargs = dict(det['arch_kwargs'] or {})
-        self.score_threshold = float(det['score_threshold'])
-        self.max_area_fraction = float(det['max_area_fraction'])
-        if not 0.0 < self.max_area_fraction <= 1.0:
-            raise ConfigError('detection.max_area_fraction must lie in (0, 1]')
-        self.max_dets = int(det['max_dets'])
-        self.keep_top = int(det['keep_top'])
-        if not 1 <= self.max_dets <= self.keep_top:
-            raise ConfigError('detection.max_dets must be >= 1 and <= detection.keep_top '
-                              f'({self.keep_top}, the detections kept per frame)')
-        self.tail_fit_method = str(det['tail_fit_method'])
-        if self.tail_fit_method not in METHODS:
-            raise ConfigError(f'detection.tail_fit_method {self.tail_fit_method!r}: choose '
-                              f'from {", ".join(METHODS)}')
-        self.tail_frame_fraction = float(det['tail_frame_fraction'])
-        self.target_recall = float(det['target_recall'])
-        if not 0.0 < self.tail_frame_fraction <= 1.0 or not 0.0 < self.target_recall <= 1.0:
-            raise ConfigError('detection.tail_frame_fraction and target_recall must lie in '
-                              '(0, 1]')
+        Relative file paths in it are resolved like every other path of the config.
+        """
+        if section is None:
+            return None
+        if not isinstance(section, dict):
+            raise ConfigError(f'{where} must be a mapping (docs/user_models.md)')
+        spec = dict(section)
+        for key in ('weights', 'torchscript'):
+            if spec.get(key):
+                spec[key] = self.path(spec[key])
+        return spec
 
     def path(self, value):
         """Resolve ``value`` (str) against ``base_dir`` (the current directory by default)."""

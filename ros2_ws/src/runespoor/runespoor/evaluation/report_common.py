@@ -1,6 +1,9 @@
 # Copyright 2026 Runespoor maintainers. Licensed under the Apache License, Version 2.0.
 """
-Helpers shared by the segmentation and detection reports (:mod:`.report`, :mod:`.det_report`).
+Helpers shared by the task reports.
+
+:mod:`runespoor.tasks.segmentation.report`, :mod:`runespoor.tasks.detection.report` and
+:mod:`runespoor.evaluation.generic_report` use them.
 
 Row look-up, number formatting (``—`` for a missing or non-finite value, the paper's number in
 brackets), Markdown tables and the ``report.md`` lines both reports write the same way (SR
@@ -145,3 +148,18 @@ def figure_lines(figures):
     if not figures:
         return []
     return ['## Figures', ''] + [f'- [{title}]({path})' for title, path in figures] + ['']
+
+
+def to_json(report):
+    """JSON-safe copy (NaN/inf -> None, int keys -> str)."""
+    def clean(obj):
+        if isinstance(obj, dict):
+            return {str(k): clean(v) for k, v in obj.items()}
+        if isinstance(obj, (list, tuple)):
+            return [clean(v) for v in obj]
+        if isinstance(obj, (np.floating, float)):
+            return float(obj) if math.isfinite(obj) else None
+        if isinstance(obj, np.integer):
+            return int(obj)
+        return obj
+    return clean(report)

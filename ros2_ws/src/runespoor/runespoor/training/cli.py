@@ -26,6 +26,7 @@ import sys
 
 TASKS = ('seg', 'det', 'sr', 'asr', 'cloudseg')
 #: Analytics tasks: what the SR models are trained on / fine-tuned for.
+#: Analytics tasks with a training data pipeline here (Cityscapes layout; VisDrone-DET).
 ANALYTICS = ('segmentation', 'detection')
 #: Split folders of the VisDrone-DET layout under a detection data root.
 DRONE_SPLITS = {'train': 'VisDrone2019-DET-train', 'val': 'VisDrone2019-DET-val'}
@@ -45,9 +46,11 @@ DEFAULTS = {
     'sr': {'arch': 'carn_m', 'scale': 4, 'steps': 600, 'batch': 8, 'patch': 32, 'lr': 5e-4,
            'global_residual': True, 'init': None},
     'asr': {'scale': 4, 'steps': 150, 'batch': 4, 'crop': None, 'lr': 1e-4, 'alpha': None,
-            'beta': None, 'max_area_fraction': None, 'init': None, 'seg': None, 'det': None},
+            'beta': None, 'max_area_fraction': None, 'init': None, 'seg': None, 'det': None,
+            'analytics_model': None},
     'cloudseg': {'scale': 4, 'steps': 150, 'batch': 4, 'crop': None, 'lr': 1e-4,
-                 'alpha': None, 'beta': None, 'init': None, 'seg': None, 'det': None},
+                 'alpha': None, 'beta': None, 'init': None, 'seg': None, 'det': None,
+                 'analytics_model': None},
 }
 
 
@@ -64,7 +67,8 @@ def add_arguments(parser):
                      'VisDrone2019-DET-train/-val), or "random" for a smoke test')
     a('--out', help='output folder (checkpoints, log.jsonl, metrics.json)')
     a('--arch', help='architecture (seg: swiftnet_r18[_lite], lraspp_mobilenet_v3_large...; '
-                     'sr: carn, carn_m)')
+                     'sr: carn, carn_m; asr/cloudseg: the arch of a plain state dict given '
+                     'as --seg / --det)')
     a('--scale', type=int, help='SR scale: 2, 4, 6 or 8')
     a('--steps', type=int, help='total optimiser steps')
     a('--batch', type=int, help='batch size')
@@ -87,6 +91,10 @@ def add_arguments(parser):
                      'weights (e.g. the street model for drone video)')
     a('--seg', help='asr/cloudseg: checkpoint of the frozen segmentation model')
     a('--det', help='asr/cloudseg --analytics detection: checkpoint of the frozen detector')
+    a('--analytics-model', metavar='FILE.yaml',
+      help='asr/cloudseg: your own frozen analytics model by configuration (a YAML mapping of '
+           'runespoor.user_models keys: torchvision / torchscript / builder, weights, normalize, '
+           'input_size, class_map; docs/user_models.md); instead of --seg / --det')
     a('--weights', help='seg/det: weights file to start from (checkpoint or state dict)')
     a('--input-size', type=int, nargs=2, metavar=('SHORT', 'LONG'),
       help='det: resize every input so its short side is SHORT px, the long side at most LONG '
@@ -152,7 +160,7 @@ def _loader(dataset, batch, shuffle, workers, seed, drop_last=True, collate_fn=N
 
 def build_data(cfg):
     """Return ``(train_dataset, val_dataset, data description)`` for ``cfg['task']``."""
-    from .datasets import DegradedFrames, RandomSegData, RandomSRData
+    from .data import DegradedFrames, RandomSegData, RandomSRData
     task, data = cfg['task'], cfg['data']
     if not data:
         raise ValueError('no data: pass --data ROOT (Cityscapes layout) or --data random')
@@ -198,7 +206,7 @@ def _cityscapes_data(cfg):
 
     from ..data.cityscapes import CityscapesFrames, list_frames, list_sequences
     from ..data.datasets import SegCropDataset, SRPatchDataset
-    from .datasets import DegradedFrames
+    from .data import DegradedFrames
     root, task = cfg['data'], cfg['task']
     train = CityscapesFrames.from_root(root, 'train')
     val = CityscapesFrames.from_root(root, 'val')
@@ -242,7 +250,7 @@ def _drone_data(cfg):
 
     from ..data.datasets import SRPatchDataset
     from ..data.det_datasets import DetCropDataset, DetFrames, RandomDetData, sr_frames
-    from .datasets import DegradedFrames
+    from .data import DegradedFrames
     task, root = cfg['task'], cfg['data']
     crop = cfg.get('crop')
     crop_wh = None if not crop else (int(crop[1]), int(crop[0]))
@@ -253,7 +261,7 @@ def _drone_data(cfg):
         if task == 'det':  # whole 96x64 frames: the default crop does not fit
             return DetCropDataset(train, None), val, desc
         if task == 'sr':
-            from .datasets import RandomSRData
+            from .data import RandomSRData
             return (RandomSRData(32, cfg['scale'], cfg['patch'] or 8, seed=cfg['seed']),
                     DegradedFrames(val, cfg['scale'], 90), desc)
         return (DegradedFrames(train, cfg['scale'], cfg['quality']),
@@ -293,22 +301,41 @@ def _image_area(path):
     return int(img.shape[0] * img.shape[1])
 
 
-def _seg_model(cfg, device):
+def _seg_model(cfg):
+    """Build the segmentation model ``train seg`` trains (``--arch``, optional ``--weights``)."""
     from ..archs import build_seg
-    from ..checkpoint import load_model
-    if cfg['task'] == 'seg':
-        model = build_seg(cfg['arch'], num_classes=cfg['num_classes'], weights=cfg['weights'])
-        return model, {'num_classes': cfg['num_classes']}
-    if cfg['analytics'] == 'detection':
-        if not cfg.get('det'):
-            raise ValueError(f'{cfg["task"]} --analytics detection needs the frozen detector: '
-                             '--det PATH')
-        model, _ = load_model(cfg['det'], kind='det', device=device)
-        return model, None
-    if not cfg['seg']:
-        raise ValueError(f'{cfg["task"]} needs the frozen segmentation model: --seg PATH')
-    model, _ = load_model(cfg['seg'], kind='seg', device=device)
-    return model, None
+    model = build_seg(cfg['arch'], num_classes=cfg['num_classes'], weights=cfg['weights'])
+    return model, {'num_classes': cfg['num_classes']}
+
+
+def _analytics_model(cfg, device):
+    """
+    Load the frozen analytics model that ``train asr|cloudseg`` fine-tunes for.
+
+    ``--analytics-model FILE.yaml`` (a :mod:`runespoor.user_models` mapping: the user's own
+    network) wins; else ``--seg`` / ``--det``: a Runespoor checkpoint, or a plain state dict
+    of ``--arch``.
+    """
+    from ..tasks import get_task
+    from ..tasks.model_files import load_user_model, ModelError, model_spec_param
+    task = get_task(cfg['analytics'])
+    flag = '--det' if task.name == 'detection' else '--seg'
+    path = cfg.get('det') if task.name == 'detection' else cfg.get('seg')
+    try:
+        spec = model_spec_param(cfg.get('analytics_model'), '--analytics-model')
+        if spec is None:
+            if not path:
+                raise ValueError(f'{cfg["task"]} needs the frozen {task.name} model: {flag} PATH '
+                                 '(a checkpoint or, with --arch, a state dict) or '
+                                 '--analytics-model FILE.yaml (docs/user_models.md)')
+            spec = {'weights': path}
+            if cfg.get('arch'):
+                spec['arch'] = cfg['arch']
+        model, info = load_user_model(spec, task.model_kind, task.num_classes, device,
+                                      f'{cfg["task"]} analytics model')
+    except ModelError as exc:
+        raise ValueError(str(exc)) from exc
+    return model, info
 
 
 def _det_model(cfg):
@@ -331,10 +358,10 @@ def run(args):
 
     from ..archs import build_sr, count_parameters
     from ..checkpoint import CheckpointError, load_model
-    from .loop import resolve_device, seed_everything
+    from ..device import DeviceError, resolve_device
+    from .loop import seed_everything
     from ..data.det_datasets import det_collate
-    from ..losses import DET_ALPHA, DET_BETA, SEG_ALPHA, SEG_BETA
-    from .tasks import finetune_sr, train_det, train_seg, train_sr
+    from .runs import finetune_sr, train_det, train_seg, train_sr
 
     try:
         cfg = resolve_config(args)
@@ -346,7 +373,11 @@ def run(args):
         return 2
     if cfg['threads']:
         torch.set_num_threads(int(cfg['threads']))
-    device = resolve_device(cfg['device'])
+    try:
+        device = torch.device(resolve_device(cfg['device']))
+    except DeviceError as exc:
+        print(f'runespoor train: {exc}', file=sys.stderr)
+        return 2
     seed_everything(cfg['seed'])
     command = 'runespoor train ' + ' '.join(shlex.quote(a) for a in sys.argv[2:]) \
         if len(sys.argv) > 1 and sys.argv[1] == 'train' else None
@@ -367,7 +398,7 @@ def run(args):
                               val_samples=len(val_set) if val_set is not None else 0)
         run_cfg = {k: v for k, v in cfg.items() if k not in ('progress',)}
         if task == 'seg':
-            model, arch_kwargs = _seg_model(cfg, device)
+            model, arch_kwargs = _seg_model(cfg)
             print(f'seg model {cfg["arch"]}: {count_parameters(model):,} parameters')
             result = train_seg(model, train_loader, val_loader=val_loader,
                                config=dict(run_cfg, arch_kwargs=arch_kwargs),
@@ -397,20 +428,15 @@ def run(args):
                 raise ValueError(f'{task} fine-tunes a base SR model: --init PATH (sr_x<N>.pt)')
             init = cfg['init'] or cfg['resume']
             sr_model, sr_ckpt = load_model(init, kind='sr', scale=cfg['scale'], device=device)
-            seg_model, _ = _seg_model(cfg, device)
+            analytics_model, _ = _analytics_model(cfg, device)
             sr_cfg = sr_ckpt['config']
             kw = {}
             if task == 'asr' and cfg.get('max_area_fraction') is not None:
                 kw['max_area_fraction'] = cfg['max_area_fraction']
             if task == 'asr' and data_desc.get('frame_area'):
                 kw['frame_area'] = data_desc['frame_area']
-            detection = cfg['analytics'] == 'detection'
-            alpha = cfg['alpha'] if cfg['alpha'] is not None else (
-                DET_ALPHA if detection else SEG_ALPHA)
-            beta = cfg['beta'] if cfg['beta'] is not None else (
-                DET_BETA if detection else SEG_BETA)
-            result = finetune_sr(sr_model, seg_model, train_loader, method=task,
-                                 val_loader=val_loader, alpha=alpha, beta=beta,
+            result = finetune_sr(sr_model, analytics_model, train_loader, method=task,
+                                 val_loader=val_loader, alpha=cfg['alpha'], beta=cfg['beta'],
                                  analytics=cfg['analytics'],
                                  config=dict(run_cfg, arch=sr_cfg['arch'],
                                              arch_kwargs=sr_cfg.get('arch_kwargs', {})),

@@ -14,13 +14,6 @@ def seed_everything(seed):
     torch.manual_seed(seed)
 
 
-def resolve_device(device):
-    """``'auto'`` -> cuda when available else cpu; otherwise ``torch.device(device)``."""
-    if device in (None, 'auto'):
-        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    return torch.device(device)
-
-
 def poly_lambda(total_steps, power=0.9, warmup=0):
     """Return a LambdaLR factor: linear warm-up for ``warmup`` steps, then poly decay."""
     total = max(1, int(total_steps))

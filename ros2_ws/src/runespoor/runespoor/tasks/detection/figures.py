@@ -13,8 +13,8 @@ PNG figures of the detection evaluation (matplotlib, Agg backend).
 import numpy as np
 
 from runespoor.evaluation import paper
-from runespoor.evaluation.figures import _nan, _pyplot, COLOURS, save_figure, write_figures
 from runespoor.evaluation.report_common import find_row, run_methods
+from runespoor.tasks.segmentation.figures import _nan, _pyplot, COLOURS, save_figure, write_figures
 
 
 def classwise_tail(report, path):

@@ -7,13 +7,14 @@ the original frames.  For each run and frame the edge's degradation is applied e
 robot does it (:func:`runespoor.codec.encode_frame`: ``INTER_AREA`` downsampling, OpenCV JPEG),
 the decoded frame is reconstructed to the source size (:class:`runespoor.reconstruct.
 Reconstructor`), scored for PSNR and SSIM against the original (``uint8`` RGB), and passed to
-the *task* plug-in, which runs its analytics model and returns what to keep per frame
-(segmentation: the confusion matrix, :mod:`.segmentation`; detection: the detections,
-:mod:`.detection`).  The JPEG's size in bytes is kept too; for HR the bytes are the size of the
-original file and PSNR/SSIM are not defined.  Per-frame records are cached
-(:mod:`.cache`), so a re-run computes only what changed.
+the task's eval plug-in (:mod:`runespoor.tasks`), which runs its analytics model and returns
+what to keep per frame (segmentation: the confusion matrix,
+:mod:`runespoor.tasks.segmentation.evaluation`; detection: the detections,
+:mod:`runespoor.tasks.detection.evaluation`).  The JPEG's size in bytes is kept too; for HR
+the bytes are the size of the original file and PSNR/SSIM are not defined.  Per-frame records
+are cached (:mod:`.cache`), so a re-run computes only what changed.
 
-A task plug-in is an object with:
+A task's eval plug-in (from :meth:`runespoor.tasks.Task.eval_plugin`) is an object with:
 
 * ``name``, ``model_key`` (its model's key in ``models``), ``cache_prefix`` and ``fields``
   (its cached per-frame fields, see :class:`.cache.RunCache`);
@@ -33,6 +34,7 @@ import time
 
 import numpy as np
 
+from runespoor.device import DeviceError, resolve_device
 from runespoor.evaluation.cache import file_digest, IMAGE_FIELDS, run_key, RunCache
 from runespoor.evaluation.config import SR_METHODS
 
@@ -44,23 +46,31 @@ class EvalError(RuntimeError):
     """An evaluation that cannot run (missing data or checkpoint); the message names the file."""
 
 
-def resolve_device(name):
-    """``'auto'`` -> ``'cuda'`` when available else ``'cpu'``; other names pass through."""
-    import torch
-    if name == 'auto':
-        return 'cuda' if torch.cuda.is_available() else 'cpu'
-    if name.startswith('cuda') and not torch.cuda.is_available():
-        raise EvalError(f'device {name!r} requested but CUDA is not available')
-    return name
-
-
-def load_analytics_model(kind, checkpoint, arch, weights, device, section, arch_kwargs=None):
+def load_analytics_model(kind, checkpoint, arch, weights, device, section, arch_kwargs=None,
+                         spec=None, num_classes=None):
     """
-    Load a frozen analytics model: a checkpoint of ``kind``, or ``arch`` + a weights file.
+    Load a frozen analytics model: a ``model:`` mapping, a checkpoint, or ``arch`` + weights.
 
-    ``kind`` is ``'seg'`` or ``'det'``; ``section`` names the config section in messages.
-    Returns ``(model in eval mode on device, info dict with path, sha256 and arch)``.
+    ``spec`` is a :mod:`runespoor.user_models` mapping (the user's own model: torchvision,
+    TorchScript, an import-path builder, a class map...); else ``checkpoint`` is a Runespoor
+    checkpoint of ``kind`` (``'seg'``, ``'det'``) or ``arch`` + ``weights`` a Runespoor
+    architecture and a (plain state dict) weights file.  ``section`` names the config section
+    in messages.  Returns ``(model in eval mode on device, info dict with path, sha256 and
+    arch)``.
     """
+    if spec is not None:
+        from runespoor.user_models import load_analytics_model as load_user, ModelSpec, \
+            ModelSpecError
+        try:
+            model, info = load_user(ModelSpec.from_dict(spec, kind, f'{section}.model'),
+                                    task_classes=num_classes, device=device,
+                                    what=f'{section} model')
+        except (ModelSpecError, OSError) as exc:
+            raise EvalError(str(exc)) from exc
+        path = info.get('path')
+        info = dict(info, path=path, sha256=info.get('sha256') or file_digest_of_spec(spec),
+                    arch=info.get('arch') or info.get('source'))
+        return model, info
     from runespoor.checkpoint import CheckpointError, load_model
     if checkpoint:
         if not os.path.isfile(checkpoint):
@@ -83,6 +93,13 @@ def load_analytics_model(kind, checkpoint, arch, weights, device, section, arch_
         raise EvalError(str(exc)) from exc
     return model.to(device).eval(), {'path': weights, 'sha256': file_digest(weights),
                                      'arch': arch}
+
+
+def file_digest_of_spec(spec):
+    """Return a digest of a ``model:`` mapping without a file (a builder with no weights)."""
+    import hashlib
+    import json
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def plan_runs(config):
@@ -130,7 +147,7 @@ def checkerboard(degrade, recon_bgr, scale):
     0 for bilinear itself, a few grey levels for a model that paints a periodic pattern.
     """
     from runespoor.metrics.image import grid_periodicity
-    from runespoor.reconstruct import tensor_to_bgr
+    from runespoor.tensors import tensor_to_bgr
     bilinear = degrade.reconstructor('bilinear').reconstruct_bgr(
         degrade.last_lr, scale, recon_bgr.shape[:2])
     return grid_periodicity(recon_bgr, tensor_to_bgr(bilinear), scale)
@@ -142,12 +159,12 @@ def run_name(method, scale, quality):
 
 
 def get_task(config):
-    """Return the task plug-in of ``config.task``."""
-    if config.task == 'detection':
-        from runespoor.evaluation.detection import DetectionTask
-        return DetectionTask(config)
-    from runespoor.evaluation.segmentation import SegmentationTask
-    return SegmentationTask(config)
+    """Return the eval plug-in of ``config``'s task (:meth:`runespoor.tasks.Task.eval_plugin`)."""
+    from runespoor.tasks import TaskError
+    try:
+        return config.task_plugin.eval_plugin(config)
+    except TaskError as exc:
+        raise EvalError(str(exc)) from exc
 
 
 class Degrader:
@@ -177,7 +194,7 @@ class Degrader:
         itself and the size of its original file.
         """
         from runespoor.codec import decode_jpeg, encode_frame
-        from runespoor.reconstruct import bgr_to_tensor
+        from runespoor.tensors import bgr_to_tensor
         if method == 'hr':
             return bgr_to_tensor(image, self.device), os.path.getsize(image_path)
         encoded = encode_frame(image, scale, quality)
@@ -200,7 +217,7 @@ def evaluate(config, out_dir, progress=True, log=print):
     import torch
     from tqdm import tqdm
 
-    from runespoor.reconstruct import tensor_to_bgr
+    from runespoor.tensors import tensor_to_bgr
 
     start = time.monotonic()
     task = get_task(config)
@@ -208,7 +225,10 @@ def evaluate(config, out_dir, progress=True, log=print):
     runs, sr_checkpoints, skipped = plan_runs(config)
     for item in skipped:
         log(f'skipping {item["method"]} x{item["scale"]}: {item["reason"]}')
-    device = resolve_device(config.device)
+    try:
+        device = resolve_device(config.device)
+    except DeviceError as exc:
+        raise EvalError(str(exc)) from exc
     model, model_info = task.load_model(device)
     models = {task.model_key: model_info, 'sr': {}}
     for (method, scale), path in sorted(sr_checkpoints.items()):

@@ -16,8 +16,6 @@ The tail class set of each scale is the worst ``tail_fraction`` of the classes o
 
 import math
 
-import numpy as np
-
 from runespoor.evaluation import paper
 from runespoor.evaluation.report_common import (figure_lines, find_row, finite_mean, GRID_NOTE,
                                                 grid_table, md_table,
@@ -33,7 +31,7 @@ def class_names():
 
 
 def summarise(config, result):
-    """Turn :func:`runespoor.evaluation.engine.evaluate`'s output into the report dict."""
+    """Turn :func:`runespoor.evaluation.runner.evaluate`'s output into the report dict."""
     names = class_names()
     runs = result['runs']
     hr = runs[('hr', 1, None)]
@@ -255,18 +253,3 @@ def markdown(report, figures=()):
               bandwidth_table(report), '']
     lines += figure_lines(figures)
     return '\n'.join(lines)
-
-
-def to_json(report):
-    """JSON-safe copy (NaN/inf -> None, int keys -> str)."""
-    def clean(obj):
-        if isinstance(obj, dict):
-            return {str(k): clean(v) for k, v in obj.items()}
-        if isinstance(obj, (list, tuple)):
-            return [clean(v) for v in obj]
-        if isinstance(obj, (np.floating, float)):
-            return float(obj) if math.isfinite(obj) else None
-        if isinstance(obj, np.integer):
-            return int(obj)
-        return obj
-    return clean(report)

@@ -14,18 +14,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..codec import degrade
-
-
-def tensor_to_bgr_uint8(image):
-    """``3 x H x W`` RGB float [0, 1] tensor -> OpenCV BGR uint8 ``H x W x 3``."""
-    arr = image.detach().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
-    return np.ascontiguousarray(arr[:, :, ::-1])
-
-
-def bgr_uint8_to_tensor(image):
-    """Convert an OpenCV BGR uint8 ``H x W x 3`` array to a ``3 x H x W`` RGB float tensor."""
-    rgb = np.ascontiguousarray(image[:, :, ::-1])
-    return torch.from_numpy(rgb).permute(2, 0, 1).float().div_(255.0)
+from ..tensors import bgr_to_tensor, tensor_to_bgr
 
 
 class DegradedFrames(Dataset):
@@ -54,8 +43,8 @@ class DegradedFrames(Dataset):
     def __getitem__(self, index):
         sample = self.base[index]
         image, label = sample[0], sample[1]
-        lr = degrade(tensor_to_bgr_uint8(image), self.scale, self._quality())
-        return bgr_uint8_to_tensor(lr), image, label
+        lr = degrade(tensor_to_bgr(image), self.scale, self._quality())
+        return bgr_to_tensor(lr, batch=False), image, label
 
 
 def _blob_sample(rng, height, width, num_classes, blobs):

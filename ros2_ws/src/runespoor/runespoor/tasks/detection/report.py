@@ -109,7 +109,7 @@ def fit_tail_threshold(samples, target_recall=0.9, tail_fraction=0.1):
 
 
 def summarise(config, result):
-    """Turn :func:`runespoor.evaluation.engine.evaluate`'s detection output into the report."""
+    """Turn :func:`runespoor.evaluation.runner.evaluate`'s detection output into the report."""
     from runespoor.metrics.detection import coco_map
     cats = categories()
     ids = sorted(cats)

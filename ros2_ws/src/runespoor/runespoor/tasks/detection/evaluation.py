@@ -15,7 +15,8 @@ import os
 
 import numpy as np
 
-from runespoor.evaluation.engine import EvalError, Frame, load_analytics_model
+from runespoor.evaluation.runner import EvalError, file_digest_of_spec, Frame, \
+    load_analytics_model
 
 
 def list_frames(root, limit=None):
@@ -41,8 +42,8 @@ def read_truth(frame):
         raise EvalError(str(exc)) from exc
 
 
-class DetectionTask:
-    """Task plug-in of :func:`runespoor.evaluation.engine.evaluate` for object detection."""
+class DetectionEval:
+    """Task plug-in of :func:`runespoor.evaluation.runner.evaluate` for object detection."""
 
     name = 'detection'
     model_key = 'detection'
@@ -62,12 +63,15 @@ class DetectionTask:
         """Load the frozen detector."""
         c = self.config
         return load_analytics_model('det', c.det_checkpoint, c.det_arch, c.det_weights,
-                                    device, 'detection', c.det_arch_kwargs)
+                                    device, 'detection', c.det_arch_kwargs,
+                                    spec=c.model_spec, num_classes=10)
 
     def key_fields(self, info):
         """Identify the detector (and how many detections are kept) in the cache key."""
         fields = {'task': 'detection', 'det': info['sha256'], 'keep_top': self.config.keep_top}
-        if not self.config.det_checkpoint:  # a bare weights file: the arch is part of it
+        if self.config.model_spec is not None:
+            fields['model'] = file_digest_of_spec(self.config.model_spec)
+        elif not self.config.det_checkpoint:  # a bare weights file: the arch is part of it
             fields.update(arch=self.config.det_arch, arch_kwargs=self.config.det_arch_kwargs)
         return fields
 

@@ -11,7 +11,8 @@ import os
 
 import numpy as np
 
-from runespoor.evaluation.engine import EvalError, Frame, load_analytics_model
+from runespoor.evaluation.runner import EvalError, file_digest_of_spec, Frame, \
+    load_analytics_model
 from runespoor.metrics.segmentation import confusion_matrix, NUM_CLASSES
 
 
@@ -48,8 +49,8 @@ def load_frame(image_path, label_path):
         raise EvalError(str(exc)) from exc
 
 
-class SegmentationTask:
-    """Task plug-in of :func:`runespoor.evaluation.engine.evaluate` for segmentation."""
+class SegmentationEval:
+    """Task plug-in of :func:`runespoor.evaluation.runner.evaluate` for segmentation."""
 
     name = 'segmentation'
     model_key = 'segmentation'
@@ -67,11 +68,15 @@ class SegmentationTask:
         """Load the frozen segmentation model."""
         c = self.config
         return load_analytics_model('seg', c.seg_checkpoint, c.seg_arch, c.seg_weights,
-                                    device, 'segmentation')
+                                    device, 'segmentation', spec=c.model_spec,
+                                    num_classes=NUM_CLASSES)
 
     def key_fields(self, info):
         """Identify the model in the cache key (as before tasks existed: old caches stay)."""
-        return {'seg': info['sha256']}
+        fields = {'seg': info['sha256']}
+        if self.config.model_spec is not None:  # class map, normalisation... change results
+            fields['model'] = file_digest_of_spec(self.config.model_spec)
+        return fields
 
     def load(self, frame):
         """Return ``(image, label)``."""

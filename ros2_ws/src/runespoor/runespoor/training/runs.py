@@ -24,19 +24,15 @@ import time
 import torch
 import torch.nn.functional as F
 
-from .evaluate import evaluate_det, evaluate_seg, evaluate_sr, evaluate_sr_det
 from .loop import fit, hflip_batch, poly_lambda, seed_everything
+from .validate import evaluate_det, evaluate_seg, evaluate_sr
 from ..checkpoint import load_checkpoint, save_checkpoint
-from ..losses import (ASRLoss, CloudSegLoss, DET_ALPHA, DET_BETA, DET_SMALL_BOX_FRACTION,
-                      DetASRLoss, DetCloudSegLoss, freeze, SEG_ALPHA, SEG_BETA, sr_loss)
+from ..losses import freeze, SEG_ALPHA, SEG_BETA, sr_loss
 from ..reconstruct import sr_to_size
 from ..regions import DEFAULT_MAX_AREA_FRACTION, IGNORE_ID
 
-#: Fine-tuning losses by analytics task and method name.
-FINETUNE_LOSSES = {'segmentation': {'asr': ASRLoss, 'cloudseg': CloudSegLoss},
-                   'detection': {'asr': DetASRLoss, 'cloudseg': DetCloudSegLoss}}
-#: Analytics tasks that SR models can be fine-tuned for.
-ANALYTICS_TASKS = tuple(FINETUNE_LOSSES)
+#: Fine-tuning methods (the losses are the analytics task's: runespoor.tasks).
+FINETUNE_METHODS = ('asr', 'cloudseg')
 
 
 class _Run:
@@ -262,7 +258,7 @@ def train_det(model, train_loader, *, steps, config, lr=1e-3, weight_decay=1e-4,
                           checkpoint_every=checkpoint_every, progress=progress)
 
 
-def finetune_sr(sr_model, seg_model, train_loader, *, method, steps, config, lr=1e-4,
+def finetune_sr(sr_model, analytics_model, train_loader, *, method, steps, config, lr=1e-4,
                 alpha=None, beta=None, max_area_fraction=None,
                 frame_area=None, device='cpu', val_loader=None, out_dir=None, seed=0,
                 resume=None, val_every=0, checkpoint_every=0, flip=True, progress=True,
@@ -270,45 +266,46 @@ def finetune_sr(sr_model, seg_model, train_loader, *, method, steps, config, lr=
     """
     Fine-tune a base SR model for the frozen analytics model: ``method`` 'asr' or 'cloudseg'.
 
-    ``analytics='segmentation'`` (``seg_model`` a segmentation net, batches ``(lr, hr,
+    ``analytics`` names the task (:mod:`runespoor.tasks`), which owns the losses and the
+    validation: segmentation (``analytics_model`` a segmentation net, batches ``(lr, hr,
     label)``): ``asr`` is paper Eq. 3 (:class:`runespoor.losses.ASRLoss`), ``cloudseg`` Eq. 2
     (:class:`runespoor.losses.CloudSegLoss`); validation reports PSNR, mIoU on SR vs bilinear
-    and the accuracy on small regions.  ``analytics='detection'`` (``seg_model`` a
-    :class:`runespoor.archs.det.Detector`, batches ``(lr, hr, targets)``):
-    :class:`runespoor.losses.DetASRLoss` / :class:`runespoor.losses.DetCloudSegLoss`,
-    validation PSNR and mAP; flips are the dataset's job there.  The analytics model is frozen
-    (no gradients, eval mode) and never updated; gradients flow through it into ``sr_model``.
-    ``alpha``, ``beta`` and ``max_area_fraction`` default to the task's values (segmentation
-    0.95 / 0.05 / 0.001, detection 0.9 / 0.1 / 0.0005).
+    and the accuracy on small regions.  Detection (``analytics_model`` a detector, batches
+    ``(lr, hr, targets)``): :class:`runespoor.losses.DetASRLoss` /
+    :class:`runespoor.losses.DetCloudSegLoss`, validation PSNR and mAP; flips are the
+    dataset's job there.  The analytics model is frozen (no gradients, eval mode) and never
+    updated; gradients flow through it into ``sr_model``.  ``alpha``, ``beta`` and
+    ``max_area_fraction`` default to the task's :attr:`~runespoor.tasks.Task.loss_defaults`
+    (segmentation 0.95 / 0.05 / 0.001, detection 0.9 / 0.1 / 0.0005).
     """
-    if analytics not in FINETUNE_LOSSES:
-        raise ValueError(f'unknown analytics task {analytics!r}; choose '
-                         f'{" or ".join(ANALYTICS_TASKS)}')
-    if method not in FINETUNE_LOSSES[analytics]:
+    from ..tasks import get_task, TaskError
+    try:
+        task = get_task(analytics)
+    except TaskError as exc:
+        raise ValueError(str(exc)) from exc
+    if method not in FINETUNE_METHODS:
         raise ValueError(f'unknown fine-tuning method {method!r}; choose asr or cloudseg')
-    detection = analytics == 'detection'
-    if max_area_fraction is None:
-        max_area_fraction = DET_SMALL_BOX_FRACTION if detection else DEFAULT_MAX_AREA_FRACTION
-    if alpha is None:
-        alpha = DET_ALPHA if detection else SEG_ALPHA
-    if beta is None:
-        beta = DET_BETA if detection else SEG_BETA
+    defaults = task.loss_defaults
+    max_area_fraction = defaults.get('max_area_fraction', DEFAULT_MAX_AREA_FRACTION) \
+        if max_area_fraction is None else max_area_fraction
+    alpha = defaults.get('alpha', SEG_ALPHA) if alpha is None else alpha
+    beta = defaults.get('beta', SEG_BETA) if beta is None else beta
     device = torch.device(device)
     sr_model.to(device)
-    freeze(seg_model.to(device))
-    loss_cls = FINETUNE_LOSSES[analytics][method]
-    if method == 'asr':
-        criterion = loss_cls(seg_model, alpha, beta, max_area_fraction, frame_area=frame_area)
-    else:
-        criterion = loss_cls(seg_model, alpha, beta)
-    flip = flip and not detection
+    freeze(analytics_model.to(device))
+    try:
+        criterion = task.finetune_loss(method, analytics_model, alpha, beta, max_area_fraction,
+                                       frame_area=frame_area)
+    except TaskError as exc:
+        raise ValueError(str(exc)) from exc
+    flip = flip and task.finetune_flip
     optimizer = torch.optim.Adam(sr_model.parameters(), lr=lr)
     scheduler = _poly(optimizer, steps)
 
     def step_fn(batch, step):
         sr_model.train()
         lr_img, hr, label = batch[0].to(device), batch[1].to(device), batch[2]
-        if not detection:
+        if isinstance(label, torch.Tensor):
             label = label.to(device)
         if flip:
             lr_img, hr, label = hflip_batch(lr_img, hr, label)
@@ -319,17 +316,13 @@ def finetune_sr(sr_model, seg_model, train_loader, *, method, steps, config, lr=
         optimizer.step()
         return dict(parts, loss=float(loss.detach()))
 
-    num_classes = int(getattr(seg_model, 'num_classes', 19))
-
     def validate(step):
-        if detection:
-            return evaluate_sr_det(sr_model, val_loader, device, seg_model, num_classes,
-                                   max_batches=val_batches)
-        return evaluate_sr(sr_model, val_loader, device, seg_model, num_classes,
-                           max_batches=val_batches, max_area_fraction=max_area_fraction)
+        return task.finetune_validate(sr_model, val_loader, device, analytics_model,
+                                      max_batches=val_batches,
+                                      max_area_fraction=max_area_fraction)
 
     config = dict(config, kind='sr', method=method, alpha=alpha, beta=beta,
-                  analytics=analytics)
+                  analytics=task.name)
     if method == 'asr':
         config['max_area_fraction'] = max_area_fraction
     return _run_task(sr_model, optimizer, scheduler, step_fn,
