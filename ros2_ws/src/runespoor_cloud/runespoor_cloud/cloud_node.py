@@ -190,6 +190,9 @@ def declare_parameters(node, parameters):
     p = {name: node.get_parameter(name).value for name in parameters}
     for key in FILE_PARAMETERS & set(p):
         p[key] = resolve_model_path(p[key])
+    spec = str(p.get('analytics_model', '')).strip()
+    if spec and not spec.startswith('{'):  # a YAML file, found like the other model files
+        p['analytics_model'] = resolve_model_path(spec)
     if 'task' in p:
         try:
             get_task(p['task'])

@@ -13,7 +13,6 @@ import sys
 
 import numpy as np
 import pytest
-import rclpy
 from rclpy.parameter import Parameter
 from runespoor.cloud_pipeline import ModelError
 from runespoor.testing import call_bounded, Plant
@@ -21,14 +20,6 @@ from runespoor_cloud.cloud_node import CloudNode, FILE_PARAMETERS, PARAMETERS
 import torch
 
 pytestmark = pytest.mark.ros
-
-
-@pytest.fixture
-def ctx():
-    context = rclpy.Context()
-    rclpy.init(context=context, domain_id=int(np.random.default_rng().integers(101, 200)))
-    yield context
-    rclpy.try_shutdown(context=context)
 
 
 def cloud(ctx, **params):

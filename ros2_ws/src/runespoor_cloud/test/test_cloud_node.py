@@ -5,7 +5,6 @@ import os
 
 import numpy as np
 import pytest
-import rclpy
 from rclpy.parameter import Parameter
 from runespoor.cloud_pipeline import ModelError
 from runespoor_cloud.cloud_node import CloudNode, PARAMETERS, tail_indicator
@@ -13,14 +12,6 @@ from runespoor_cloud.params_file import any_namespace_params, rewrite_keys
 import yaml
 
 pytestmark = pytest.mark.ros
-
-
-@pytest.fixture
-def ctx():
-    context = rclpy.Context()
-    rclpy.init(context=context, domain_id=int(np.random.default_rng().integers(101, 200)))
-    yield context
-    rclpy.try_shutdown(context=context)
 
 
 def overrides(**kw):

@@ -7,9 +7,10 @@ plugged in with a class map; the node starts, analyses a frame through it and ne
 the dropped class.  A bad mapping stops the node before "cloud ready" in the project's words.
 """
 
+import os
+
 import numpy as np
 import pytest
-import rclpy
 from rclpy.parameter import Parameter
 from runespoor import codec
 from runespoor.cloud_pipeline import EncodedInput, ModelError
@@ -28,14 +29,6 @@ class TwentyClasses(torch.nn.Module):
         logits[:, 19] = 5.0
         logits[:, 7] = 2.0 + x[:, 0, ::2, ::2]
         return {'out': logits, 'aux': logits}
-
-
-@pytest.fixture
-def ctx():
-    context = rclpy.Context()
-    rclpy.init(context=context, domain_id=int(np.random.default_rng().integers(101, 200)))
-    yield context
-    rclpy.try_shutdown(context=context)
 
 
 @pytest.fixture
@@ -67,6 +60,19 @@ def test_cloud_node_runs_a_torchscript_model_with_a_class_map(ctx, scripted):
         res = node.pipeline.process(node.pipeline.admit(frame))
         assert res.output.shape == (64, 96)
         assert set(np.unique(res.output).tolist()) == {7}  # 19 dropped: the next best class
+    finally:
+        node.destroy_node()
+
+
+def test_cloud_node_reads_analytics_model_from_a_yaml_file(ctx, scripted, tmp_path):
+    folder = tmp_path / 'robot_models'
+    folder.mkdir()
+    os.replace(scripted, folder / 'seg.ts')
+    (folder / 'model.yaml').write_text('model:\n  torchscript: seg.ts\n  num_classes: 20\n'
+                                       '  class_map: {19: ignore, others: same}\n')
+    node = cloud(ctx, analytics_model=str(folder / 'model.yaml'))
+    try:
+        assert node.pipeline.analytics.info['path'] == str(folder / 'seg.ts')
     finally:
         node.destroy_node()
 

@@ -7,7 +7,7 @@ root, as the Makefile does).  ``task`` picks the analytics task: ``segmentation`
 Cityscapes layout, paper Tables 2-5) or ``detection`` (VisDrone-DET layout, paper Table 6 and
 Fig. 10).  Keys (defaults in brackets; see ``config/eval/*.yaml`` for commented examples)::
 
-    task: segmentation        # or detection
+    task: segmentation        # or detection, or a plug-in task: package.module:TaskClass
     dataset:
       root: PATH              # segmentation: Cityscapes layout: leftImg8bit/<split>/<city>/
       split: val              #   *_leftImg8bit.png + gtFine/<split>/<city>/*_gtFine_labelIds.png
@@ -17,12 +17,14 @@ Fig. 10).  Keys (defaults in brackets; see ``config/eval/*.yaml`` for commented 
     segmentation:             # (task segmentation) the frozen analytics model
       checkpoint: PATH        # a Runespoor checkpoint (kind 'seg'), or instead:
       arch: NAME              #   an architecture of runespoor.archs.SEG_ARCHS plus
-      weights: PATH           #   a user-supplied weights file
+      weights: PATH           #   a user-supplied weights file, or:
+      model: {...}            #   your own model by configuration (docs/user_models.md)
     detection:                # (task detection) the frozen detector and the report's knobs
       checkpoint: PATH        # a Runespoor checkpoint (kind 'det'), or instead:
       arch: NAME              #   an architecture of runespoor.archs.DET_ARCHS plus
       weights: PATH           #   a user-supplied weights file
       arch_kwargs: {}         #   [num_classes: 10] keyword arguments of that architecture
+      model: {...}            #   or your own detector by configuration (docs/user_models.md)
       score_threshold: 0.3    # boxes counted by the small-box share (tail-frame signal)
       max_area_fraction: 0.0005  # a box is small below this share of the frame area
       max_dets: 500           # detections per frame scored by AP (VisDrone toolkit: 500; COCO 100)

@@ -7,6 +7,8 @@ arch; :mod:`runespoor.user_models` adds the user's own models (import-path build
 TorchScript, torchvision, class maps).  Both raise :class:`ModelError`.
 """
 
+import os
+
 
 class ModelError(RuntimeError):
     """A missing or mismatched model file, raised at start-up; the text names the file."""
@@ -63,7 +65,8 @@ def model_spec_param(value, what='analytics_model'):
 
     ``value`` is a mapping, a YAML / JSON mapping as text (``"{torchvision: ..., weights:
     ...}"``) or the path of a YAML file holding one (read once, bounded, regular files only:
-    :mod:`runespoor.safe_files`).  The keys are those of :mod:`runespoor.user_models`.
+    :mod:`runespoor.safe_files`).  The keys are those of :mod:`runespoor.user_models`; in a
+    file, relative ``weights`` / ``torchscript`` paths are relative to the file's folder.
     """
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
@@ -71,8 +74,10 @@ def model_spec_param(value, what='analytics_model'):
         return dict(value)
     import yaml
     text = str(value).strip()
+    folder = None
     if not text.startswith('{') and text.endswith(('.yaml', '.yml', '.json')):
         from runespoor.safe_files import read_text_file
+        folder = os.path.dirname(os.path.abspath(text))
         try:
             text = read_text_file(text, MAX_SPEC_BYTES, what=f'{what} file', empty_ok=False)
         except (OSError, ValueError) as exc:
@@ -86,6 +91,10 @@ def model_spec_param(value, what='analytics_model'):
     if not isinstance(spec, dict):
         raise ModelError(f'{what} must be a mapping of model keys (docs/user_models.md), got '
                          f'{type(spec).__name__}')
+    for key in ('weights', 'torchscript'):
+        if folder and isinstance(spec.get(key), str) and spec[key] and \
+                not os.path.isabs(os.path.expanduser(spec[key])):
+            spec[key] = os.path.join(folder, spec[key])
     return spec
 
 

@@ -68,7 +68,14 @@ class DetectorAnalytics:
                                           'analytics_model (detection)')
             return cls(info.get('arch') or info.get('source', 'user'), info.get('path') or '',
                        device, num_classes, threshold, model=model, info=info)
-        return cls(p['det_arch'], p['det_weights'], device, num_classes, threshold)
+        det = cls(p['det_arch'], p['det_weights'], device, num_classes, threshold)
+        sr_dir = os.path.normpath(str(p.get('sr_dir') or ''))
+        if p.get('method', 'bilinear') != 'bilinear' and \
+                sr_dir.endswith(os.path.join('models', 'sr')):
+            det.info['warning'] = (f'task detection with the segmentation SR models in '
+                                   f'{p["sr_dir"]}; the detection ones are models/det/sr '
+                                   '(config/cloud_detection.yaml)')
+        return det
 
     def _load(self, arch, weights, device, num_classes):
         from runespoor.archs import DET_ARCHS

@@ -69,7 +69,14 @@ class Segmenter:
                                           'analytics_model (segmentation)')
             return cls(info.get('arch') or info.get('source', 'user'), info.get('path') or '',
                        device, num_classes, model=model, info=info)
-        return cls(p['seg_arch'], p['seg_weights'], device, num_classes)
+        seg = cls(p['seg_arch'], p['seg_weights'], device, num_classes)
+        if p['seg_arch'] in TEST_SEGMENTERS:
+            seg.info['warning'] = (
+                f'seg_arch "{p["seg_arch"]}": TEST MODE, no segmentation model is used (none: '
+                'every pixel ignore; palette: nearest palette colour, only meaningful on the '
+                "source's palette pattern)")
+            seg.info['summary'] = f'test mode {p["seg_arch"]} (no model)'
+        return seg
 
     def _load(self, arch, weights, device, num_classes):
         from runespoor.archs import SEG_ARCHS
