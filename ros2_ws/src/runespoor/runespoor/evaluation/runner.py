@@ -99,7 +99,13 @@ def file_digest_of_spec(spec):
     """Return a digest of a ``model:`` mapping without a file (a builder with no weights)."""
     import hashlib
     import json
-    return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
+
+    def plain(obj):  # class maps mix int and str keys: compare them as text
+        if isinstance(obj, dict):
+            return {str(k): plain(v) for k, v in obj.items()}
+        return [plain(v) for v in obj] if isinstance(obj, (list, tuple)) else obj
+    return hashlib.sha256(json.dumps(plain(spec), sort_keys=True, default=str).encode()) \
+        .hexdigest()
 
 
 def plan_runs(config):
