@@ -178,3 +178,153 @@ def format_jpeg_table(sizes, width):
             cells.append(f'{kb:.1f}' + ('' if ref is None else f' ({ref}, {kb / ref:.2f})'))
         lines.append(f'| x{s} | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
+
+
+# ------------------------------------------------------------------ appearance of object classes
+
+#: Classes whose look :func:`appearance_stats` measures (the vehicles, people and facades).
+APPEARANCE_CLASSES = ('building', 'person', 'rider', 'car', 'truck', 'bus', 'train',
+                      'motorcycle', 'bicycle')
+#: Class pairs a segmentation model confused on the synthetic data (issue 12) and neighbours.
+CONFUSABLE_PAIRS = (('bus', 'building'), ('truck', 'bus'), ('truck', 'building'),
+                    ('bus', 'car'), ('truck', 'car'), ('bus', 'train'), ('rider', 'person'),
+                    ('motorcycle', 'bicycle'), ('motorcycle', 'rider'), ('bicycle', 'rider'))
+_GROUND = ('road', 'sidewalk', 'terrain')
+_TWO_WHEELERS = ('motorcycle', 'bicycle')
+_COLOUR_BINS = 8
+_TEXTURE_EDGES = (2.0, 5.0, 10.0)   # grey-level local std bin edges (4 bins)
+
+
+def _local_std(grey, width):
+    """Local standard deviation of ``grey`` in a window of ~0.35 % of the frame width."""
+    k = max(3, int(round(width * 0.0035)) | 1)
+    g = grey.astype(np.float32)
+    m = cv2.blur(g, (k, k))
+    m2 = cv2.blur(g * g, (k, k))
+    return np.sqrt(np.maximum(m2 - m * m, 0.0))
+
+
+def appearance_stats(samples, classes=APPEARANCE_CLASSES, pairs=CONFUSABLE_PAIRS,
+                     min_component_percent=0.002):
+    """
+    Look, shape and support of object classes in ``(bgr, train_ids)`` samples: a JSON dict.
+
+    Per class (pixels eroded by 1 px so anti-aliased edges do not count): frames where it
+    appears, pixel share, mean and std of CIE Lab colour, mean local grey-level std
+    (texture, window 0.35 % of the width) and gradient magnitude; per component of at least
+    ``min_component_percent`` % of the frame: ``neighbours`` (the four classes most often just
+    outside its outline, share of the outline), median bounding-box aspect (width / height),
+    median bottom row (fraction of the height), ``ground_contact`` (share of the component's
+    bottom-outline columns resting on road, sidewalk or terrain) and, for riders,
+    ``on_two_wheeler`` (share of rider components with bicycle/motorcycle pixels under or
+    inside their box, at least 10 % of the rider's area) and the two-wheeler pixels per rider
+    pixel.  Per pair: the Bayes error of telling the two classes apart from a pixel's colour
+    alone (8x8x8 BGR histogram) and from colour plus local texture (x 4 texture bins), with
+    equal priors -- 0 = separable, 0.5 = indistinguishable -- and the Lab distance of their
+    means in pooled standard deviations.
+    """
+    ids = {n: TRAIN_ID_NAMES.index(n) for n in TRAIN_ID_NAMES}
+    nbins = _COLOUR_BINS ** 3 * (len(_TEXTURE_EDGES) + 1)
+    acc = {n: {'frames': 0, 'px': 0, 'sum': np.zeros(3), 'sq': np.zeros(3), 'tex': 0.0,
+               'grad': 0.0, 'hist': np.zeros(nbins, np.int64), 'aspect': [], 'bottom': [],
+               'contact': [], 'on_vehicle': [], 'vehicle_px': 0,
+               'border': np.zeros(256, np.int64)} for n in classes}
+    ground = np.array([ids[n] for n in _GROUND])
+    wheels = np.array([ids[n] for n in _TWO_WHEELERS])
+    frames = valid = 0
+    kernel = np.ones((3, 3), np.uint8)
+    for bgr, tid in samples:
+        tid = np.asarray(tid)
+        H, W = tid.shape
+        frames += 1
+        valid += int(np.count_nonzero(tid != IGNORE_ID))
+        lab = cv2.cvtColor(bgr, cv2.COLOR_BGR2LAB).astype(np.float64)
+        lab[..., 0] *= 100.0 / 255.0
+        lab[..., 1:] -= 128.0
+        grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+        tex = _local_std(grey, W)
+        gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)
+        gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)
+        grad = np.sqrt(gx * gx + gy * gy) / 8.0
+        q = (bgr // (256 // _COLOUR_BINS)).astype(np.int64)
+        cbin = (q[..., 0] * _COLOUR_BINS + q[..., 1]) * _COLOUR_BINS + q[..., 2]
+        tbin = np.digitize(tex, _TEXTURE_EDGES)
+        jbin = cbin * (len(_TEXTURE_EDGES) + 1) + tbin
+        min_area = min_component_percent / 100.0 * tid.size
+        for name in classes:
+            a = acc[name]
+            mask = tid == ids[name]
+            if not mask.any():
+                continue
+            a['frames'] += 1
+            a['px'] += int(mask.sum())
+            m8 = mask.astype(np.uint8)
+            inner = cv2.erode(m8, kernel).astype(bool)
+            ring = cv2.dilate(m8, kernel).astype(bool) & ~mask
+            a['border'] += np.bincount(tid[ring], minlength=256)
+            if inner.any():
+                a['sum'] += lab[inner].sum(axis=0)
+                a['sq'] += (lab[inner] ** 2).sum(axis=0)
+                a['tex'] += float(tex[inner].sum())
+                a['grad'] += float(grad[inner].sum())
+                a['hist'] += np.bincount(jbin[inner], minlength=nbins)
+            n, cc, st, _ = cv2.connectedComponentsWithStats(m8, connectivity=8)
+            for k in range(1, n):
+                x, y, w, h, area = st[k]
+                if area < min_area:
+                    continue
+                a['aspect'].append(w / max(1, h))
+                a['bottom'].append((y + h) / H)
+                sub = cc[y:y + h, x:x + w] == k
+                cols = np.flatnonzero(sub.any(axis=0))
+                low = h - 1 - np.argmax(sub[::-1, cols], axis=0) + y
+                below = np.clip(low + 1 + max(1, H // 256), 0, H - 1)
+                a['contact'].append(float(np.isin(tid[below, cols + x], ground).mean()))
+                if name == 'rider':
+                    y1 = min(H, y + h + int(0.6 * h))
+                    box = tid[y:y1, x:x + w]
+                    nv = int(np.isin(box, wheels).sum())
+                    a['on_vehicle'].append(1.0 if nv >= 0.1 * area else 0.0)
+                    a['vehicle_px'] += nv
+    if frames == 0:
+        raise ValueError('no samples given')
+    out = {'frames': frames, 'classes': {}, 'pairs': {}}
+    for name in classes:
+        a = acc[name]
+        npx = max(1, int(a['hist'].sum()))
+        mean = a['sum'] / npx
+        std = np.sqrt(np.maximum(a['sq'] / npx - mean ** 2, 0.0))
+        c = {'frames_present': a['frames'] / frames,
+             'pixel_percent': 100.0 * a['px'] / max(1, valid),
+             'components': len(a['aspect']),
+             'lab_mean': [round(float(v), 2) for v in mean],
+             'lab_std': [round(float(v), 2) for v in std],
+             'texture_std': a['tex'] / npx, 'gradient': a['grad'] / npx,
+             'median_aspect_wh': float(np.median(a['aspect'])) if a['aspect'] else None,
+             'median_bottom_row': float(np.median(a['bottom'])) if a['bottom'] else None,
+             'ground_contact': float(np.mean(a['contact'])) if a['contact'] else None}
+        border = a['border'][:NUM_CLASSES].astype(float) / max(1, int(a['border'].sum()))
+        c['neighbours'] = {TRAIN_ID_NAMES[k]: round(float(border[k]), 3)
+                           for k in np.argsort(-border)[:4] if border[k] > 0}
+        if name == 'rider':
+            c['on_two_wheeler'] = float(np.mean(a['on_vehicle'])) if a['on_vehicle'] else None
+            c['two_wheeler_px_per_rider_px'] = a['vehicle_px'] / max(1, a['px'])
+        out['classes'][name] = c
+    ntex = len(_TEXTURE_EDGES) + 1
+    for p, qn in pairs:
+        if p not in acc or qn not in acc:
+            continue
+        hp, hq = acc[p]['hist'].astype(float), acc[qn]['hist'].astype(float)
+        if hp.sum() == 0 or hq.sum() == 0:
+            out['pairs'][f'{p}|{qn}'] = None
+            continue
+        hp, hq = hp / hp.sum(), hq / hq.sum()
+        cp, cq = hp.reshape(-1, ntex).sum(1), hq.reshape(-1, ntex).sum(1)
+        sp, sq = out['classes'][p], out['classes'][qn]
+        pooled = np.sqrt((np.square(sp['lab_std']) + np.square(sq['lab_std'])) / 2) + 1e-6
+        d = np.linalg.norm((np.array(sp['lab_mean']) - np.array(sq['lab_mean'])) / pooled)
+        out['pairs'][f'{p}|{qn}'] = {
+            'colour_bayes_error': 0.5 * float(np.minimum(cp, cq).sum()),
+            'colour_texture_bayes_error': 0.5 * float(np.minimum(hp, hq).sum()),
+            'lab_mean_distance_sd': float(d)}
+    return out
