@@ -149,69 +149,220 @@ def _person(rng, x, z, height=None, colour=None, label='person', facing_side=Fal
     return parts
 
 
-def _bicycle_side(rng, x, z, lid, motor=False, colour=None):
-    """Parts of a two-wheeler seen from the side (plane ``x = const``), wheels at ``z`` +- 0.55."""
-    r = 0.33 if motor else 0.35
-    half = 0.7 if motor else 0.55
-    tyre = (25, 25, 25)
+def _side_disc(x, y, z, r, n=14):
+    """Return a wheel: disc of radius ``r`` in the plane ``x = const``, centre ``(y, z)``."""
+    return _ellipse_side(x, y, z, r, r, n)
+
+
+def _side_poly(x, zc, facing, uy):
+    """Polygon in the plane ``x = const`` from ``(u, y)`` points, ``u`` forward of ``zc``."""
+    return np.array([[x, y, zc + facing * u] for u, y in uy], dtype=float)
+
+
+def _limb(x, zc, facing, a, b, thick):
+    """Return a limb (quad of width ``thick``) between side-view points ``a`` and ``b``."""
+    (ua, ya), (ub, yb) = a, b
+    d = math.hypot(ub - ua, yb - ya) or 1.0
+    nu, ny = -(yb - ya) / d * thick / 2, (ub - ua) / d * thick / 2
+    return _side_poly(x, zc, facing, ((ua + nu, ya + ny), (ub + nu, yb + ny),
+                                      (ub - nu, yb - ny), (ua - nu, ya - ny)))
+
+
+def _slanted(x0, y0, x1, y1, z, w0, w1):
+    """Return a quad in ``z = const`` from ``(x0, y0)`` (width ``w0``) to ``(x1, y1)``."""
+    return np.array([[x0 - w0 / 2, y0, z], [x0 + w0 / 2, y0, z],
+                     [x1 + w1 / 2, y1, z], [x1 - w1 / 2, y1, z]], dtype=float)
+
+
+#: Two-wheeler geometry (metres; ``u`` forward of the centre): wheel radius, half wheelbase,
+#: seat / saddle, handlebar and foot (pedal or peg) points, handlebar width, tyre width.
+_TWO_WHEELERS = {
+    'bicycle': {'r': 0.34, 'half': 0.52, 'seat': (-0.22, 0.95), 'bar': (0.42, 1.02),
+                'foot': (-0.02, 0.30), 'bar_w': 0.58, 'tyre': 0.045},
+    'motorcycle': {'r': 0.31, 'half': 0.70, 'seat': (-0.22, 0.80), 'bar': (0.42, 1.06),
+                   'foot': (-0.08, 0.36), 'bar_w': 0.78, 'tyre': 0.17},
+    'scooter': {'r': 0.21, 'half': 0.62, 'seat': (-0.22, 0.78), 'bar': (0.50, 1.05),
+                'foot': (0.05, 0.30), 'bar_w': 0.68, 'tyre': 0.12},
+}
+
+
+def _two_wheeler(rng, x, z, kind, facing=1, colour=None):
+    """
+    Build a bicycle, motorcycle or scooter travelling along ``z`` (front at ``+facing``).
+
+    Returns ``(side, far, near, geometry)``: the side silhouette (plane ``x``: wheels, frame,
+    engine, tank, seat), the end-on parts beyond the centre and those before it as seen from
+    a camera at lower ``z`` (tyre, handlebar, mirrors, tail or head light), each a list of
+    ``(label, colour, pts)`` parts; ``geometry`` is the :data:`_TWO_WHEELERS` entry.
+    """
+    g = _TWO_WHEELERS[kind]
+    lid = ID['bicycle'] if kind == 'bicycle' else ID['motorcycle']
+    r, half = g['r'], g['half']
+    tyre = _col(rng, (28, 28, 28), 6)
+    rim = _col(rng, (120, 120, 120), 25)
     frame = colour or _col(rng, rng.uniform(20, 220, 3), 30)
-    parts = [(lid, tyre, _ellipse_side(x, r, z - half, r, r, 14)),
-             (lid, tyre, _ellipse_side(x, r, z + half, r, r, 14))]
-    if motor:
-        parts.append((lid, frame, np.array([[x, r * 0.8, z - half * 0.8], [x, r * 0.8, z + half],
-                                            [x, 1.05, z + half * 0.6], [x, 1.0, z - half * 0.5]])))
+    dark = _col(rng, (45, 45, 50), 10)
+
+    def side(uy):
+        return _side_poly(x, z, facing, uy)
+
+    parts = []
+    for u in (-half, half):
+        parts.append((lid, tyre, _side_disc(x, r, z + facing * u, r)))
+        parts.append((IMAGE_ONLY, rim, _side_disc(x, r, z + facing * u,
+                                                  r * (0.8 if kind == 'bicycle' else 0.55))))
+    if kind == 'bicycle':
+        su, sy = g['seat']
+        bu, by = g['bar']
+        fu, fy = g['foot']
+        for a, b in (((-half, r), (su + 0.05, sy - 0.08)), ((su + 0.05, sy - 0.08), (fu, fy)),
+                     ((fu, fy), (bu - 0.06, by - 0.1)),
+                     ((su + 0.05, sy - 0.1), (bu - 0.06, by - 0.1)),
+                     ((-half, r), (fu, fy)), ((half, r), (bu - 0.04, by - 0.02))):
+            parts.append((lid, frame, _limb(x, z, facing, a, b, 0.05)))
+        parts.append((lid, dark, side(((su - 0.12, sy), (su + 0.1, sy), (su + 0.1, sy + 0.05),
+                                       (su - 0.12, sy + 0.05)))))
+    elif kind == 'motorcycle':
+        parts += [
+            (lid, dark, side(((-0.3, 0.22), (0.3, 0.22), (0.35, 0.62), (-0.3, 0.62)))),   # engine
+            (lid, _col(rng, (170, 170, 175), 20),
+             side(((-0.85, 0.24), (-0.1, 0.24), (-0.1, 0.34), (-0.85, 0.36)))),          # exhaust
+            (lid, frame, side(((-0.05, 0.6), (0.48, 0.72), (0.45, 0.95), (-0.05, 0.9)))),  # tank
+            (lid, frame, side(((-0.95, 0.62), (-0.45, 0.6), (-0.45, 0.82), (-0.9, 0.86)))),  # tail
+            (lid, _col(rng, (25, 25, 25), 5),
+             side(((-0.62, 0.8), (-0.02, 0.84), (-0.02, 0.92), (-0.6, 0.9)))),            # seat
+            (lid, _col(rng, (150, 150, 150), 20),
+             _limb(x, z, facing, (half, r), (0.42, 1.0), 0.07)),                       # fork
+        ]
+    else:   # scooter: step-through body, floorboard, front shield
+        parts += [
+            (lid, frame, side(((-0.32, 0.18), (0.38, 0.18), (0.38, 0.3), (-0.32, 0.32)))),
+            (lid, frame, side(((-0.78, 0.3), (-0.2, 0.22), (-0.15, 0.78), (-0.72, 0.76)))),
+            (lid, frame, side(((0.38, 0.2), (0.58, 0.25), (0.56, 1.0), (0.44, 1.0)))),
+            (lid, _col(rng, (25, 25, 25), 5),
+             side(((-0.7, 0.76), (-0.12, 0.78), (-0.12, 0.86), (-0.68, 0.84)))),
+        ]
+    bu, by = g['bar']
+    bw, tw = g['bar_w'], g['tyre']
+    zf, zb, zbar = z + facing * half, z - facing * half, z + facing * bu
+    front = [(lid, tyre, _quad_z(x - tw / 2, x + tw / 2, 0.0, 2 * r, zf))]
+    back = [(lid, tyre, _quad_z(x - tw / 2, x + tw / 2, 0.0, 2 * r, zb))]
+    bar = [(lid, dark, _quad_z(x - bw / 2, x + bw / 2, by - 0.03, by + 0.03, zbar))]
+    if kind == 'bicycle':
+        back.append((IMAGE_ONLY, (40, 40, 190), _quad_z(x - 0.03, x + 0.03, 0.75, 0.8, zb - 0.01)))
     else:
-        t = 0.05
-        for (ya, za), (yb, zb) in (((r, z - half), (0.85, z - 0.1)), ((0.85, z - 0.1), (r, z)),
-                                   ((r, z), (0.95, z + 0.45)), ((0.85, z - 0.1), (0.95, z + 0.45)),
-                                   ((r, z + half), (0.95, z + 0.45))):
-            parts.append((lid, frame, np.array([[x, ya - t, za], [x, ya + t, za],
-                                                [x, yb + t, zb], [x, yb - t, zb]])))
-    return parts
-
-
-def _bicycle_back(rng, x, z, lid, motor=False, colour=None):
-    """Parts of a two-wheeler seen from behind (billboard at ``z``)."""
-    tyre = (25, 25, 25)
-    frame = colour or _col(rng, rng.uniform(20, 220, 3), 30)
-    tw = 0.12 if motor else 0.05
-    parts = [(lid, tyre, _quad_z(x - tw, x + tw, 0.0, 0.72, z + 0.6)),
-             (lid, tyre, _quad_z(x - tw, x + tw, 0.0, 0.70, z))]
-    hb = 0.38 if motor else 0.3
-    parts.append((lid, frame, _quad_z(x - hb, x + hb, 0.95, 1.02, z + 0.5)))
-    if motor:
-        parts.append((lid, frame, _quad_z(x - 0.28, x + 0.28, 0.35, 0.95, z)))
-        parts.append((lid, (40, 40, 200), _quad_z(x - 0.08, x + 0.08, 0.75, 0.83, z - 0.01)))
+        for sx in (-1, 1):   # mirrors
+            xm = x + sx * (bw / 2 - 0.06)
+            bar.append((lid, dark, _quad_z(xm - 0.012, xm + 0.012, by, by + 0.14, zbar)))
+            bar.append((lid, dark, _quad_z(xm - 0.045, xm + 0.045, by + 0.13, by + 0.19, zbar)))
+        back += [(lid, frame, _quad_z(x - 0.14, x + 0.14, 0.5, 0.85, zb + 0.15)),
+                 (IMAGE_ONLY, (40, 40, 210), _quad_z(x - 0.07, x + 0.07, 0.72, 0.8, zb + 0.14)),
+                 (IMAGE_ONLY, (215, 215, 215), _quad_z(x - 0.09, x + 0.09, 0.52, 0.62, zb + 0.14))]
+        front += [(lid, frame, _quad_z(x - 0.16, x + 0.16, 0.55, 0.95, zf - 0.1)),
+                  (IMAGE_ONLY, (220, 235, 240), _ellipse(x, 0.85, zf - 0.11, 0.08, 0.07, 10))]
+    if facing > 0:
+        far, near = front + bar, back
     else:
-        parts.append((lid, frame, _quad_z(x - 0.04, x + 0.04, 0.35, 0.95, z + 0.05)))
-    return parts
+        far, near = back, bar + front
+    return parts, far, near, g
 
 
-def _rider(rng, x, z, motor=False, side_view=False):
-    """Build a cyclist or motorcyclist: the vehicle (bicycle/motorcycle) plus a rider on top."""
-    lid = ID['motorcycle'] if motor else ID['bicycle']
-    if side_view:
-        parts = _bicycle_side(rng, x, z, lid, motor)
-    else:
-        parts = _bicycle_back(rng, x, z, lid, motor)
-    h = rng.uniform(1.6, 1.9)
-    w = h * 0.27
+def _rider(rng, x, z, kind='bicycle', facing=1):
+    """
+    Build a cyclist or motorcyclist: the two-wheeler under a seated rider, drawn in 3D.
+
+    The rider (label ``rider``) sits on the saddle or seat, leans towards the handlebar, holds
+    the grips and has the feet on the pedals or pegs: a side silhouette in the vehicle's plane
+    (torso, thigh, shin, arm, head) and a billboard of the back (or front) at the seat --
+    torso, both legs down beside the frame, arms out to the grips, head or helmet.
+    """
+    side, far, near, g = _two_wheeler(rng, x, z, kind, facing)
+    rid = ID['rider']
+    s = rng.uniform(0.92, 1.08)
+    motor = kind != 'bicycle'
     jacket = _col(rng, rng.uniform(20, 220, 3), 30)
+    trousers = _col(rng, rng.uniform(20, 110, 3), 20)
     skin = _col(rng, (120, 150, 190), 40)
-    helmet = _col(rng, rng.uniform(20, 230, 3), 20)
-    zr = z - 0.02
-    base = 0.75 if not motor else 0.7
-    parts += [
-        (ID['rider'], _col(rng, (40, 40, 60), 20),
-         _quad_z(x - w * 0.4, x + w * 0.4, 0.35, base + 0.2, zr)),
-        (ID['rider'], jacket, _quad_z(x - w / 2, x + w / 2, base + 0.15, base + 0.75, zr)),
-        (ID['rider'], skin if not motor else helmet,
-         _ellipse(x, base + 0.88, zr, w * 0.25, 0.13, 10)),
-    ]
-    return parts
+    helmet = _col(rng, rng.uniform(20, 230, 3), 20) if (motor or rng.random() < 0.5) else None
+    head_col = helmet or _col(rng, rng.choice([(30, 40, 60), (60, 90, 130), (20, 20, 25)]), 15)
+    su, sy = g['seat']
+    bu, by = g['bar']
+    fu, fy = g['foot']
+    hip = (su + 0.02, sy + 0.08)
+    lean = 0.32 if not motor else 0.12
+    sh = (hip[0] + lean * s, hip[1] + (0.46 if not motor else 0.56) * s)
+    if not motor:   # pedal phase: the near foot anywhere on the crank circle
+        ph = rng.uniform(0, 2 * math.pi)
+        fu, fy = fu + 0.16 * math.cos(ph), fy + 0.16 * math.sin(ph)
+    knee = (hip[0] + 0.38 * s, (hip[1] + fy) / 2 + 0.14)
+    grip = (bu - 0.04, by + 0.02)
+    head = (sh[0] + 0.07, sh[1] + 0.19 * s)
+    rs = [(rid, trousers, _limb(x, z, facing, hip, knee, 0.16 * s)),
+          (rid, trousers, _limb(x, z, facing, knee, (fu, fy + 0.04), 0.12 * s)),
+          (rid, jacket, _limb(x, z, facing, hip, sh, 0.28 * s)),
+          (rid, jacket, _limb(x, z, facing, (sh[0], sh[1] - 0.06), grip, 0.09 * s)),
+          (rid, skin if helmet is None else head_col,
+           _ellipse_side(x, head[1], z + facing * head[0], 0.13 * s, 0.12 * s, 12))]
+    # billboard of the back (or the front) at the seat
+    zs = z + facing * (hip[0] + sh[0]) / 2
+    w = rng.uniform(0.38, 0.46) * s
+    gx = g['bar_w'] / 2 - 0.05
+    leg_out = 0.13 if not motor else 0.22
+    bill = [(rid, trousers, _quad_z(x - 0.18 * s, x + 0.18 * s, hip[1] - 0.1, hip[1] + 0.12, zs))]
+    for sx in (-1, 1):
+        bill.append((rid, trousers, _slanted(x + sx * 0.1 * s, hip[1], x + sx * leg_out,
+                                             fy + 0.04, zs, 0.15 * s, 0.11 * s)))
+    bill.append((rid, jacket, np.array([[x - w * 0.42, hip[1] + 0.05, zs],
+                                        [x + w * 0.42, hip[1] + 0.05, zs],
+                                        [x + w / 2, sh[1], zs], [x - w / 2, sh[1], zs]])))
+    for sx in (-1, 1):
+        bill.append((rid, jacket, _slanted(x + sx * (w / 2 - 0.04), sh[1] - 0.04, x + sx * gx,
+                                           by + 0.02, zs, 0.1 * s, 0.08 * s)))
+    bill.append((rid, head_col if facing > 0 or helmet is not None else skin,
+                 _ellipse(x, head[1], zs, 0.11 * s, 0.13 * s, 12)))
+    if facing < 0 and helmet is not None:   # visor
+        visor = _ellipse(x, head[1], zs - 0.01, 0.08 * s, 0.05 * s, 10)
+        bill.append((IMAGE_ONLY, (40, 35, 30), visor))
+    return far + side + rs + bill + near
 
 
-def _car(rng, x, z, length=None, colour=None, facing=1):
+def _parked_two_wheeler(rng, x, z, kind, facing=1):
+    """Build a bicycle, motorcycle or scooter standing along the kerb (no rider)."""
+    side, far, near, _ = _two_wheeler(rng, x, z, kind, facing)
+    return far + side + near
+
+
+def _bicycle_side(rng, x, z, lid, motor=False, colour=None):
+    """Parts of a parked bicycle or motorcycle seen from the side (plane ``x = const``)."""
+    kind = 'motorcycle' if motor else 'bicycle'
+    return _parked_two_wheeler(rng, x, z, kind, facing=1 if rng.random() < 0.5 else -1)
+
+
+def _visible_side(x0, x1, cam_x):
+    """Return the side plane (``x0`` or ``x1``) of a box seen by a camera at ``cam_x``, or None."""
+    if cam_x is None:
+        return None
+    if cam_x < x0 - 0.05:
+        return x0
+    if cam_x > x1 + 0.05:
+        return x1
+    return None
+
+
+def _wheels(lid, side, z_axles, r, rng):
+    """Dark wheels with lighter rims on the side plane ``side`` at the axle positions."""
+    if side is None:
+        return []
+    tyre = _col(rng, (28, 28, 28), 6)
+    rim = _col(rng, (130, 130, 135), 25)
+    out = []
+    for za in z_axles:
+        out.append((lid, tyre, _side_disc(side, r, za, r, 16)))
+        out.append((IMAGE_ONLY, rim, _side_disc(side, r, za, r * 0.55, 12)))
+    return out
+
+
+def _car(rng, x, z, length=None, colour=None, facing=1, cam_x=None):
     """Build a car as two boxes (body, cabin) with windows, wheels and lights."""
     L = length or rng.uniform(3.8, 4.9)
     W = rng.uniform(1.65, 1.9)
@@ -230,33 +381,173 @@ def _car(rng, x, z, length=None, colour=None, facing=1):
              (IMAGE_ONLY, (30, 30, 200) if facing > 0 else (200, 220, 230),
               _quad_z(x1 - 0.3, x1 - 0.08, 0.7, 0.82, z - 0.01)),
              (IMAGE_ONLY, (200, 200, 200), _quad_z(x - 0.25, x + 0.25, 0.45, 0.56, z - 0.01))]
+    extra += _wheels(cid, _visible_side(x0, x1, cam_x), (z + 0.8, z + L - 0.8), 0.31, rng)
     return parts, extra, (x0, x1, L)
 
 
-def _big_vehicle(rng, x, z, kind):
-    """Build a truck, bus or tram as boxes with a window band."""
+#: Bus liveries (BGR body colour): city-bus yellow, red, cream, blue, green, orange.
+_BUS_LIVERIES = ((20, 185, 245), (40, 40, 200), (215, 228, 235), (150, 85, 25), (60, 150, 45),
+                 (25, 120, 240))
+#: Truck cab colours and cargo-box colours.
+_CAB_COLOURS = ((230, 230, 230), (40, 40, 190), (150, 80, 30), (50, 120, 50), (30, 140, 230),
+                (30, 200, 230), (60, 60, 60))
+_CARGO_COLOURS = ((235, 235, 235), (200, 200, 200), (175, 180, 185), (60, 60, 170),
+                  (140, 90, 40), (40, 130, 60))
+
+
+def _bus(rng, x, z, facing, cam_x):
+    """Build a city bus: long low box on wheels, livery, window band, pillars, doors, lights."""
+    L, W, H = rng.uniform(10.5, 12.5), 2.55, rng.uniform(2.95, 3.2)
+    lid = ID['bus']
+    body = _col(rng, _BUS_LIVERIES[int(rng.integers(len(_BUS_LIVERIES)))], 15)
+    skirt = _col(rng, _BUS_LIVERIES[int(rng.integers(len(_BUS_LIVERIES)))], 15)
+    glass = _col(rng, (55, 45, 38), 8)
+    x0, x1 = x - W / 2, x + W / 2
+    y0 = 0.32
+    parts = [('box', lid, body, _box(x0, x1, y0, H, z, z + L))]
+    zfront, zrear = (z + L, z) if facing > 0 else (z, z + L)
+
+    def at(u):   # z of a point u metres behind the front
+        return zfront - facing * u
+
+    extra = [(lid, (25, 25, 25), _quad_z(x0 + 0.1, x1 - 0.1, 0.0, y0, z + 0.8))]
+    side = _visible_side(x0, x1, cam_x)
+    if side is not None:
+        def band(u0, u1, ya, yb, col, lab=IMAGE_ONLY):
+            extra.append((lab, col, np.array([[side, ya, at(u0)], [side, ya, at(u1)],
+                                              [side, yb, at(u1)], [side, yb, at(u0)]])))
+        if rng.random() < 0.7:
+            band(0.0, L, y0, 0.85, skirt)                     # livery skirt
+        band(0.3, L - 0.25, 1.12, H - 0.42, glass)            # window band
+        u = 0.3 + rng.uniform(1.3, 1.7)
+        while u < L - 0.6:                                    # window pillars
+            band(u, u + 0.12, 1.12, H - 0.42, body)
+            u += rng.uniform(1.3, 1.7)
+        band(0.0, 0.25, 0.9, H - 0.05, glass)                 # wrap-around windscreen
+        for ud in (0.35, L * 0.5 - 0.6) + ((L - 2.4,) if L > 11.5 else ()):   # doors
+            band(ud, ud + 1.2, y0 + 0.05, H - 0.42, _col(rng, (30, 30, 30), 5))
+            band(ud + 0.06, ud + 0.57, y0 + 0.2, H - 0.5, glass)
+            band(ud + 0.63, ud + 1.14, y0 + 0.2, H - 0.5, glass)
+        band(0.35, 1.55, H - 0.38, H - 0.12, (30, 30, 30))    # side destination display
+        band(0.5, 1.4, H - 0.32, H - 0.18, (40, 190, 240))
+        extra += _wheels(lid, side, (at(2.7), at(L - 3.2)), 0.5, rng)
+    zn = z - 0.01   # the face seen by the camera
+    if facing > 0:   # rear: small window, engine grille, tail lights, plate
+        extra += [(IMAGE_ONLY, glass, _quad_z(x0 + 0.3, x1 - 0.3, H - 1.25, H - 0.35, zn)),
+                  (IMAGE_ONLY, _col(rng, (45, 45, 45), 8),
+                   _quad_z(x0 + 0.35, x1 - 0.35, 0.55, 1.15, zn))]
+        for k in range(5):
+            yy = 0.62 + k * 0.11
+            extra.append((IMAGE_ONLY, (25, 25, 25), _quad_z(x0 + 0.4, x1 - 0.4, yy, yy + 0.04,
+                                                            zn - 0.005)))
+        for xs in (x0 + 0.05, x1 - 0.2):
+            extra.append((IMAGE_ONLY, (35, 35, 215), _quad_z(xs, xs + 0.15, 0.5, 1.35, zn)))
+        extra.append((IMAGE_ONLY, (225, 225, 225), _quad_z(x - 0.26, x + 0.26, 0.36, 0.48, zn)))
+    else:            # front: big windscreen, destination display, headlights, bumper
+        extra += [(IMAGE_ONLY, glass, _quad_z(x0 + 0.1, x1 - 0.1, 0.95, H - 0.45, zn)),
+                  (IMAGE_ONLY, (25, 25, 25), _quad_z(x0 + 0.15, x1 - 0.15, H - 0.42, H - 0.1,
+                                                     zn)),
+                  (IMAGE_ONLY, (40, 190, 240), _quad_z(x0 + 0.5, x1 - 0.5, H - 0.35, H - 0.18,
+                                                       zn - 0.005)),
+                  (IMAGE_ONLY, _col(rng, (40, 40, 40), 8), _quad_z(x0, x1, y0, 0.55, zn))]
+        for xs in (x0 + 0.1, x1 - 0.4):
+            extra.append((IMAGE_ONLY, (225, 240, 245), _quad_z(xs, xs + 0.3, 0.6, 0.75, zn)))
+    return parts, extra, (x0, x1, L)
+
+
+def _truck(rng, x, z, facing, cam_x):
+    """Build a lorry: cab with windscreen in front, chassis on wheels, cargo box or open bed."""
+    L, W = rng.uniform(6.5, 10.0), rng.uniform(2.35, 2.5)
+    lid = ID['truck']
+    cab_l, cab_h = rng.uniform(2.0, 2.5), rng.uniform(2.8, 3.2)
+    cab = _col(rng, _CAB_COLOURS[int(rng.integers(len(_CAB_COLOURS)))], 20)
+    cargo = _col(rng, _CARGO_COLOURS[int(rng.integers(len(_CARGO_COLOURS)))], 15)
+    boxed = rng.random() < 0.7
+    H = rng.uniform(3.3, 3.9) if boxed else rng.uniform(1.9, 2.6)
+    glass = _col(rng, (60, 50, 42), 8)
+    dark = _col(rng, (38, 38, 40), 6)
+    x0, x1 = x - W / 2, x + W / 2
+    floor = rng.uniform(1.0, 1.2)
+    zfront = z + L if facing > 0 else z
+
+    def at(u):
+        return zfront - facing * u
+
+    za_cab, zb_cab = sorted((at(0.0), at(cab_l)))
+    za_box, zb_box = sorted((at(cab_l + 0.25), at(L)))
+    cab_box = ('box', lid, cab, _box(x0 + 0.02, x1 - 0.02, 0.55, cab_h, za_cab, zb_cab))
+    if boxed:
+        cargo_box = ('box', lid, cargo, _box(x0, x1, floor, H, za_box, zb_box))
+    else:   # open bed with low sides; a load in it
+        cargo_box = ('box', lid, cargo, _box(x0, x1, floor, floor + 0.5, za_box, zb_box))
+    chassis = ('box', lid, dark, _box(x0 + 0.35, x1 - 0.35, 0.45, floor, z + 0.2, z + L - 0.2))
+    cargo_parts = [cargo_box]
+    if not boxed:
+        load = _col(rng, rng.choice([(60, 110, 150), (120, 120, 120), (40, 80, 120)]), 25)
+        cargo_parts.append(('box', lid, load, _box(x0 + 0.15, x1 - 0.15, floor + 0.5, H,
+                                                   za_box + 0.4, zb_box - 0.4)))
+    # painter's order: the far end first
+    parts = [chassis] + ([cab_box] + cargo_parts if facing > 0 else cargo_parts + [cab_box])
+    extra = []
+    side = _visible_side(x0, x1, cam_x)
+    if side is not None:
+        def band(u0, u1, ya, yb, col, lab=IMAGE_ONLY):
+            extra.append((lab, col, np.array([[side, ya, at(u0)], [side, ya, at(u1)],
+                                              [side, yb, at(u1)], [side, yb, at(u0)]])))
+        band(0.35, cab_l - 0.3, cab_h * 0.6, cab_h - 0.25, glass)        # cab door window
+        band(0.3, cab_l - 0.25, 0.55, cab_h * 0.57, _col(rng, cab, 25))  # door panel
+        if boxed and rng.random() < 0.5:                                  # logo panel
+            band(cab_l + 1.0, L - 1.0, floor + 0.6, H - 0.6,
+                 _col(rng, rng.uniform(20, 230, 3), 20))
+        band(cab_l + 0.25, L, floor - 0.02, floor + 0.1, dark)           # rub rail
+        axles = [at(1.2)] + ([at(L - 1.8), at(L - 3.1)] if L > 8.5 else [at(L - 1.6)])
+        extra += _wheels(lid, side, axles, 0.5, rng)
+    zn = z - 0.01
+    if facing > 0:   # rear of the cargo: doors with a seam and lock bars, bumper, lights
+        if boxed:
+            extra += [(IMAGE_ONLY, dark, _quad_z(x - 0.02, x + 0.02, floor + 0.05, H - 0.05, zn))]
+            for xs in (x0 + 0.45, x - 0.35, x + 0.3, x1 - 0.5):
+                extra.append((IMAGE_ONLY, _col(rng, (140, 140, 140), 15),
+                              _quad_z(xs, xs + 0.05, floor + 0.1, H - 0.1, zn - 0.005)))
+        extra += [(lid, dark, _quad_z(x0 + 0.1, x1 - 0.1, 0.45, 0.62, z + 0.3)),
+                  (lid, (25, 25, 25), _quad_z(x0 + 0.05, x0 + 0.6, 0.0, 1.0, z + 1.2)),
+                  (lid, (25, 25, 25), _quad_z(x1 - 0.6, x1 - 0.05, 0.0, 1.0, z + 1.2))]
+        for xs in (x0 + 0.12, x1 - 0.42):
+            extra.append((IMAGE_ONLY, (35, 35, 215), _quad_z(xs, xs + 0.3, 0.48, 0.6, z + 0.29)))
+        plate = _quad_z(x - 0.25, x + 0.25, 0.47, 0.6, z + 0.29)
+        extra.append((IMAGE_ONLY, (40, 200, 230), plate))
+    else:            # front of the cab: windscreen, grille, headlights, bumper
+        extra += [(IMAGE_ONLY, glass, _quad_z(x0 + 0.15, x1 - 0.15, cab_h * 0.55, cab_h - 0.2,
+                                              zn)),
+                  (IMAGE_ONLY, dark, _quad_z(x - 0.6, x + 0.6, 0.75, cab_h * 0.5, zn)),
+                  (IMAGE_ONLY, _col(rng, (50, 50, 50), 8), _quad_z(x0, x1, 0.4, 0.7, zn))]
+        for xs in (x0 + 0.1, x1 - 0.45):
+            extra.append((IMAGE_ONLY, (225, 240, 245), _quad_z(xs, xs + 0.35, 0.75, 0.9, zn)))
+        extra += [(lid, (25, 25, 25), _quad_z(x0 + 0.05, x0 + 0.5, 0.0, 0.9, z + 1.2)),
+                  (lid, (25, 25, 25), _quad_z(x1 - 0.5, x1 - 0.05, 0.0, 0.9, z + 1.2))]
+    return parts, extra, (x0, x1, L)
+
+
+def _big_vehicle(rng, x, z, kind, facing=1, cam_x=None):
+    """Build a truck, bus or tram (``kind`` truck / bus / train)."""
     if kind == 'truck':
-        L, W, H = rng.uniform(6, 10), 2.4, rng.uniform(2.8, 3.6)
-        colour = _col(rng, rng.choice([(220, 220, 220), (40, 60, 160), (60, 120, 60)]), 30)
-    elif kind == 'bus':
-        L, W, H = rng.uniform(11, 13), 2.5, 3.1
-        colour = _col(rng, rng.choice([(40, 200, 230), (200, 200, 200), (50, 50, 180)]), 20)
-    else:
-        L, W, H = rng.uniform(25, 32), 2.5, 3.4
-        colour = _col(rng, rng.choice([(60, 60, 200), (220, 220, 220), (40, 170, 220)]), 20)
+        return _truck(rng, x, z, facing, cam_x)
+    if kind == 'bus':
+        return _bus(rng, x, z, facing, cam_x)
+    L, W, H = rng.uniform(25, 32), 2.5, 3.4
+    colour = _col(rng, rng.choice([(60, 60, 200), (220, 220, 220), (40, 170, 220)]), 20)
     lid = ID[kind]
     x0, x1 = x - W / 2, x + W / 2
     parts = [('box', lid, colour, _box(x0, x1, 0.3, H, z, z + L))]
     glass = _col(rng, (70, 60, 50), 10)
     extra = [(IMAGE_ONLY, glass, _quad_z(x0 + 0.15, x1 - 0.15, H * 0.55, H * 0.9, z - 0.01)),
              (lid, (25, 25, 25), _quad_z(x0 + 0.1, x1 - 0.1, 0.0, 0.3, z + 0.8))]
-    if kind != 'truck':
-        side = x0 if x > 0 else x1
-        for k in range(int(L / 2.2)):
-            zz = z + 0.6 + k * 2.2
-            pane = np.array([[side, H * 0.5, zz], [side, H * 0.5, zz + 1.7],
-                             [side, H * 0.88, zz + 1.7], [side, H * 0.88, zz]])
-            extra.append((IMAGE_ONLY, glass, pane))
+    side = x0 if x > 0 else x1
+    for k in range(int(L / 2.2)):
+        zz = z + 0.6 + k * 2.2
+        pane = np.array([[side, H * 0.5, zz], [side, H * 0.5, zz + 1.7],
+                         [side, H * 0.88, zz + 1.7], [side, H * 0.88, zz]])
+        extra.append((IMAGE_ONLY, glass, pane))
     return parts, extra, (x0, x1, L)
 
 
@@ -607,12 +898,20 @@ class Scene:
             if self.parking[s]:
                 z = z0 + r.uniform(0, 10)
                 while z < z1:
-                    if not self._gap(z, self.crossings, 6) and r.random() < 0.7:
+                    if self._gap(z, self.crossings, 6):
+                        pass
+                    elif r.random() < 0.7:
                         x = s * (R - 1.1)
                         if r.random() < 0.02:
                             self._vehicle(r, x, z, r.choice(['truck', 'bus']))
                         else:
                             self._vehicle(r, x, z, 'car')
+                    elif r.random() < 0.25:   # motorcycles / scooters in a free slot
+                        for k in range(int(r.integers(1, 4))):
+                            x = s * (R - 1.0 - r.uniform(0, 0.5))
+                            zz = z + 0.8 + k * r.uniform(1.9, 2.4)
+                            kind = 'scooter' if r.random() < 0.4 else 'motorcycle'
+                            self.items.append(Item(_parked_two_wheeler(r, x, zz, kind, s), x, zz))
                     z += r.uniform(5.2, 7.0)
         # moving traffic: same direction (x > 0) and oncoming (x < 0)
         n = r.poisson((z1 - z0) / 25)
@@ -636,6 +935,7 @@ class Scene:
             lam = 1 + 4 * self._in_crowd(z)
             for k in range(int(lam)):
                 motor = r.random() < 0.3
+                kind = ('scooter' if r.random() < 0.35 else 'motorcycle') if motor else 'bicycle'
                 same = r.random() < 0.7
                 x = (R - 0.9 - r.uniform(0, 0.6)) * (1 if same else -1)
                 if motor:
@@ -643,14 +943,16 @@ class Scene:
                 v = r.uniform(3, 7) if not motor else r.uniform(5, 12)
                 v = (v - (self.cam_z[-1] - self.cam_z[0]) / max(1, self.n_frames) * self.fps * 0.0)
                 zz = z + k * r.uniform(2, 6)
-                self.items.append(Item(_rider(r, x, zz, motor), x, zz,
+                self.items.append(Item(_rider(r, x, zz, kind, 1 if same else -1), x, zz,
                                        vel=(0.0, v if same else -v)))
 
     def _vehicle(self, r, x, z, kind, vz=0.0):
+        # moving: the front points where it drives; parked: along that side's traffic
+        facing = 1 if vz > 0 or (vz == 0 and x >= 0) else -1
         if kind == 'car':
-            boxes, extra, _ = _car(r, x, z, facing=1 if vz >= 0 else -1)
+            boxes, extra, _ = _car(r, x, z, facing=facing, cam_x=self.cam_x)
         else:
-            boxes, extra, _ = _big_vehicle(r, x, z, kind)
+            boxes, extra, _ = _big_vehicle(r, x, z, kind, facing=facing, cam_x=self.cam_x)
         parts = boxes + extra
         # A shadow under the vehicle is image only and drawn with the vehicle.
         w = 0.85 if kind == 'car' else 1.2
