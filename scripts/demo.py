@@ -49,12 +49,12 @@ from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
 from rclpy.qos import (DurabilityPolicy, qos_profile_sensor_data, QoSProfile,
                        ReliabilityPolicy)
-from runespoor import image_conv
 from runespoor.cloud_pipeline import caption
 from runespoor.labels import colorize
 from runespoor_bringup import demo_media
 from runespoor_bringup.graph import Graph
 from runespoor_cloud.testing import child_env, free_domain_id, Probe
+from runespoor_edge import image_conv
 from runespoor_msgs.msg import (Detection2DArray, EncodedFrame, RatePolicy, SemanticMap,
                                 TailFrameFlag)
 from sensor_msgs.msg import Image

@@ -5,7 +5,7 @@ The one image <-> tensor convention of the project, in one module.
 OpenCV images are BGR ``uint8`` ``H x W x 3`` arrays; tensors are float32 RGB in [0, 1],
 ``3 x H x W`` (one image, datasets) or ``1 x 3 x H x W`` (a batch of one, models).  Label
 maps are ``uint8`` train ids (255 = ignore) as arrays and ``int64`` as tensors.  Conversions
-from ROS messages live in :mod:`runespoor.image_conv`.
+from ROS messages live in :mod:`runespoor_edge.image_conv`.
 """
 
 import numpy as np

@@ -26,7 +26,6 @@ import rclpy
 import rclpy.executors
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
-from runespoor import image_conv
 from runespoor.cac.detector import FittedDetector
 from runespoor.cloud_pipeline import (CloudPipeline, EncodedInput, FrameError, FrameQueue,
                                       make_reconstructor, ModelError, PipelineConfig,
@@ -37,6 +36,7 @@ from runespoor.map_output import MAP_OUTPUTS
 from runespoor.tasks import get_task, TaskError
 from runespoor.tasks.segmentation.analytics import TEST_SEGMENTERS
 from runespoor_cloud.outputs import make_output
+from runespoor_edge import image_conv
 from runespoor_edge.node_main import ThrottledWarnings
 from runespoor_edge.ros_common import (describe, DIAG_QOS, FEEDBACK_QOS, POLICY_QOS, RESULT_QOS,
                                        stamp_to_s, UPLINK_QOS)

@@ -15,9 +15,9 @@ import array
 import time
 
 from rclpy.qos import qos_profile_sensor_data
-from runespoor import image_conv
 from runespoor.map_output import encode_map
 from runespoor.tasks.detection.analytics import category_name, draw_detections
+from runespoor_edge import image_conv
 from runespoor_edge.ros_common import RESULT_QOS
 from runespoor_msgs.msg import Detection2D, Detection2DArray, SemanticMap
 from sensor_msgs.msg import Image

@@ -23,10 +23,11 @@ from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
-from runespoor import codec, image_conv
+from runespoor import codec
 from runespoor.edge_control import (EdgeController, Knobs, MODE_TAIL, PolicyError, PolicyUpdate,
                                     ProfileError, ProfileTable)
 from runespoor.safe_files import MAX_CONFIG_BYTES, read_text_file, UnsafeFileError
+from runespoor_edge import image_conv
 from runespoor_edge.node_main import ThrottledWarnings
 from runespoor_edge.ros_common import (describe, DIAG_QOS, FEEDBACK_QOS, float_range, int_range,
                                        POLICY_QOS, stamp_to_s, UPLINK_QOS)

@@ -42,7 +42,7 @@ try:  # the matched event (Iron and newer); Humble has neither the class nor the
 except ImportError:  # pragma: no cover - Humble
     PublisherEventCallbacks = None
 from rclpy.qos import HistoryPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
-from runespoor import image_conv
+from runespoor_edge import image_conv
 from sensor_msgs.msg import Image
 
 #: Train ids used by the palette pattern.

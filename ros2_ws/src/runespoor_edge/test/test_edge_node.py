@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import rclpy
 from rclpy.parameter import Parameter
-from runespoor import image_conv
+from runespoor_edge import image_conv
 from runespoor_edge.edge_node import EdgeNode, PARAMETERS
 from runespoor_edge.source_node import palette_frame, palette_train_ids
 from runespoor_msgs.msg import RatePolicy

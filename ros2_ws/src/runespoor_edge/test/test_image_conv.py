@@ -1,14 +1,22 @@
 # Copyright 2026 Runespoor maintainers. Licensed under the Apache License, Version 2.0.
-"""sensor_msgs/Image encoding rules: step padding, endianness, channel orders, bad messages."""
+"""
+sensor_msgs/Image encoding rules: step padding, endianness, channel orders, bad messages.
 
+And hostile input (fixed seeds, so a failure reproduces): whatever arrives, the converters
+return an image or raise :class:`ImageConversionError` - never another exception, and never a
+decode of a frame whose header the size limit already refuses.
+"""
+
+import random
 from types import SimpleNamespace
 
 import cv2
 import numpy as np
 import pytest
-
-from runespoor import image_conv
-from runespoor.image_conv import ImageConversionError
+from runespoor import codec
+from runespoor.testing import mutate_jpeg, set_jpeg_size
+from runespoor_edge import image_conv
+from runespoor_edge.image_conv import ImageConversionError
 
 
 def make_msg(array, encoding, step=None, bigendian=False):
@@ -151,3 +159,40 @@ def test_real_sensor_msgs_image_if_available():
 
 def test_backend_name():
     assert image_conv.backend() in ('cv_bridge', 'numpy')
+
+
+def test_huge_compressed_header_is_refused_before_decoding():
+    """A 600-byte JPEG that claims 65000 x 65000 (4.2 G pixels) is refused from its header."""
+    huge = set_jpeg_size(codec.encode_frame(rgb_pattern(8, 8), 1, 50).data, 65000, 65000)
+    assert len(huge) < 1000
+    with pytest.raises(ImageConversionError, match='refused before decoding'):
+        image_conv.compressed_to_bgr8(SimpleNamespace(format='jpeg', data=huge))
+    with pytest.raises(ImageConversionError, match='refused before decoding'):
+        image_conv.compressed_to_bgr8(SimpleNamespace(
+            format='jpeg', data=set_jpeg_size(huge, 5000, 5000)), max_pixels=1000 * 1000)
+
+
+@pytest.mark.parametrize('seed', [99, 100])
+def test_fuzz_image_converters_raise_only_their_error(seed):
+    rng = random.Random(seed)
+    w, h = 64, 32
+    good = codec.encode_frame(rgb_pattern(h, w), 1, 80).data
+    encodings = list(image_conv.ENCODINGS) + ['yuv422', '', 'bgr8\x00', '32FC1']
+    for _ in range(300):
+        msg = SimpleNamespace(
+            height=rng.choice([0, 1, 2, h, 2 ** 31 - 1, -1]),
+            width=rng.choice([0, 1, 3, w, 2 ** 31 - 1, -5]),
+            step=rng.choice([0, 1, w * 3, w * 6, 2 ** 32 - 1]),
+            encoding=rng.choice(encodings), is_bigendian=rng.choice([0, 1, 7]),
+            data=bytes(rng.randrange(256) for _ in range(rng.choice([0, 5, w * h * 3]))))
+        try:
+            out = image_conv.imgmsg_to_bgr8(msg, use_cv_bridge=False)
+            assert out.dtype == np.uint8 and out.ndim == 3
+        except ImageConversionError:
+            pass
+        comp = SimpleNamespace(format=rng.choice(['jpeg', 'png', '']),
+                               data=mutate_jpeg(rng, good))
+        try:
+            image_conv.compressed_to_bgr8(comp)
+        except ImageConversionError:
+            pass

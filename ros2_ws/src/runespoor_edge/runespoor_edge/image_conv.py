@@ -12,7 +12,9 @@ and ``mono16`` / ``16UC1``.  Everything else raises :class:`ImageConversionError
 encoding.
 
 Messages are duck-typed: any object with the fields of ``sensor_msgs/Image`` works, so this
-module imports neither rclpy nor sensor_msgs.  When the real ROS 2 ``cv_bridge`` is importable
+module imports neither rclpy nor sensor_msgs (only :func:`numpy_to_imgmsg` does, on first use);
+it lives with the nodes (the edge's, the source's, the cloud's publishers), not in the
+ROS-free ``runespoor`` package.  When the real ROS 2 ``cv_bridge`` is importable
 (a robot with ROS installed), :func:`imgmsg_to_bgr8` uses it (``backend() == 'cv_bridge'``);
 otherwise the NumPy code below (``backend() == 'numpy'``).
 """
@@ -21,6 +23,7 @@ import sys
 
 import cv2
 import numpy as np
+from runespoor import codec
 
 #: encoding -> (channels, NumPy dtype of one channel)
 ENCODINGS = {
@@ -210,7 +213,6 @@ def compressed_to_bgr8(msg, max_pixels=None, messages=None):
     decoder's warnings about damaged data are appended to the list ``messages`` when given.
     Raises :class:`ImageConversionError` on empty, oversized or undecodable data.
     """
-    from . import codec
     buf = memoryview(msg.data).cast('B') if not isinstance(msg.data, (bytes, bytearray)) \
         else msg.data
     if len(buf) == 0:
