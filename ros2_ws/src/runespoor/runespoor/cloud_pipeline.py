@@ -582,19 +582,37 @@ class CloudPipeline:
             raise
 
     def _process(self, frame):
+        return self.finish(self.infer(self.start(frame)))
+
+    # The three stages of :meth:`process`, for a worker that overlaps frames (decode the next
+    # frame while the models run on this one, publish the previous one meanwhile:
+    # :class:`runespoor.stages.StagePipeline`).  ``start`` and ``infer`` may run on other
+    # threads than ``finish``; ``finish`` must see the frames in order (the tail state).
+    def start(self, frame):
+        """Stage 1: decode an admitted frame; return the work item (FrameError not counted)."""
         t0 = time.perf_counter()
         lr, notes = self.decode(frame)
-        t1 = time.perf_counter()
+        return {'frame': frame, 'lr': lr, 'notes': notes, 'times': [t0, time.perf_counter()]}
+
+    def infer(self, item):
+        """Stage 2: reconstruct and analyse the decoded frame of ``item`` (the models)."""
+        frame = item['frame']
         size = (frame.source_height, frame.source_width)
-        hr, tensor = self.reconstructor.reconstruct(lr, frame.scale, size)
-        t2 = time.perf_counter()
+        hr, tensor = self.reconstructor.reconstruct(item['lr'], frame.scale, size)
+        item['times'].append(time.perf_counter())
         if self.config.tail_detector == 'fitted':
             output, feats = self.analytics.analyse_with_features(
                 hr, tensor, self.config.small_region_fraction)
         else:
             output, feats = self.analytics(hr, tensor), None
-        t3 = time.perf_counter()
-        return self.conclude(frame, hr, output, feats, notes, (t0, t1, t2, t3))
+        item['times'].append(time.perf_counter())
+        item.update(hr=hr, output=output, feats=feats, lr=None)
+        return item
+
+    def finish(self, item):
+        """Stage 3: the tail decision of an analysed ``item``; return its :class:`FrameResult`."""
+        return self.conclude(item['frame'], item['hr'], item['output'], item['feats'],
+                             item['notes'], tuple(item['times']))
 
     def decode(self, frame):
         """

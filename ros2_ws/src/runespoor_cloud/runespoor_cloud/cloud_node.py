@@ -33,6 +33,7 @@ from runespoor.cloud_pipeline import (CloudPipeline, EncodedInput, FrameError, F
 from runespoor.device import resolve_device
 from runespoor.edge_control import Knobs, WindowedRate
 from runespoor.map_output import MAP_OUTPUTS
+from runespoor.stages import StagePipeline
 from runespoor.tasks import get_task, TaskError
 from runespoor.tasks.segmentation.analytics import TEST_SEGMENTERS
 from runespoor_cloud.outputs import make_output
@@ -141,6 +142,11 @@ PARAMETERS = {
     'graphs': ('auto', describe('auto (cudagraph on CUDA, off on CPU) | off | cudagraph | '
                                 'compile: captured / compiled at warm-up for the warm-up size, '
                                 'replayed per frame (other sizes run eager)', read_only=True)),
+    'pipelining': ('auto', describe('overlap consecutive frames (runespoor.stages): decode the '
+                                    'next and publish the previous while the models run, one '
+                                    'thread per stage, bounded hand-overs, order kept: auto '
+                                    '(on with CUDA) | on | off', read_only=True,
+                                    additional_constraints='auto | on | off')),
     'warm_up_width': (128, describe('width of the warm-up frame: the source width the robots '
                                     'stream, so CUDA graphs are captured for it [px]',
                                     read_only=True, lo=8, hi=8192, kind=int)),
@@ -300,6 +306,7 @@ class CloudNode(Node):
         self._init_state(p, FrameQueue(p['queue_size']))
         self._make_endpoints(p)
         self._stop = threading.Event()
+        self._stages = self._make_stages(p['pipelining'], device)
         self._worker = threading.Thread(target=self._work, name='cloud-worker', daemon=True)
         self._worker.start()
         rule = ('the fitted tail model' if tail_model is not None else
@@ -444,10 +451,43 @@ class CloudNode(Node):
         self._warnings.warn(key, text)
 
     # -- worker ----------------------------------------------------------------------------
+    def _make_stages(self, mode, device):
+        """Return the :class:`StagePipeline` of ``pipelining`` (None: one frame at a time)."""
+        mode = str(mode).lower()
+        if mode not in ('auto', 'on', 'off'):
+            raise ValueError(f'parameter pipelining={mode!r}: auto | on | off')
+        if mode == 'off' or (mode == 'auto' and not str(device).startswith('cuda')):
+            self.get_logger().info('pipelining: off (one frame at a time)')
+            return None
+        pipe = self.pipeline
+        self.get_logger().info('pipelining: on (decode | reconstruct + analyse | publish)')
+        return StagePipeline([pipe.start, pipe.infer, self._finish_and_deliver], depth=1,
+                             on_error=self._stage_error, name='cloud-stage')
+
+    def _finish_and_deliver(self, item):
+        self._deliver(item['frame'], self.pipeline.finish(item))
+
+    def _stage_error(self, item, exc, stage):
+        """Count and log a stage that failed on ``item``, as the serial worker does."""
+        if isinstance(exc, FrameError):
+            self.pipeline.count_error(exc.kind)
+            self._bad_frame(exc)
+            return
+        if self._stop.is_set():
+            return
+        self.pipeline.count_error('internal')
+        self._last_error = f'internal: {exc!r}'
+        self.get_logger().error(f'frame {item["frame"].sequence} failed in stage {stage}: '
+                                f'{exc!r}', throttle_duration_sec=1.0)
+
     def _work(self):
         while not self._stop.is_set():
             frame = self.queue.get(timeout=0.2)
             if frame is None:
+                continue
+            if self._stages is not None:
+                while not self._stop.is_set() and not self._stages.put(frame, timeout=0.2):
+                    pass
                 continue
             try:
                 result = self.pipeline.process(frame)
@@ -619,6 +659,8 @@ class CloudNode(Node):
         self._stop.set()
         self.queue.close()
         self._worker.join(5.0)
+        if getattr(self, '_stages', None) is not None:
+            self._stages.close(5.0)
         return super().destroy_node()
 
 

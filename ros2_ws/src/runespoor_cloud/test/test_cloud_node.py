@@ -162,3 +162,36 @@ def test_fitted_tail_detector_refuses_bad_or_missing_files(ctx, tmp_path, conten
     with pytest.raises(ModelError, match='tail_model_file'):
         CloudNode(context=ctx, parameter_overrides=overrides(
             tail_detector='fitted', tail_model_file='', **SEG))
+
+
+def test_pipelined_worker_analyses_every_frame_in_order(ctx):
+    """With pipelining on (CPU) decode, models and publish overlap; every frame comes out."""
+    import time
+
+    from runespoor import codec
+    from runespoor.cloud_pipeline import EncodedInput
+    from std_msgs.msg import Header
+    node = CloudNode(context=ctx, parameter_overrides=[
+        Parameter('seg_arch', value='palette'), Parameter('device', value='cpu'),
+        Parameter('pipelining', value='on'), Parameter('queue_size', value=50)])
+    seen = []
+    published = node._publish
+    node._publish = lambda frame, res: (seen.append(res.sequence), published(frame, res))
+    try:
+        assert node._stages is not None
+        rng = np.random.default_rng(1)
+        for seq in range(12):
+            img = rng.integers(0, 255, (32, 64, 3), dtype=np.uint8)
+            enc = codec.encode_frame(img, 2, 80)
+            frame = EncodedInput(seq, enc.data, 2, 80, 64, 32, capture_s=1.0, receive_s=1.0)
+            node.pipeline.admit(frame)
+            frame.ros_header, frame.stamp_ok = Header(), False
+            node.queue.put(frame)
+        deadline = time.monotonic() + 120.0  # generous: a loaded CI machine
+        while node.counters['frames_analysed'] < 12 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert node.counters['frames_analysed'] == 12
+        assert seen == list(range(12))
+        assert sum(node.pipeline.errors.values()) == 0
+    finally:
+        node.destroy_node()
