@@ -18,11 +18,13 @@ setup(
     zip_safe=True,
     maintainer='Runespoor maintainers',
     maintainer_email='runespoor@example.org',
-    description='Runespoor bringup: system/cloud/bag launch files, RViz config, run_graph.',
+    description='Runespoor bringup: system/cloud/bag launch files, RViz config, run_graph, '
+                'the CAC experiment.',
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
             'run_graph = runespoor_bringup.graph:main',
+            'experiment_cac = runespoor_bringup.experiment_cac:main',
             'experiment_monitor = runespoor_bringup.experiment_monitor:main',
         ],
     },

@@ -49,7 +49,7 @@ def _det_checkpoint(path, num_classes=10):
 
 
 def _load_segmenter(path):
-    from runespoor.cac.experiment_cli import load_segmenter
+    from runespoor.cac.experiment_plan import load_segmenter
     return load_segmenter(path)
 
 

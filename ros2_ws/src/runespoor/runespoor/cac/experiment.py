@@ -2,10 +2,11 @@
 """
 The CAC experiment of paper §5.3 (Fig. 15), the parts without ROS.
 
-``runespoor experiment cac`` (:mod:`runespoor.cac.experiment_cli`) streams one long clip
-through source -> edge -> cloud (separate processes over DDS, the uplink shaped by a bandwidth
-schedule) once per mode, and a monitor process records what crossed the link.  This module
-holds what needs no ROS:
+``runespoor experiment cac`` (:mod:`runespoor.cac.experiment_cli`; the graph:
+``runespoor_bringup.experiment_cac``) streams one long clip through source -> edge -> cloud
+(separate processes over DDS, the uplink shaped by a bandwidth schedule) once per mode, and a
+monitor process records what crossed the link.  :mod:`.experiment_plan` plans a run and writes
+its report; this module holds the rest of what needs no ROS:
 
 - the schedule: :func:`parse_schedule` (``"0:10,5:5,12:2,19:10"``, clip seconds : nominal
   Mbit/s) and :func:`scale_schedule` (the paper's rates are relative steps; we scale them to
