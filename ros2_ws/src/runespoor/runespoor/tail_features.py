@@ -1,6 +1,6 @@
 # Copyright 2026 Runespoor maintainers. Licensed under the Apache License, Version 2.0.
 """
-Per-frame summary features of a segmentation forward pass, for the fitted tail detector.
+Per-frame summary features of an analytics forward pass, for the fitted tail detector.
 
 The paper's CAC flags a tail frame from one number, the small-region ratio of the predicted
 map.  The cloud has more than the map at no extra DNN cost: the logits of the same forward
@@ -26,6 +26,10 @@ Everything is a float in a fixed order (:func:`seg_feature_names`), so a fitted 
 (0, 0.1 %) and [0.1 %, 1 %), / C: a per-frame mIoU is dominated by classes of few pixels, each
 counting as much as the road) and ``log_class_share_<k>`` (``log10(share + 1e-4)``: lets a
 linear model see "present but small").
+
+Detection (:func:`det_features`, :func:`det_feature_names`) reduces the detector's boxes,
+scores and labels of the same forward pass: the small-box share, box counts by size and by
+class (kept and all returned), and score statistics.
 """
 
 from collections import namedtuple
@@ -158,3 +162,98 @@ def with_derived(features, names):
     logs = np.log10(share + 1e-4)
     out = np.concatenate([x, tiny[..., None], small[..., None], logs], axis=-1)
     return out, names + derived_names(names)
+
+
+# --------------------------------------------------------------------------- detection
+
+#: Scalar detection features, in order (:func:`det_feature_names`).
+DET_SCALAR_FEATURES = ('small_box_share', 'box_count', 'small_count', 'medium_count',
+                       'large_count', 'candidate_count', 'low_score_count', 'kept_share',
+                       'mean_score', 'mean_candidate_score', 'uncertain_share', 'top_score',
+                       'expected_count', 'mean_log_area', 'det_class_count')
+#: A kept box below this score is "uncertain" (``uncertain_share``).
+UNCERTAIN_SCORE = 0.5
+#: Boxes up to this many times the small-box limit are "medium" (``medium_count``).
+MEDIUM_FACTOR = 10.0
+#: Default small-box limit [share of the frame] (``PipelineConfig.small_box_fraction``).
+DEFAULT_SMALL_BOX_FRACTION = 0.0005
+
+
+def det_feature_names(num_classes=10):
+    """
+    Return the detection feature names in vector order (class ids ``1 .. num_classes``).
+
+    ``kept_count_<k>`` / ``cand_count_<k>``: ``log1p`` of the boxes of class ``k`` scored at
+    least the score threshold / returned by the detector at all (its own low floor).
+    """
+    k = range(1, int(num_classes) + 1)
+    return DET_SCALAR_FEATURES + tuple(f'kept_count_{c}' for c in k) + \
+        tuple(f'cand_count_{c}' for c in k)
+
+
+def det_features(boxes_xyxy, scores, labels, frame_w, frame_h, score_threshold=0.3,
+                 small_box_fraction=DEFAULT_SMALL_BOX_FRACTION, num_classes=10):
+    """
+    Return the detection feature vector (:func:`det_feature_names` order) of one frame.
+
+    ``boxes_xyxy`` / ``scores`` / ``labels`` are *all* the detections the detector returned
+    (after its NMS, down to its own score floor): the same forward pass the cloud publishes
+    from, whose boxes at or above ``score_threshold`` are the kept ones.
+
+    ==========================  =======================================================
+    ``small_box_share``         share of kept boxes below ``small_box_fraction`` of the
+                                frame (the paper-style signal, :mod:`runespoor.detection_tail`)
+    ``box_count``               ``log1p`` of the kept boxes
+    ``small/medium/large_count``  ``log1p`` of the kept boxes by area: below the small-box
+                                limit, up to 10 x it, above
+    ``candidate_count``         ``log1p`` of all returned boxes
+    ``low_score_count``         ``log1p`` of the returned boxes below ``score_threshold``
+    ``kept_share``              kept / returned boxes (0 when none)
+    ``mean_score``              mean score of the kept boxes (0 when none)
+    ``mean_candidate_score``    mean score of all returned boxes (0 when none)
+    ``uncertain_share``         share of kept boxes scored below 0.5
+    ``top_score``               highest score (0 when none)
+    ``expected_count``          ``log1p`` of the sum of all scores
+    ``mean_log_area``           score-weighted mean ``log10`` of the box area / frame area
+                                (``log10(small_box_fraction)`` when no box)
+    ``det_class_count``         classes with a kept box, / ``num_classes``
+    ==========================  =======================================================
+    """
+    b = np.asarray(boxes_xyxy, dtype=np.float64).reshape(-1, 4)
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    lab = np.asarray(labels, dtype=np.int64).reshape(-1)
+    if not len(b) == len(s) == len(lab):
+        raise ValueError(f'{len(b)} boxes, {len(s)} scores, {len(lab)} labels')
+    c = int(num_classes)
+    valid = (lab >= 1) & (lab <= c)
+    b, s, lab = b[valid], s[valid], lab[valid]
+    frame = max(float(frame_w) * float(frame_h), 1.0)
+    area = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
+    keep = s >= float(score_threshold)
+    limit = float(small_box_fraction) * frame
+    ka, ks = area[keep], s[keep]
+    n_keep, n_all = int(keep.sum()), int(len(s))
+    small = int((ka < limit).sum())
+    medium = int(((ka >= limit) & (ka < MEDIUM_FACTOR * limit)).sum())
+    large = n_keep - small - medium
+    if n_all and s.sum() > 0:
+        log_area = float((s * np.log10(np.maximum(area, 1.0) / frame)).sum() / s.sum())
+    else:
+        log_area = math.log10(max(float(small_box_fraction), 1e-12))
+    kept_cls = np.bincount(lab[keep], minlength=c + 1)[1:c + 1]
+    cand_cls = np.bincount(lab, minlength=c + 1)[1:c + 1]
+    feats = {
+        'small_box_share': small / n_keep if n_keep else 0.0,
+        'box_count': math.log1p(n_keep), 'small_count': math.log1p(small),
+        'medium_count': math.log1p(medium), 'large_count': math.log1p(large),
+        'candidate_count': math.log1p(n_all), 'low_score_count': math.log1p(n_all - n_keep),
+        'kept_share': n_keep / n_all if n_all else 0.0,
+        'mean_score': float(ks.mean()) if n_keep else 0.0,
+        'mean_candidate_score': float(s.mean()) if n_all else 0.0,
+        'uncertain_share': float((ks < UNCERTAIN_SCORE).mean()) if n_keep else 0.0,
+        'top_score': float(s.max()) if n_all else 0.0,
+        'expected_count': math.log1p(float(s.sum())), 'mean_log_area': log_area,
+        'det_class_count': float((kept_cls > 0).sum()) / c}
+    vec = [feats[k] for k in DET_SCALAR_FEATURES]
+    vec += [math.log1p(float(v)) for v in kept_cls] + [math.log1p(float(v)) for v in cand_cls]
+    return np.array(vec, dtype=np.float64)

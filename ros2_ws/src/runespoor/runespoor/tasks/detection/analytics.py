@@ -3,7 +3,9 @@
 Detection analytics in the cloud: a frozen detector -> boxes, and their tail signal.
 
 The boxes are :class:`Detections` above a score threshold; the signal the share of small
-boxes (:mod:`runespoor.detection_tail`).
+boxes (:mod:`runespoor.detection_tail`); :meth:`DetectorAnalytics.analyse_with_features`
+adds the summary features of the same forward pass for the fitted tail detector
+(:func:`runespoor.tail_features.det_features`).
 
 :class:`DetectorAnalytics` is the :class:`runespoor.tasks.Analytics` of the ``detection``
 task; :func:`draw_detections` draws the boxes for RViz and the demo.
@@ -94,19 +96,61 @@ class DetectorAnalytics:
                                            build_det, expected, 'detection weights file')
         return model
 
-    def __call__(self, image_bgr, tensor=None):
-        """Detect objects in ``image_bgr``; ``tensor`` (1x3xHxW RGB [0,1]) avoids a conversion."""
+    #: :meth:`analyse_with_features` takes the pipeline's config (the small-box limit), not
+    #: the segmenter's small-region fraction.
+    features_take_config = True
+
+    def detect_all(self, image_bgr, tensor=None):
+        """
+        Return every detection of one forward pass as a :class:`Detections` (no score cut).
+
+        The detector's own floor applies (``score_thresh`` of the arch, 0.05); ``tensor``
+        (1x3xHxW RGB [0,1]) avoids a conversion.
+        """
         import torch
         from runespoor.tensors import bgr_to_tensor
         with torch.no_grad():
             x = tensor if tensor is not None else bgr_to_tensor(image_bgr, self.device)
             out = self.model(x.to(self.device).float().clamp(0, 1))[0]
-        scores = out['scores'].float().cpu().numpy()
-        labels = out['labels'].cpu().numpy().astype(np.int64)
+        return Detections(out['boxes'].float().cpu().numpy().reshape(-1, 4),
+                          out['scores'].float().cpu().numpy(),
+                          out['labels'].cpu().numpy().astype(np.int64))
+
+    def kept(self, found):
+        """Return the detections of ``found`` (:meth:`detect_all`) the cloud keeps."""
         # RetinaNet scores num_classes + 1 outputs; 0 is the never-trained background slot.
-        keep = (scores >= self.score_threshold) & (labels >= 1)
-        return Detections(out['boxes'].float().cpu().numpy()[keep].reshape(-1, 4),
-                          scores[keep], labels[keep])
+        keep = (found.scores >= self.score_threshold) & (found.labels >= 1)
+        return Detections(found.boxes[keep].reshape(-1, 4), found.scores[keep],
+                          found.labels[keep])
+
+    def __call__(self, image_bgr, tensor=None):
+        """Detect objects in ``image_bgr``; ``tensor`` (1x3xHxW RGB [0,1]) avoids a conversion."""
+        return self.kept(self.detect_all(image_bgr, tensor))
+
+    def features(self, found, frame_size, small_box_fraction=None):
+        """Return the tail feature vector of ``found`` (``tail_features.det_features``)."""
+        from runespoor.tail_features import DEFAULT_SMALL_BOX_FRACTION, det_features
+        h, w = frame_size
+        frac = DEFAULT_SMALL_BOX_FRACTION if small_box_fraction is None else \
+            float(small_box_fraction)
+        return det_features(found.boxes, found.scores, found.labels, w, h,
+                            self.score_threshold, frac, self.num_classes)
+
+    def analyse_with_features(self, image_bgr, tensor=None, config=None):
+        """
+        Detect objects and summarise the same forward pass for the fitted tail detector.
+
+        Returns :class:`runespoor.tail_features.AnalysisOutput`: the kept :class:`Detections`
+        (what :meth:`__call__` returns) and the feature vector in
+        :func:`runespoor.tail_features.det_feature_names` order.  ``config`` is the pipeline's
+        :class:`runespoor.cloud_pipeline.PipelineConfig` (its ``small_box_fraction``); None or
+        a plain number (the segmenter-style call) uses the default 0.0005.
+        """
+        from runespoor.tail_features import AnalysisOutput
+        found = self.detect_all(image_bgr, tensor)
+        size = image_bgr.shape[:2] if image_bgr is not None else tuple(tensor.shape[-2:])
+        return AnalysisOutput(self.kept(found), self.features(
+            found, size, getattr(config, 'small_box_fraction', None)))
 
     def tail_signal(self, detections, frame_size, config):
         """Return the share of small boxes (``config.small_box_fraction`` of the frame)."""
