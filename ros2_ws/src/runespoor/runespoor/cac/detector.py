@@ -23,6 +23,12 @@ A rule that flags (almost) every frame reaches any recall; it is reported as *de
 (:func:`degenerate_reason`), never passed off as a detector: the fit says so in
 ``degenerate``/``warning`` and a fitted candidate that is degenerate loses to one that is not.
 
+Both tasks: segmentation reads :func:`runespoor.tail_features.seg_features` (signal: the
+small-region ratio), detection :func:`runespoor.tail_features.det_features` (signal: the
+small-box share; box counts by size and class, score statistics).  The measurements'
+``settings['task']`` says which (default segmentation); the fitted model records it, and the
+cloud pipeline refuses to run a model of another task.
+
 Tail frames (:func:`tail_labels`): the worst ``tail_fraction`` (10 %) of the frames *at each
 configuration* ``(scale, quality)``: at a given bandwidth the edge sends one configuration, and
 the tail is the worst frames of that stream.
@@ -48,6 +54,17 @@ DEGENERATE_LIFT = 1.1
 MAX_MODEL_BYTES = 1 << 20
 FORMAT = 'runespoor-tail-detector'
 FORMAT_VERSION = 1
+#: The tail signal (a feature name) of each task's analytics.
+SIGNALS = {'segmentation': 'small_region_ratio', 'detection': 'small_box_share'}
+
+
+def task_of(meas):
+    """Return the task of measurements ``meas`` (``settings['task']``, default segmentation)."""
+    task = str((meas.settings or {}).get('task', 'segmentation'))
+    if task not in SIGNALS:
+        raise ValueError(f'measurements of task {task!r}: the tail detectors know '
+                         f'{", ".join(SIGNALS)}')
+    return task
 
 
 def degenerate_reason(flagged_share, precision, base_rate):
@@ -129,12 +146,13 @@ class RatioDetector:
     pooled_direction: str = 'below'
     small_region_fraction: float = 0.001
     kind: str = 'ratio'
+    signal_name: str = 'small_region_ratio'
 
     def signal(self, features, names, scale):
-        """Return the small-region ratio from a feature vector (or a float)."""
+        """Return the tail signal, feature :attr:`signal_name` of a vector (or a float)."""
         if np.ndim(features) == 0:
             return float(features)
-        return float(np.asarray(features)[list(names).index('small_region_ratio')])
+        return float(np.asarray(features)[list(names).index(self.signal_name)])
 
     def is_tail(self, ratio, scale=None):
         """Return True if a frame of ``ratio`` at ``scale`` is flagged."""
@@ -155,6 +173,12 @@ class FittedDetector:
     small_region_fraction: float = 0.001
     meta: dict = field(default_factory=dict)
     kind: str = 'fitted'
+    task: str = 'segmentation'
+
+    @property
+    def signal_name(self):
+        """Return the name of the feature the task's paper-style rule reads (the signal)."""
+        return SIGNALS.get(self.task, 'small_region_ratio')
 
     def _model(self, scale):
         scale = int(scale)
@@ -167,7 +191,8 @@ class FittedDetector:
     def _inputs(self, features, model):
         x = np.asarray(features, dtype=np.float64)
         names = list(self.feature_names)
-        if any(n not in names for n in model.feature_names):
+        if any(n not in names for n in model.feature_names) and \
+                any(n.startswith('class_share_') for n in names):
             x, names = with_derived(x, self.feature_names)
             names = list(names)
         return x[..., [names.index(n) for n in model.feature_names]]
@@ -194,7 +219,7 @@ class FittedDetector:
     def to_dict(self):
         """Return the JSON document (format ``runespoor-tail-detector`` v1)."""
         return {'format': FORMAT, 'version': FORMAT_VERSION, 'kind': 'fitted',
-                'task': 'segmentation', 'feature_names': list(self.feature_names),
+                'task': self.task, 'feature_names': list(self.feature_names),
                 'small_region_fraction': float(self.small_region_fraction),
                 'scales': {str(s): {'model': self.models[s].to_dict(),
                                     'threshold': float(self.thresholds[s])}
@@ -210,6 +235,10 @@ class FittedDetector:
             raise ValueError(f'{FORMAT} version {data.get("version")!r}, expected '
                              f'{FORMAT_VERSION}')
         names = tuple(str(n) for n in data['feature_names'])
+        task = str(data.get('task', 'segmentation'))
+        if task not in SIGNALS:
+            raise ValueError(f'tail model of task {task!r}: expected one of '
+                             f'{", ".join(SIGNALS)}')
         models, thresholds = {}, {}
         for key, entry in data['scales'].items():
             model = LogisticModel.from_dict(entry['model'])
@@ -227,7 +256,7 @@ class FittedDetector:
         if not models:
             raise ValueError('tail detector without any scale')
         return cls(models, thresholds, names, float(data.get('small_region_fraction', 0.001)),
-                   dict(data.get('meta') or {}))
+                   dict(data.get('meta') or {}), task=task)
 
     def save(self, path):
         """Write the JSON document to ``path``."""
@@ -259,6 +288,19 @@ FEATURE_SETS = {
                 'class_count', 'tiny_class_count', 'small_class_count'),
     'all': None,  # every feature: the class histogram and the derived ones included
 }
+#: Feature sets of the detection task (names of :func:`runespoor.tail_features.det_features`).
+DET_FEATURE_SETS = {
+    'ratio': ('small_box_share',),
+    'counts': ('small_box_share', 'box_count', 'small_count', 'medium_count', 'large_count',
+               'det_class_count'),
+    'confidence': ('small_box_share', 'box_count', 'small_count', 'medium_count',
+                   'large_count', 'det_class_count', 'candidate_count', 'low_score_count',
+                   'kept_share', 'mean_score', 'mean_candidate_score', 'uncertain_share',
+                   'top_score', 'expected_count', 'mean_log_area'),
+    'all': None,  # every feature: the per-class counts included
+}
+#: Feature sets per task.
+TASK_FEATURE_SETS = {'segmentation': FEATURE_SETS, 'detection': DET_FEATURE_SETS}
 L2_GRID = (0.1, 1.0, 10.0, 100.0)
 
 
@@ -320,8 +362,8 @@ def fit_fitted_detector(meas, tail, target_recall=tailmod.DEFAULT_TARGET_RECALL,
         meas: :class:`runespoor.cac.profiling.Measurements` with ``features``.
         tail: ``configs x frames`` tail mask (:func:`tail_labels`).
         target_recall: recall the chosen threshold must reach on out-of-fold scores.
-        feature_sets: ``{name: feature names or None (all)}`` to try (default
-            :data:`FEATURE_SETS`).
+        feature_sets: ``{name: feature names or None (all)}`` to try (default: the task's,
+            :data:`FEATURE_SETS` or :data:`DET_FEATURE_SETS`).
         l2_grid: L2 strengths to try.
         folds: K of the K-fold cross-validation over frames.
         groups: one group id per frame (default :func:`frame_groups` of the names): frames of
@@ -336,7 +378,8 @@ def fit_fitted_detector(meas, tail, target_recall=tailmod.DEFAULT_TARGET_RECALL,
     feats, names = meas.features, base
     if any(n.startswith('class_share_') for n in base):
         feats, names = with_derived(meas.features, base)
-    sets = FEATURE_SETS if feature_sets is None else feature_sets
+    task = task_of(meas)
+    sets = TASK_FEATURE_SETS[task] if feature_sets is None else feature_sets
     groups = frame_groups(meas.frames) if groups is None else np.asarray(groups)
     models, thresholds, report = {}, {}, {}
     for scale in _scales(meas):
@@ -369,10 +412,13 @@ def fit_fitted_detector(meas, tail, target_recall=tailmod.DEFAULT_TARGET_RECALL,
             entry['warning'] = f'x{scale}: every candidate is degenerate ' \
                                f'({best["cv"]["degenerate"]})'
         report[scale] = entry
+    meta = {'target_recall': target_recall, 'folds': folds, 'frames': len(meas.frames)}
+    if task == 'detection':
+        meta.update({k: meas.settings[k] for k in ('score_threshold', 'small_box_fraction')
+                     if k in meas.settings})
     det = FittedDetector(models, thresholds, base,
-                         float(meas.settings.get('small_region_fraction', 0.001)),
-                         {'target_recall': target_recall, 'folds': folds,
-                          'frames': len(meas.frames)})
+                         float(meas.settings.get('small_region_fraction', 0.001)), meta,
+                         task=task)
     return det, report
 
 
@@ -399,7 +445,8 @@ def fit_ratio_detector(meas, tail, target_recall=tailmod.DEFAULT_TARGET_RECALL):
                                 tail=np.concatenate(all_t))
     report['pooled'] = _with_degenerate(fit)
     det = RatioDetector(thresholds, direction, fit.threshold, fit.direction,
-                        float(meas.settings.get('small_region_fraction', 0.001)))
+                        float(meas.settings.get('small_region_fraction', 0.001)),
+                        signal_name=SIGNALS[task_of(meas)])
     return det, report
 
 
