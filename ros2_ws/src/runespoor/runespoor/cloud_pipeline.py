@@ -17,7 +17,7 @@ have fixed sizes.
 """
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import math
 import threading
 import time
@@ -432,6 +432,7 @@ class CloudPipeline:
         self.analytics = analytics
         self.config = config or PipelineConfig()
         self.clock = clock
+        self.detector_note = None   # why a fitted tail model was not used (None: it is)
         self._check_detector()
         self.guard = SequenceGuard(self.config.max_frame_age_s, self.config.max_sequence_jump)
         self.tail = TailController(self.config.hold_s, self.config.policy_standard,
@@ -458,6 +459,14 @@ class CloudPipeline:
             raise ValueError(f'tail_detector "fitted" needs analytics that summarise their '
                              f'forward pass (segmentation); task {self.task!r} has none: use '
                              'tail_detector "ratio"')
+        model_task = getattr(cfg.tail_model, 'task', 'segmentation')
+        if model_task != self.task:
+            # e.g. the node's default (segmentation) model file on a detection cloud: its
+            # features are not this analytics' ones; fall back to the ratio rule, said here
+            self.detector_note = (f'tail model fitted for {model_task}, task {self.task}: the '
+                                  f'ratio rule instead (set tail_model_file to a {self.task} '
+                                  'model, e.g. models/tail/tail_model_det.json)')
+            self.config = replace(cfg, tail_detector='ratio', tail_model=None)
 
     @property
     def segmenter(self):
@@ -601,8 +610,10 @@ class CloudPipeline:
         hr, tensor = self.reconstructor.reconstruct(item['lr'], frame.scale, size)
         item['times'].append(time.perf_counter())
         if self.config.tail_detector == 'fitted':
-            output, feats = self.analytics.analyse_with_features(
-                hr, tensor, self.config.small_region_fraction)
+            # the segmenter takes its small-region fraction; detection the whole config
+            arg = self.config if getattr(self.analytics, 'features_take_config', False) \
+                else self.config.small_region_fraction
+            output, feats = self.analytics.analyse_with_features(hr, tensor, arg)
         else:
             output, feats = self.analytics(hr, tensor), None
         item['times'].append(time.perf_counter())
@@ -654,7 +665,7 @@ class CloudPipeline:
         score = None
         if cfg.tail_detector == 'fitted':
             model = cfg.tail_model
-            value = float(feats[list(model.feature_names).index('small_region_ratio')])
+            value = float(feats[list(model.feature_names).index(self.signal_name)])
             score = float(model.probability(feats, frame.scale))
             threshold = float(model.threshold_for(frame.scale))
             is_tail = score > threshold

@@ -2,7 +2,8 @@
 """
 The ``detection`` task: VisDrone's 10 categories on drone video (paper §5.2, Table 6).
 
-Analytics :mod:`.analytics` (small-box share as the tail signal), evaluation
+Analytics :mod:`.analytics` (small-box share as the tail signal; box counts and score
+statistics of the same forward pass for the fitted tail detector), evaluation
 :mod:`.evaluation` (the kept detections per frame), report :mod:`.report` (COCO AP) and
 figures :mod:`.figures` (Fig. 10); fine-tuning losses :class:`runespoor.losses.DetASRLoss`
 and :class:`runespoor.losses.DetCloudSegLoss`.
@@ -35,6 +36,8 @@ class DetectionTask(Task):
     model_kind = 'det'
     num_classes = 10
     signal_name = 'small_box_share'
+    #: ``analyse_with_features``: the fitted tail detector (``models/tail/tail_model_det.json``)
+    fitted_tail = True
     ros_output = 'runespoor_cloud.outputs:DetectionsOutput'
     loss_defaults = {'alpha': 0.9, 'beta': 0.1, 'max_area_fraction': 0.0005}
     eval_defaults = {'scales': [2, 4], 'fps': 15.0}
