@@ -368,10 +368,15 @@ class TorchReconstructor:
 
     def reconstruct(self, lr_bgr, scale, size):
         """Return (BGR uint8 at ``size = (H, W)``, the 1x3xHxW RGB tensor)."""
+        from .tensors import bgr_to_tensor
+        return self.reconstruct_tensor(bgr_to_tensor(lr_bgr, self.impl.device), scale, size)
+
+    def reconstruct_tensor(self, lr, scale, size):
+        """Reconstruct a ``1 x 3 x h x w`` RGB [0, 1] tensor (e.g. decoded on the GPU)."""
         from .checkpoint import CheckpointError
         from .tensors import tensor_to_bgr
         try:
-            out = self.impl.reconstruct_bgr(lr_bgr, scale, size)
+            out = self.impl(lr, scale, size)
         except CheckpointError as exc:  # a scale not preloaded and without a checkpoint
             raise FrameError('unknown_scale', f'no {self.method} model for x{scale}: {exc}') \
                 from exc
@@ -443,6 +448,8 @@ class CloudPipeline:
         self.tail_frames = 0
         self.decoder_warnings = 0      # frames the JPEG decoder called damaged but decoded
         self.implausible_stamps = 0    # frames whose capture stamp is far from cloud time
+        #: ``data -> 1 x 3 x h x w`` tensor decoder of the fast path (None: OpenCV arrays)
+        self.tensor_decode = None
         self._lock = threading.Lock()
 
     def _check_detector(self):
@@ -598,16 +605,44 @@ class CloudPipeline:
     # :class:`runespoor.stages.StagePipeline`).  ``start`` and ``infer`` may run on other
     # threads than ``finish``; ``finish`` must see the frames in order (the tail state).
     def start(self, frame):
-        """Stage 1: decode an admitted frame; return the work item (FrameError not counted)."""
+        """
+        Stage 1: decode an admitted frame; return the work item (FrameError not counted).
+
+        With :attr:`tensor_decode` set (the node's ``gpu_decode`` / ``pin_memory`` fast path:
+        ``data -> 1 x 3 x h x w`` tensor on the models' device) the frame is decoded straight
+        into a tensor for reconstructors that take one; else by OpenCV (:meth:`decode`).
+        """
         t0 = time.perf_counter()
+        if self.tensor_decode is not None and hasattr(self.reconstructor, 'reconstruct_tensor'):
+            lr = self._decode_tensor(frame)
+            return {'frame': frame, 'lr_tensor': lr, 'lr': None, 'notes': [],
+                    'times': [t0, time.perf_counter()]}
         lr, notes = self.decode(frame)
         return {'frame': frame, 'lr': lr, 'notes': notes, 'times': [t0, time.perf_counter()]}
+
+    def _decode_tensor(self, frame):
+        seq = frame.sequence
+        want = codec.scaled_size(frame.source_width, frame.source_height, frame.scale)
+        try:
+            lr = self.tensor_decode(frame.data)
+        except Exception as exc:  # noqa: B902 - nvJPEG / OpenCV errors differ; header passed
+            raise FrameError('undecodable', f'frame {seq}: {exc}', seq) from exc
+        got = (int(lr.shape[-1]), int(lr.shape[-2]))
+        if lr.dim() != 4 or got != want:
+            raise FrameError('size_mismatch', f'frame {seq}: decoded {got[0]}x{got[1]} but '
+                             f'source {frame.source_width}x{frame.source_height} at '
+                             f'x{frame.scale} gives {want[0]}x{want[1]}', seq)
+        return lr
 
     def infer(self, item):
         """Stage 2: reconstruct and analyse the decoded frame of ``item`` (the models)."""
         frame = item['frame']
         size = (frame.source_height, frame.source_width)
-        hr, tensor = self.reconstructor.reconstruct(item['lr'], frame.scale, size)
+        if item.get('lr_tensor') is not None:
+            hr, tensor = self.reconstructor.reconstruct_tensor(item['lr_tensor'], frame.scale,
+                                                               size)
+        else:
+            hr, tensor = self.reconstructor.reconstruct(item['lr'], frame.scale, size)
         item['times'].append(time.perf_counter())
         if self.config.tail_detector == 'fitted':
             # the segmenter takes its small-region fraction; detection the whole config
@@ -617,7 +652,7 @@ class CloudPipeline:
         else:
             output, feats = self.analytics(hr, tensor), None
         item['times'].append(time.perf_counter())
-        item.update(hr=hr, output=output, feats=feats, lr=None)
+        item.update(hr=hr, output=output, feats=feats, lr=None, lr_tensor=None)
         return item
 
     def finish(self, item):

@@ -6,7 +6,7 @@ import threading
 import numpy as np
 import pytest
 from runespoor import codec
-from runespoor.cloud_pipeline import CloudPipeline, EncodedInput, make_reconstructor, \
+from runespoor.cloud_pipeline import CloudPipeline, EncodedInput, FrameError, make_reconstructor, \
     PipelineConfig
 from runespoor.stages import StagePipeline
 from runespoor.tasks.segmentation.analytics import Segmenter
@@ -120,3 +120,22 @@ def test_cloud_stages_give_what_process_gives():
         assert np.array_equal(a.output, b.output) and a.is_tail == b.is_tail
         assert a.signal == pytest.approx(b.signal)
     assert staged.analysed == serial.analysed == 6
+
+
+def test_tensor_decode_path_gives_what_the_array_path_gives():
+    """The fast path's tensor decoder (CPU here; nvJPEG on CUDA) feeds the same reconstruction."""
+    from runespoor.fast_path import decode_jpeg_tensor, FastPath
+    rng = np.random.default_rng(2)
+    img = rng.integers(0, 255, (32, 64, 3), dtype=np.uint8)
+    enc = codec.encode_frame(img, 2, 80)
+    frame = EncodedInput(0, enc.data, 2, 80, 64, 32, capture_s=1.0, receive_s=1.0)
+    plain = CloudPipeline(make_reconstructor('bilinear'), Segmenter('palette'))
+    fast = CloudPipeline(make_reconstructor('bilinear'), Segmenter('palette'))
+    fast.tensor_decode = lambda data: decode_jpeg_tensor(data, FastPath())
+    a, b = plain.process(plain.admit(frame)), fast.process(fast.admit(frame))
+    assert np.array_equal(a.reconstructed, b.reconstructed)
+    assert np.array_equal(a.output, b.output)
+    bad = EncodedInput(1, enc.data, 4, 80, 64, 32, capture_s=1.0, receive_s=1.0)
+    with pytest.raises(FrameError, match='decoded 32x16 but source 64x32 at x4'):
+        fast.process(bad)  # not admitted: the decoder's size is checked all the same
+    assert fast.errors['size_mismatch'] == 1

@@ -142,6 +142,13 @@ PARAMETERS = {
     'graphs': ('auto', describe('auto (cudagraph on CUDA, off on CPU) | off | cudagraph | '
                                 'compile: captured / compiled at warm-up for the warm-up size, '
                                 'replayed per frame (other sizes run eager)', read_only=True)),
+    'gpu_decode': ('auto', describe('decode JPEG on the GPU (torchvision nvJPEG) into the '
+                                    "models' input: auto (on with CUDA when available) | on | "
+                                    'off; the header checks run first either way',
+                                    read_only=True, additional_constraints='auto | on | off')),
+    'pin_memory': ('auto', describe('page-locked host buffers for the host -> GPU copy of a '
+                                    'CPU-decoded frame: auto (on with CUDA) | on | off',
+                                    read_only=True, additional_constraints='auto | on | off')),
     'pipelining': ('auto', describe('overlap consecutive frames (runespoor.stages): decode the '
                                     'next and publish the previous while the models run, one '
                                     'thread per stage, bounded hand-overs, order kept: auto '
@@ -257,10 +264,12 @@ def pipeline_config(p, tail_model=None):
 def setup_fast_path(node, p, device, reconstructor, analytics):
     """Put the networks on the fast path of parameters ``p``; log and return the settings."""
     from runespoor import fast_path
-    fast = fast_path.resolve(device, p['precision'], p['channels_last'], p['graphs'])
+    fast = fast_path.resolve(device, p['precision'], p['channels_last'], p['graphs'],
+                             p.get('gpu_decode', 'off'), p.get('pin_memory', 'off'))
     wrapped = fast_path.apply(reconstructor, analytics, fast)
     node.get_logger().info(f'fast path: {fast.precision}, channels_last {fast.channels_last}, '
-                           f'graphs {fast.graphs} ({wrapped} networks wrapped)')
+                           f'graphs {fast.graphs}, gpu_decode {fast.gpu_decode}, pin_memory '
+                           f'{fast.pin_memory} ({wrapped} networks wrapped)')
     return fast
 
 
@@ -296,6 +305,11 @@ class CloudNode(Node):
                  + (f' from {p["sr_dir"]} (scales {list(p["sr_scales"])})'
                     if p['method'] != 'bilinear' else ' (no model)') + f' on {device}')
         self.pipeline = CloudPipeline(reconstructor, analytics, pipeline_config(p, tail_model))
+        if self.fast.gpu_decode or self.fast.pin_memory:
+            from functools import partial
+
+            from runespoor.fast_path import decode_jpeg_tensor
+            self.pipeline.tensor_decode = partial(decode_jpeg_tensor, fast=self.fast)
         if p['warm_up']:
             scales = [int(x) for x in p['sr_scales'] if int(x) in (1, 2, 4, 6, 8)] or [2]
             log.info(f'warm-up (scales {scales}): {warm_up(self.pipeline, self.fast, p):.0f} ms')
