@@ -476,11 +476,6 @@ class CloudPipeline:
             self.config = replace(cfg, tail_detector='ratio', tail_model=None)
 
     @property
-    def segmenter(self):
-        """Return the analytics plug-in (the name from when only segmentation existed)."""
-        return self.analytics
-
-    @property
     def task(self):
         """Return the name of the analytics task: a key of ``runespoor.tasks.TASKS``."""
         return getattr(self.analytics, 'task', 'segmentation')

@@ -313,6 +313,9 @@ class CloudNode(Node):
         if p['warm_up']:
             scales = [int(x) for x in p['sr_scales'] if int(x) in (1, 2, 4, 6, 8)] or [2]
             log.info(f'warm-up (scales {scales}): {warm_up(self.pipeline, self.fast, p):.0f} ms')
+        if self.pipeline.detector_note:
+            log.warning(self.pipeline.detector_note)
+        tail_model = self.pipeline.config.tail_model  # None when the pipeline fell back
         if tail_model is not None:
             log.info(f'tail detector: fitted model {p["tail_model_file"]} (scales '
                      f'{sorted(tail_model.models)}, p(tail) thresholds '
