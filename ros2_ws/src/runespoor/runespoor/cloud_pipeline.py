@@ -640,10 +640,7 @@ class CloudPipeline:
             hr, tensor = self.reconstructor.reconstruct(item['lr'], frame.scale, size)
         item['times'].append(time.perf_counter())
         if self.config.tail_detector == 'fitted':
-            # the segmenter takes its small-region fraction; detection the whole config
-            arg = self.config if getattr(self.analytics, 'features_take_config', False) \
-                else self.config.small_region_fraction
-            output, feats = self.analytics.analyse_with_features(hr, tensor, arg)
+            output, feats = self.analytics.analyse_with_features(hr, tensor, self.config)
         else:
             output, feats = self.analytics(hr, tensor), None
         item['times'].append(time.perf_counter())

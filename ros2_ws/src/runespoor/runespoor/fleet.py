@@ -317,7 +317,7 @@ def analyse_batch(analytics, recon, fitted, config):
         len(recon) > 1 and all(t is not None for t in tensors)
     if not batched:
         if fitted:
-            return [tuple(analytics.analyse_with_features(hr, t, config.small_region_fraction))
+            return [tuple(analytics.analyse_with_features(hr, t, config))
                     for hr, t in recon]
         return [(analytics(hr, t), None) for hr, t in recon]
     import torch

@@ -90,8 +90,8 @@ def test_analyse_with_features_is_one_forward_pass_and_matches_call():
     assert f['small_box_share'] == pytest.approx(0.5)
     assert f['small_box_share'] == pytest.approx(analytics.tail_signal(
         plain, (H, W), PipelineConfig(small_box_fraction=0.0005)))
-    # the segmenter-style call (a number, e.g. the fleet pipeline): the default limit
-    again = analytics.analyse_with_features(image, None, 0.001)
+    # no config: the default limit
+    again = analytics.analyse_with_features(image, None)
     np.testing.assert_allclose(again.features, out.features)
     assert TASKS['detection'].fitted_tail
 

@@ -96,10 +96,6 @@ class DetectorAnalytics:
                                            build_det, expected, 'detection weights file')
         return model
 
-    #: :meth:`analyse_with_features` takes the pipeline's config (the small-box limit), not
-    #: the segmenter's small-region fraction.
-    features_take_config = True
-
     def detect_all(self, image_bgr, tensor=None):
         """
         Return every detection of one forward pass as a :class:`Detections` (no score cut).
@@ -143,8 +139,8 @@ class DetectorAnalytics:
         Returns :class:`runespoor.tail_features.AnalysisOutput`: the kept :class:`Detections`
         (what :meth:`__call__` returns) and the feature vector in
         :func:`runespoor.tail_features.det_feature_names` order.  ``config`` is the pipeline's
-        :class:`runespoor.cloud_pipeline.PipelineConfig` (its ``small_box_fraction``); None or
-        a plain number (the segmenter-style call) uses the default 0.0005.
+        :class:`runespoor.cloud_pipeline.PipelineConfig` (its ``small_box_fraction``; None:
+        the default 0.0005).
         """
         from runespoor.tail_features import AnalysisOutput
         found = self.detect_all(image_bgr, tensor)

@@ -113,14 +113,17 @@ class Segmenter:
         """Return the share of pixels in small regions (``config.small_region_fraction``)."""
         return small_region_ratio(labels, config.small_region_fraction)
 
-    def analyse_with_features(self, image_bgr, tensor=None, small_region_fraction=0.001):
+    def analyse_with_features(self, image_bgr, tensor=None, config=None):
         """
         Segment ``image_bgr`` and summarise the same forward pass for the fitted tail detector.
 
         Returns :class:`runespoor.tail_features.AnalysisOutput` (map, feature vector in
-        :func:`runespoor.tail_features.seg_feature_names` order).  The test modes have no
-        logits: their confidence features are those of a certain prediction.
+        :func:`runespoor.tail_features.seg_feature_names` order).  ``config`` is the pipeline's
+        :class:`runespoor.cloud_pipeline.PipelineConfig` (its ``small_region_fraction``; None:
+        0.001).  The test modes have no logits: their confidence features are those of a
+        certain prediction.
         """
+        small_region_fraction = getattr(config, 'small_region_fraction', 0.001)
         from runespoor.tail_features import AnalysisOutput, map_features, seg_feature_names
         if self.model is None:
             labels = self(image_bgr, tensor)
