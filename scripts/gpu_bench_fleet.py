@@ -167,6 +167,62 @@ def bench_stages(args, device, folder, size, jpeg):
             'lr_size': [want[1], want[0]]}
 
 
+def bench_pipelined(args, device, folder, jpeg):
+    """One robot's stream through the node path: one frame at a time vs overlapped stages."""
+    import threading
+
+    from runespoor import fast_path
+    from runespoor.cloud_pipeline import CloudPipeline, PipelineConfig
+    from runespoor.stages import StagePipeline
+    size = args.size_hw
+    n = args.warmup + args.iters
+    rows, base = [], None
+    for name, staged in (('serial', False), ('pipelined', True)):
+        recon, seg = make_models(args, device, folder)
+        fast = fast_path.resolve(device)
+        fast_path.apply(recon, seg, fast)
+        fast_path.warm_up(recon, seg, fast, (args.scale,), size)
+        pipe = CloudPipeline(recon, seg, PipelineConfig())
+        if fast.gpu_decode or fast.pin_memory:
+            pipe.tensor_decode = lambda data, fp=fast: fast_path.decode_jpeg_tensor(data, fp)
+        pipe.warm_up((args.scale,), size[1], size[0])
+        frames = [pipe.admit(frame_of(jpeg, i, args, size)) for i in range(n)]
+        for f in frames[:args.warmup]:  # first calls (lazy kernels) outside the timing
+            pipe.process(f)
+        frames = frames[args.warmup:]
+        done, latency, started = threading.Event(), [], {}
+
+        def publish(item, pipe=pipe, latency=latency, started=started, done=done):
+            res = pipe.finish(item)
+            sync(device)
+            latency.append((time.perf_counter() - started[res.sequence]) * 1e3)
+            if len(latency) == len(frames):
+                done.set()
+
+        t0 = time.perf_counter()
+        if staged:
+            stages = StagePipeline([pipe.start, pipe.infer, publish], depth=2)
+            for f in frames:
+                started[f.sequence] = time.perf_counter()
+                stages.put(f)
+            done.wait(600)
+            stages.close()
+        else:
+            for f in frames:
+                started[f.sequence] = time.perf_counter()
+                publish(pipe.infer(pipe.start(f)))
+        wall = time.perf_counter() - t0
+        row = {'name': name, 'frames': len(frames), 'fps': len(frames) / wall,
+               'latency_ms': summary(latency, base),
+               'tensor_decode': pipe.tensor_decode is not None}
+        base = base or row['latency_ms']['median_ms']
+        rows.append(row)
+        print(json.dumps({'pipelining': name, 'fps': round(row['fps'], 1)}), flush=True)
+    rows[1]['fps_ratio_to_serial'] = rows[1]['fps'] / rows[0]['fps']
+    return {'rows': rows, 'note': 'all frames offered at once (a backlog): fps is the '
+                                  'throughput one robot stream gets; latency includes queueing'}
+
+
 def _auto_fleet(args, device, folder, robots, max_batch):
     from runespoor import fast_path
     from runespoor.cloud_pipeline import PipelineConfig
@@ -305,7 +361,8 @@ def main(argv=None):
     p.add_argument('--max-batch', type=int, default=8)
     p.add_argument('--max-wait-ms', type=float, default=5.0)
     p.add_argument('--queue-size', type=int, default=2)
-    p.add_argument('--skip', nargs='*', default=[], choices=['stages', 'batching', 'fleet'])
+    p.add_argument('--skip', nargs='*', default=[],
+                   choices=['stages', 'pipelined', 'batching', 'fleet'])
     args = p.parse_args(argv)
     import torch
     from runespoor import codec
@@ -346,6 +403,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as folder:
         for part, fn in (('stages', lambda: bench_stages(args, device, folder, args.size_hw,
                                                          jpeg)),
+                         ('pipelined', lambda: bench_pipelined(args, device, folder, jpeg)),
                          ('batching', lambda: bench_batching(args, device, folder, jpeg)),
                          ('fleet', lambda: bench_fleet(args, device, folder, jpeg))):
             if part in args.skip:

@@ -255,6 +255,9 @@ def test_gpu_bench_fleet_script_tiny_runs_on_cpu(tmp_path):
     assert base['name'] == 'fp32_eager' and 'ratio_to_baseline' in other['process_ms']
     assert set(base['stages']) == {'decode_ms', 'reconstruct_ms', 'inference_ms',
                                    'postprocess_ms'}
+    serial, staged = result['pipelined']['rows']
+    assert (serial['name'], staged['name']) == ('serial', 'pipelined')
+    assert staged['frames'] == serial['frames'] == 3 and staged['fps_ratio_to_serial'] > 0
     assert [r['batch'] for r in result['batching']] == [1, 2]
     assert result['batching'][0]['throughput_ratio_to_batch1'] == 1.0
     fleet = {r['robots']: r for r in result['fleet']}
