@@ -6,13 +6,16 @@ Network architectures, with an explicit name -> builder registry.
 >>> det = build_det('retinanet_r18_lite', num_classes=10)
 
 Every builder is configured only by keyword arguments, so a checkpoint that records
-``(arch, kwargs)`` can rebuild its model (see :mod:`runespoor.checkpoint`).
+``(arch, kwargs)`` can rebuild its model (see :mod:`runespoor.checkpoint`).  Foreign SR
+weights (other code bases' key names) load through a key map (:mod:`.key_maps`).
 """
 
 import functools
 
 from .carn import CARN, CARNM
 from .det import Detector
+from .key_maps import (build_foreign_sr, get_key_map, KEY_MAPS, KeyMap, KeyMapError,
+                       load_foreign_sr)
 from .seg import SwiftNet, TorchvisionSeg
 
 #: Super-resolution architectures: name -> class taking ``scale=`` and optional kwargs.
@@ -135,4 +138,5 @@ def count_parameters(model):
 
 __all__ = ['CARN', 'CARNM', 'Detector', 'SwiftNet', 'TorchvisionSeg', 'SR_ARCHS', 'SEG_ARCHS',
            'DET_ARCHS', 'build_sr', 'build_seg', 'build_det', 'load_weights',
-           'count_parameters', 'WeightsError']
+           'count_parameters', 'WeightsError', 'KEY_MAPS', 'KeyMap', 'KeyMapError',
+           'get_key_map', 'load_foreign_sr', 'build_foreign_sr']
