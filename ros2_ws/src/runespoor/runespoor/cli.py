@@ -16,6 +16,8 @@ COMMANDS = {
              'synthetic Cityscapes-layout data (synth) and its statistics (stats)'),
     'bag': ('runespoor.data.bag_cli', 'write a sequence into a rosbag2 bag (make), or info'),
     'train': ('runespoor.training.cli', 'train the segmentation model and the SR / ASR models'),
+    'convert': ('runespoor.convert_cli',
+                'foreign SR weights -> a Runespoor SR checkpoint, through a key map (sr)'),
     'eval': ('runespoor.evaluation.cli',
              'evaluate methods x scales x JPEG qualities; write the paper-shaped report'),
     'profile': ('runespoor.cac.profile_cli',
