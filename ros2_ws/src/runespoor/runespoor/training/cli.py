@@ -44,7 +44,7 @@ DEFAULTS = {
             'lr': 2e-3, 'weight_decay': 1e-4, 'warmup': 100, 'weights': None,
             'num_classes': 10, 'analytics': 'detection', 'input_size': None},
     'sr': {'arch': 'carn_m', 'scale': 4, 'steps': 600, 'batch': 8, 'patch': 32, 'lr': 5e-4,
-           'global_residual': True, 'init': None},
+           'global_residual': True, 'init': None, 'init_key_map': None},
     'asr': {'scale': 4, 'steps': 150, 'batch': 4, 'crop': None, 'lr': 1e-4, 'alpha': None,
             'beta': None, 'max_area_fraction': None, 'init': None, 'seg': None, 'det': None,
             'analytics_model': None},
@@ -89,6 +89,11 @@ def add_arguments(parser):
       help='sr: predict a residual over bilinear upsampling (default yes; the paper: no)')
     a('--init', help='asr/cloudseg: base SR checkpoint to start from; sr: optional initial '
                      'weights (e.g. the street model for drone video)')
+    a('--init-key-map', metavar='NAME|FILE.yaml',
+      help='sr: --init is a foreign state dict (e.g. the CARN-M reference weights): rename its '
+           'tensors by this key map (carn_reference, or a YAML file of [pattern, replacement] '
+           'pairs; docs/user_models.md "Foreign SR weights"); the model is --arch, its width '
+           'read from the weights, without global residual unless --global-residual yes')
     a('--seg', help='asr/cloudseg: checkpoint of the frozen segmentation model')
     a('--det', help='asr/cloudseg --analytics detection: checkpoint of the frozen detector')
     a('--analytics-model', metavar='FILE.yaml',
@@ -338,6 +343,31 @@ def _analytics_model(cfg, device):
     return model, info
 
 
+def _foreign_init(cfg, args):
+    """
+    Build ``train sr``'s model from foreign ``--init`` weights renamed by ``--init-key-map``.
+
+    Returns ``(model, arch_kwargs)``; the weights give the width (the reference has no global
+    residual, so it is off unless ``--global-residual yes`` is on the command line).
+    """
+    from ..archs.key_maps import build_foreign_sr
+    if cfg['task'] != 'sr':
+        raise ValueError('--init-key-map is for train sr; for asr / cloudseg convert the '
+                         'weights first: runespoor convert sr --weights FILE --key-map ... '
+                         '--out sr_xN.pt, then --init sr_xN.pt')
+    if not cfg.get('init'):
+        raise ValueError('--init-key-map renames the tensors of --init FILE: give --init')
+    if cfg.get('resume'):
+        raise ValueError('--init-key-map with --resume: the run resumes from its own last.pt; '
+                         'drop --init / --init-key-map')
+    residual = bool(getattr(args, 'global_residual', None))
+    model, info = build_foreign_sr(cfg['init'], cfg['arch'], cfg['scale'], cfg['init_key_map'],
+                                   global_residual=residual, what='--init weights file')
+    for note in info['notes']:
+        print(f'--init: {note}')
+    return model, info['arch_kwargs']
+
+
 def _det_model(cfg):
     from ..archs import build_det
     kwargs = {'num_classes': cfg['num_classes']}
@@ -357,7 +387,7 @@ def run(args):
     import torch
 
     from ..archs import build_sr, count_parameters
-    from ..checkpoint import CheckpointError, load_model
+    from ..checkpoint import CheckpointError, ForeignFileError, load_model
     from ..device import DeviceError, resolve_device
     from .loop import seed_everything
     from ..data.det_datasets import det_collate
@@ -386,6 +416,25 @@ def run(args):
               'checkpoint_every': cfg['checkpoint_every'], 'progress': cfg['progress'],
               'command': command, 'val_batches': cfg['val_batches']}
     task = cfg['task']
+    sr_init = None  # train sr --init: (model, arch_kwargs, arch), bad input exits 2
+    try:
+        if getattr(args, 'init_key_map', None) or cfg.get('init_key_map'):
+            sr_init = _foreign_init(cfg, args) + (cfg['arch'],)
+        elif task == 'sr' and cfg['init']:  # e.g. start drone SR from the street model
+            try:
+                model, init_ckpt = load_model(cfg['init'], kind='sr', scale=cfg['scale'])
+            except ForeignFileError as exc:
+                raise CheckpointError(
+                    f'--init {exc}; for foreign SR weights (a state dict of another code '
+                    'base) add --init-key-map carn_reference or FILE.yaml, or convert them '
+                    'first with runespoor convert sr (docs/user_models.md, "Foreign SR '
+                    'weights")') from None
+            default = {'global_residual': bool(cfg['global_residual'])}
+            sr_init = (model, init_ckpt['config'].get('arch_kwargs', default),
+                       init_ckpt['config']['arch'])
+    except (CheckpointError, ValueError, RuntimeError, OSError) as exc:
+        print(f'runespoor train {task}: {exc}', file=sys.stderr)
+        return 2
     try:
         train_set, val_set, data_desc = build_data(cfg)
         collate = det_collate if cfg['analytics'] == 'detection' and task != 'sr' else None
@@ -413,10 +462,8 @@ def run(args):
                                **common)
         elif task == 'sr':
             arch_kwargs = {'global_residual': bool(cfg['global_residual'])}
-            if cfg['init']:  # e.g. start drone SR from the street model
-                model, init_ckpt = load_model(cfg['init'], kind='sr', scale=cfg['scale'])
-                arch_kwargs = init_ckpt['config'].get('arch_kwargs', arch_kwargs)
-                run_cfg['arch'] = init_ckpt['config']['arch']
+            if sr_init is not None:  # --init: a checkpoint, or foreign weights (key map)
+                model, arch_kwargs, run_cfg['arch'] = sr_init
             else:
                 model = build_sr(cfg['arch'], scale=cfg['scale'], **arch_kwargs)
             print(f'SR model {run_cfg["arch"]} x{cfg["scale"]}: '
