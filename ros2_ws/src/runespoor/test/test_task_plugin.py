@@ -32,7 +32,7 @@ PLUGIN = textwrap.dedent('''
     import numpy as np
     import torch
 
-    from runespoor.evaluation.runner import Frame
+    from runespoor.evaluation.plugin_api import Frame
     from runespoor.tasks import Task
 
 

@@ -56,11 +56,7 @@ Fig. 10).  Keys (defaults in brackets; see ``config/eval/*.yaml`` for commented 
 import os
 
 from runespoor.codec import SCALES
-
-#: Methods that the command knows, in the order the paper's tables list them.
-METHODS = ('bilinear', 'sr', 'cloudseg', 'asr')
-#: Methods whose reconstruction needs a super-resolution checkpoint.
-SR_METHODS = ('sr', 'cloudseg', 'asr')
+from runespoor.evaluation.plugin_api import ConfigError, METHODS, SR_METHODS
 
 #: Keys of every task, with their defaults.
 COMMON_DEFAULTS = {
@@ -78,10 +74,6 @@ COMMON_DEFAULTS = {
 #: The segmentation defaults (every key of a segmentation config), as before tasks existed.
 DEFAULTS = dict(COMMON_DEFAULTS, scales=[2, 4, 6, 8], fps=17.0, class_scale=4,
                 framewise_scales=[4, 6], episode_length=10)
-
-
-class ConfigError(ValueError):
-    """An evaluation config that cannot be used; the message says which key and why."""
 
 
 class EvalConfig:

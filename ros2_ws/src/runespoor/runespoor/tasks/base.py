@@ -161,8 +161,8 @@ class Task:
         Read the task's section of an eval config (``config.raw[task.name]``) into ``config``.
 
         ``merged`` holds the top-level keys with defaults (:attr:`eval_defaults` included).
-        Raise :class:`runespoor.evaluation.config.ConfigError` for a bad section.  The default
-        keeps the section as ``config.task_section`` and its ``model`` mapping as
+        Raise :class:`runespoor.evaluation.plugin_api.ConfigError` for a bad section.  The
+        default keeps the section as ``config.task_section`` and its ``model`` mapping as
         ``config.model_spec``.
         """
         config.task_section = dict(section or {})

@@ -73,7 +73,7 @@ class DetectionTask(Task):
 
     def configure_eval(self, config, section, merged):
         """Read the ``detection:`` section (the detector and the report's knobs)."""
-        from runespoor.evaluation.config import ConfigError, METHODS
+        from runespoor.evaluation.plugin_api import ConfigError, METHODS
         det = section
         if not isinstance(det, dict) or not (det.get('checkpoint') or det.get('weights')
                                              or det.get('model')):

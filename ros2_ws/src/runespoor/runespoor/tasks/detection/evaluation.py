@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from runespoor.evaluation.runner import EvalError, file_digest_of_spec, Frame, \
+from runespoor.evaluation.plugin_api import EvalError, file_digest_of_spec, Frame, \
     load_analytics_model
 
 

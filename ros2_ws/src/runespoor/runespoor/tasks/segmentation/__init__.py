@@ -55,7 +55,7 @@ class SegmentationTask(Task):
 
     def configure_eval(self, config, section, merged):
         """Read ``segmentation:`` (the model) and the frame-wise keys of the eval config."""
-        from runespoor.evaluation.config import ConfigError
+        from runespoor.evaluation.plugin_api import ConfigError
         seg = section
         if not isinstance(seg, dict) or not (seg.get('checkpoint') or seg.get('weights')
                                              or seg.get('model')):

@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from runespoor.evaluation.runner import EvalError, file_digest_of_spec, Frame, \
+from runespoor.evaluation.plugin_api import EvalError, file_digest_of_spec, Frame, \
     load_analytics_model
 from runespoor.metrics.segmentation import confusion_matrix, NUM_CLASSES
 
