@@ -22,15 +22,14 @@ import numpy as np
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import HistoryPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from runespoor import codec
 from runespoor.edge_control import (EdgeController, Knobs, MODE_TAIL, PolicyError, PolicyUpdate,
                                     ProfileError, ProfileTable)
 from runespoor.safe_files import MAX_CONFIG_BYTES, read_text_file, UnsafeFileError
 from runespoor_edge import image_conv
 from runespoor_edge.node_main import ThrottledWarnings
-from runespoor_edge.ros_common import (describe, DIAG_QOS, FEEDBACK_QOS, float_range, int_range,
-                                       POLICY_QOS, stamp_to_s, UPLINK_QOS)
+from runespoor_edge.ros_common import (CAMERA_QOS, describe, DIAG_QOS, FEEDBACK_QOS, float_range,
+                                       int_range, POLICY_QOS, stamp_to_s, UPLINK_QOS)
 from runespoor_msgs.msg import EncodedFrame, LinkFeedback, RatePolicy
 from sensor_msgs.msg import CompressedImage, Image
 
@@ -163,9 +162,7 @@ class EdgeNode(Node):
 
         self.pub = self.create_publisher(EncodedFrame, 'runespoor/encoded',
                                          UPLINK_QOS[p['uplink_reliability']])
-        camera_qos = qos_profile_sensor_data if p['input_reliability'] == 'best_effort' \
-            else QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=2,
-                            reliability=ReliabilityPolicy.RELIABLE)
+        camera_qos = CAMERA_QOS[p['input_reliability']]
         if p['input_type'] == 'compressed':
             self.create_subscription(CompressedImage, 'camera/image_raw/compressed',
                                      self._on_compressed, camera_qos)
@@ -210,8 +207,9 @@ class EdgeNode(Node):
         if p.get('bandwidth_source', 'fixed') not in ('fixed', 'estimate'):
             raise ValueError(f'parameter bandwidth_source={p["bandwidth_source"]!r}: '
                              'fixed or estimate')
-        for key in ('uplink_reliability', 'input_reliability'):
-            if p.get(key, 'best_effort') not in UPLINK_QOS:
+        for key, profiles in (('uplink_reliability', UPLINK_QOS),
+                              ('input_reliability', CAMERA_QOS)):
+            if p.get(key, 'best_effort') not in profiles:
                 raise ValueError(f'parameter {key}: best_effort or reliable')
         if p.get('controller', 'cac') not in ('cac', 'awstream'):
             raise ValueError(f'parameter controller={p["controller"]!r}: cac or awstream')

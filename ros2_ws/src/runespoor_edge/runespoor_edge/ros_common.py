@@ -8,7 +8,8 @@ package a robot installs anyway; the cloud package depends on it.
 """
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import (DurabilityPolicy, HistoryPolicy, qos_profile_sensor_data, QoSProfile,
+                       ReliabilityPolicy)
 
 
 def _qos(depth, reliable=True, latched=False):
@@ -22,6 +23,9 @@ def _qos(depth, reliable=True, latched=False):
 #: The uplink of encoded frames, by the edge's ``uplink_reliability``; the cloud subscribes
 #: best effort, which accepts both.
 UPLINK_QOS = {'best_effort': _qos(5, reliable=False), 'reliable': _qos(5)}
+#: The camera images into the edge (and out of the source node), by ``input_reliability`` /
+#: ``reliability``: sensor data (best effort, like most camera drivers) or reliable, 2 deep.
+CAMERA_QOS = {'best_effort': qos_profile_sensor_data, 'reliable': _qos(2)}
 #: RatePolicy: reliable and latched, so a (re)started edge gets the mode in force.
 POLICY_QOS = _qos(1, latched=True)
 #: LinkFeedback: one per received frame, reliable so the bandwidth estimate sees every one.

@@ -35,14 +35,13 @@ import time
 
 import cv2
 import numpy as np
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.node import Node
 try:  # the matched event (Iron and newer); Humble has neither the class nor the event
     from rclpy.event_handler import PublisherEventCallbacks
 except ImportError:  # pragma: no cover - Humble
     PublisherEventCallbacks = None
-from rclpy.qos import HistoryPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from runespoor_edge import image_conv
+from runespoor_edge.ros_common import CAMERA_QOS, describe
 from sensor_msgs.msg import Image
 
 #: Train ids used by the palette pattern.
@@ -179,50 +178,44 @@ def bag_frames(p):
         offset += last + 1.0 / (p['rate'] or 17.0)
 
 
-def _desc(text, **kw):
-    return ParameterDescriptor(description=text, **kw)
-
-
 PARAMETERS = {
-    'mode': ('synthetic', _desc('synthetic | folder | bag', read_only=True)),
-    'pattern': ('palette', _desc('synthetic pattern: palette | scene', read_only=True)),
-    'path': ('', _desc('folder of frames or rosbag2 bag (modes folder, bag)', read_only=True)),
-    'bag_topic': ('', _desc('image topic in the bag; empty = the first one', read_only=True)),
-    'width': (512, _desc('synthetic frame width [px]', read_only=True,
-                         integer_range=[IntegerRange(from_value=16, to_value=8192, step=1)])),
-    'height': (256, _desc('synthetic frame height [px]', read_only=True,
-                          integer_range=[IntegerRange(from_value=16, to_value=8192, step=1)])),
-    'rate': (0.0, _desc('frames per second; 0 = recorded rate (bag) or 17 [Hz]', read_only=True,
-                        floating_point_range=[FloatingPointRange(from_value=0.0,
-                                                                 to_value=1000.0)])),
-    'rate_multiplier': (1.0, _desc('replay speed factor', read_only=True,
-                                   floating_point_range=[FloatingPointRange(
-                                       from_value=0.01, to_value=100.0)])),
-    'loop': (True, _desc('restart at the end of the folder / bag', read_only=True)),
-    'max_frames': (0, _desc('stop after this many frames; 0 = no limit', read_only=True)),
-    'seed': (0, _desc('seed of the synthetic pattern', read_only=True)),
-    'tail_period_frames': (40, _desc('palette pattern: frames per cycle', read_only=True)),
-    'tail_frames': (12, _desc('palette pattern: frames without small objects per cycle',
-                              read_only=True)),
-    'frame_id': ('camera_optical_frame', _desc('header.frame_id of the images',
-                                               read_only=True)),
-    'exit_when_done': (False, _desc('end the process (status 0) when the clip or bag is '
-                                    'over (loop false, or max_frames reached)',
-                                    read_only=True)),
-    'wait_for_subscribers': (False, _desc('before the first frame, wait until the graph is '
-                                          'ready: min_subscribers on camera/image_raw and one '
-                                          'on each of wait_for_topics', read_only=True)),
-    'wait_for_topics': ('', _desc('comma-separated topics that need a subscriber too before '
-                                  'the first frame, e.g. runespoor/encoded (the cloud)',
-                                  read_only=True)),
-    'wait_for_subscribers_s': (0.0, _desc('longest wait for subscribers [s]; with '
-                                          'wait_for_subscribers false, > 0 turns the wait on '
-                                          '(older configs); 0 with it true = 60 s',
-                                          read_only=True)),
-    'min_subscribers': (1, _desc('subscribers of camera/image_raw to wait for',
+    'mode': ('synthetic', describe('synthetic | folder | bag', read_only=True)),
+    'pattern': ('palette', describe('synthetic pattern: palette | scene', read_only=True)),
+    'path': ('', describe('folder of frames or rosbag2 bag (modes folder, bag)', read_only=True)),
+    'bag_topic': ('', describe('image topic in the bag; empty = the first one', read_only=True)),
+    'width': (512, describe('synthetic frame width [px]', read_only=True, lo=16, hi=8192,
+                            kind=int)),
+    'height': (256, describe('synthetic frame height [px]', read_only=True, lo=16, hi=8192,
+                             kind=int)),
+    'rate': (0.0, describe('frames per second; 0 = recorded rate (bag) or 17 [Hz]',
+                           read_only=True, lo=0.0, hi=1000.0)),
+    'rate_multiplier': (1.0, describe('replay speed factor', read_only=True, lo=0.01,
+                                      hi=100.0)),
+    'loop': (True, describe('restart at the end of the folder / bag', read_only=True)),
+    'max_frames': (0, describe('stop after this many frames; 0 = no limit', read_only=True)),
+    'seed': (0, describe('seed of the synthetic pattern', read_only=True)),
+    'tail_period_frames': (40, describe('palette pattern: frames per cycle', read_only=True)),
+    'tail_frames': (12, describe('palette pattern: frames without small objects per cycle',
                                  read_only=True)),
-    'reliability': ('best_effort', _desc('QoS of camera/image_raw: best_effort (sensor data) '
-                                         'or reliable', read_only=True)),
+    'frame_id': ('camera_optical_frame', describe('header.frame_id of the images',
+                                                  read_only=True)),
+    'exit_when_done': (False, describe('end the process (status 0) when the clip or bag is '
+                                       'over (loop false, or max_frames reached)',
+                                       read_only=True)),
+    'wait_for_subscribers': (False, describe('before the first frame, wait until the graph is '
+                                             'ready: min_subscribers on camera/image_raw and one '
+                                             'on each of wait_for_topics', read_only=True)),
+    'wait_for_topics': ('', describe('comma-separated topics that need a subscriber too before '
+                                     'the first frame, e.g. runespoor/encoded (the cloud)',
+                                     read_only=True)),
+    'wait_for_subscribers_s': (0.0, describe('longest wait for subscribers [s]; with '
+                                             'wait_for_subscribers false, > 0 turns the wait on '
+                                             '(older configs); 0 with it true = 60 s',
+                                             read_only=True)),
+    'min_subscribers': (1, describe('subscribers of camera/image_raw to wait for',
+                                    read_only=True)),
+    'reliability': ('best_effort', describe('QoS of camera/image_raw: best_effort (sensor data) '
+                                            'or reliable', read_only=True)),
 }
 
 
@@ -245,9 +238,7 @@ class SourceNode(Node):
         self.frames = makers[self.p['mode']](self.p)
         if self.p['reliability'] not in ('best_effort', 'reliable'):
             raise ValueError('parameter reliability: best_effort or reliable')
-        qos = qos_profile_sensor_data if self.p['reliability'] == 'best_effort' else \
-            QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=2,
-                       reliability=ReliabilityPolicy.RELIABLE)
+        qos = CAMERA_QOS[self.p['reliability']]
         self._matched = threading.Event()
         extra = {}
         if PublisherEventCallbacks is not None:
