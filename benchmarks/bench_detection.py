@@ -23,6 +23,7 @@ from bench_reconstruct import _stats, machine, street_map, write_json
 from runespoor.archs import build_det, build_seg
 from runespoor.detection_tail import small_box_share
 from runespoor.regions import DEFAULT_MAX_AREA_FRACTION, small_region_ratio
+from runespoor.tensors import bgr_to_tensor
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -36,8 +37,7 @@ def _frame(h, w):
         image = make_scene(0, 'val', 0, 2).render(0, (w, h))[0]
     except (ImportError, TypeError, ValueError):
         image = (np.random.default_rng(0).random((h, w, 3)) * 255).astype(np.uint8)
-    rgb = np.ascontiguousarray(image[:, :, ::-1].transpose(2, 0, 1))
-    return torch.from_numpy(rgb).float().div(255)[None]
+    return bgr_to_tensor(image)
 
 
 def main(argv=None):

@@ -249,8 +249,8 @@ def decode_jpeg_tensor(data, fast):
         img = decode_jpeg(raw, device='cuda')              # 3 x h x w uint8 RGB
         return img.unsqueeze(0).float().div_(255.0)
     import cv2
-    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    t = torch.from_numpy(np.ascontiguousarray(bgr[:, :, ::-1])).permute(2, 0, 1).unsqueeze(0)
+    from runespoor.tensors import bgr_to_uint8_tensor
+    t = bgr_to_uint8_tensor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR))
     if fast.pin_memory:
         t = t.contiguous().pin_memory()
     return t.to(fast.device, non_blocking=fast.pin_memory).float().div_(255.0)

@@ -19,6 +19,18 @@ def _check_bgr(image):
                          f'{getattr(image, "shape", None)} {getattr(image, "dtype", None)}')
 
 
+def bgr_to_uint8_tensor(image, batch=True):
+    """
+    BGR uint8 ``H x W x 3`` -> RGB uint8 tensor on the CPU, still bytes.
+
+    ``1 x 3 x H x W`` (``batch=True``) or ``3 x H x W``; what a host-to-device copy sends
+    before the division (:func:`bgr_to_tensor`, the fast path's pinned copy).
+    """
+    _check_bgr(image)
+    t = torch.from_numpy(np.ascontiguousarray(image[:, :, ::-1])).permute(2, 0, 1)
+    return t.unsqueeze(0) if batch else t
+
+
 def bgr_to_tensor(image, device='cpu', batch=True):
     """
     BGR uint8 ``H x W x 3`` -> RGB float tensor in [0, 1] on ``device``.
@@ -26,11 +38,7 @@ def bgr_to_tensor(image, device='cpu', batch=True):
     ``batch=True`` gives ``1 x 3 x H x W`` (a model input), ``False`` ``3 x H x W`` (a dataset
     item).  The division runs on ``device`` so a GPU receives bytes, not floats.
     """
-    _check_bgr(image)
-    rgb = np.ascontiguousarray(image[:, :, ::-1])
-    t = torch.from_numpy(rgb).to(device).permute(2, 0, 1)
-    t = t.float().div_(255.0)
-    return t.unsqueeze(0) if batch else t
+    return bgr_to_uint8_tensor(image, batch).to(device).float().div_(255.0)
 
 
 def tensor_to_bgr(tensor):
