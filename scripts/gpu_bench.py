@@ -25,6 +25,7 @@ import traceback
 
 
 from runespoor.archs import build_seg, build_sr, count_parameters
+from runespoor.device import resolve_device
 from runespoor.losses import ASRLoss
 import torch
 import torch.nn.functional as F
@@ -246,10 +247,7 @@ def main(argv=None):
     p.add_argument('--train-steps', type=int, default=0, help='training smoke steps (0: none)')
     p.add_argument('--train-arch', default='carn_m')
     args = p.parse_args(argv)
-    if args.device == 'auto':
-        device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    else:
-        device = torch.device(args.device)
+    device = torch.device(resolve_device(args.device))
     size = tuple(args.size)
     if args.tiny:
         size = (16, 32)

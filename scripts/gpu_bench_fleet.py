@@ -366,9 +366,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     import torch
     from runespoor import codec
-    device = args.device
-    if device == 'auto':
-        device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    from runespoor.device import resolve_device
+    device = resolve_device(args.device)
     if args.tiny:
         args.size = [32, 64]
         args.warmup, args.iters = 1, 3

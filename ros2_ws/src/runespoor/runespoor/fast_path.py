@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from runespoor.device import cuda_available
+
 PRECISIONS = ('auto', 'fp32', 'fp16', 'bf16')
 GRAPH_MODES = ('auto', 'off', 'cudagraph', 'compile')
 SWITCHES = ('auto', 'on', 'off')
@@ -82,11 +84,10 @@ def resolve(device, precision='auto', channels_last='auto', graphs='auto', gpu_d
 def gpu_decode_available():
     """Return True if torchvision's nvJPEG decoder and a CUDA device are there."""
     try:
-        import torch
         from torchvision.io import decode_jpeg  # noqa: F401
     except ImportError:
         return False
-    return torch.cuda.is_available()
+    return cuda_available()
 
 
 def _torch_module():
