@@ -1,0 +1,272 @@
+#!/usr/bin/env python3
+"""
+The Eq. 3 balance sweep of ASR at x4, 512x256 demo scale (issue 12, item 3).
+
+Three steps, each resumable::
+
+    python scripts/sweep_asr_beta.py train 0.05 0.005      # one lane of runs, one after another
+    python scripts/sweep_asr_beta.py eval 0.05 0.02 0.005 0.001
+    python scripts/sweep_asr_beta.py table 0.05 0.02 0.005 0.001 \
+        > results/asr_beta_sweep/sweep.json
+
+``train BETA...`` fine-tunes ``models/sr/sr_x4.pt`` with ASR (alpha = 1 - beta) against the
+frozen reference model ``models/seg/swiftnet_r18_lite.pt`` into ``$OUT/beta_<BETA>/``; a run
+with a ``last.pt`` and no final ``asr_x4.pt`` is resumed, a finished one is skipped.  The data
+root (``$DATA``) holds the train split and, as ``val``, the *tune* split (not the evaluation
+split): validation during training is on it.  ``eval BETA...`` runs ``runespoor eval`` on the
+tune split through both judges (the reference model and the held-out one) with bilinear, sr and
+the run's ASR, one output folder per judge and beta (the cache makes bilinear / sr / HR run
+once).  ``table BETA...`` prints one JSON document: per beta the loss balance (mean of the last
+``--last`` logged steps), per judge tail / overall mIoU (and / HR), PSNR, checkerboard, and the
+choice by the rule in :func:`choose`.
+
+Settings from the environment: ``DATA`` (data/asr_sweep), ``OUT`` (out/asr_sweep), ``STEPS``
+(120), ``BATCH`` (4), ``LR`` (1e-4), ``SEED`` (0), ``VAL_EVERY`` (20), ``VAL_BATCHES`` (20),
+``CKPT_EVERY`` (20), ``THREADS`` (1), ``NICE`` (19), ``DEVICE`` (cpu).
+"""
+
+import argparse
+import json
+import math
+import os
+import shlex
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCALE = 4
+JUDGES = {
+    'reference': 'ros2_ws/src/runespoor/config/eval/asr_beta_sweep_tune.yaml',
+    'heldout': 'ros2_ws/src/runespoor/config/eval/asr_beta_sweep_tune_heldout.yaml',
+}
+#: The checkpoint path of the committed eval configs, replaced per beta.
+CONFIG_ASR_PATH = 'out/asr_sweep/beta_0.05/asr_x{scale}.pt'
+
+
+def env(name, default):
+    """Return the environment setting ``name`` or ``default``."""
+    return os.environ.get(name, default)
+
+
+def run_dir(beta, out=None):
+    """Return the output folder of the run with analytics weight ``beta``."""
+    return os.path.join(out or env('OUT', 'out/asr_sweep'), f'beta_{beta}')
+
+
+def train_command(beta, resume=None):
+    """Return the ``runespoor train asr`` argument list of one sweep run."""
+    b = float(beta)
+    args = ['runespoor', 'train', 'asr', '--data', env('DATA', 'data/asr_sweep'),
+            '--out', run_dir(beta), '--scale', str(SCALE),
+            '--init', 'models/sr/sr_x4.pt', '--seg', 'models/seg/swiftnet_r18_lite.pt',
+            '--steps', env('STEPS', '120'), '--batch', env('BATCH', '4'),
+            '--lr', env('LR', '1e-4'), '--alpha', f'{1.0 - b:.6g}', '--beta', f'{b:.6g}',
+            '--seed', env('SEED', '0'), '--device', env('DEVICE', 'cpu'),
+            '--threads', env('THREADS', '1'), '--val-every', env('VAL_EVERY', '20'),
+            '--val-batches', env('VAL_BATCHES', '20'),
+            '--checkpoint-every', env('CKPT_EVERY', '20'), '--no-progress']
+    if resume:
+        args += ['--resume', resume]
+    return args
+
+
+def _run(args):
+    nice = env('NICE', '19')
+    full = (['nice', '-n', nice] if nice != '0' else []) + args
+    print('+ ' + ' '.join(shlex.quote(a) for a in full), flush=True)
+    threads = env('THREADS', '1')
+    child = dict(os.environ, PYTHONUNBUFFERED='1')
+    if threads != '0':
+        child.update(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
+    return subprocess.call(full, cwd=ROOT, env=child)
+
+
+def cmd_train(betas):
+    """Train (or resume, or skip) the run of each beta in turn."""
+    for beta in betas:
+        out = run_dir(beta)
+        final = os.path.join(ROOT, out, f'asr_x{SCALE}.pt')
+        last = os.path.join(ROOT, out, 'last.pt')
+        if os.path.exists(final):
+            print(f'{out}: finished, skipped', flush=True)
+            continue
+        rc = _run(train_command(beta, resume=os.path.join(out, 'last.pt')
+                                if os.path.exists(last) else None))
+        if rc:
+            return rc
+    return 0
+
+
+def eval_config(judge, beta):
+    """Write the eval config of ``judge`` for the run of ``beta``; return its path."""
+    with open(os.path.join(ROOT, JUDGES[judge])) as f:
+        text = f.read()
+    if CONFIG_ASR_PATH not in text:
+        raise SystemExit(f'{JUDGES[judge]}: no {CONFIG_ASR_PATH} to replace')
+    text = text.replace(CONFIG_ASR_PATH, os.path.join(run_dir(beta), 'asr_x{scale}.pt'))
+    path = os.path.join(env('OUT', 'out/asr_sweep'), 'eval_configs', f'{judge}_beta_{beta}.yaml')
+    os.makedirs(os.path.join(ROOT, os.path.dirname(path)), exist_ok=True)
+    with open(os.path.join(ROOT, path), 'w') as f:
+        f.write(text)
+    return path
+
+
+def eval_dir(judge, beta):
+    """Return the report folder of ``judge`` for the run of ``beta``."""
+    return os.path.join(env('OUT', 'out/asr_sweep'), 'eval', f'{judge}_beta_{beta}')
+
+
+def cmd_eval(betas, judges):
+    """Evaluate each finished run through each judge on the tune split."""
+    for beta in betas:
+        for judge in judges:
+            if os.path.exists(os.path.join(ROOT, eval_dir(judge, beta), 'report.json')):
+                print(f'{eval_dir(judge, beta)}: done, skipped', flush=True)
+                continue
+            rc = _run(['runespoor', 'eval', '--config', eval_config(judge, beta),
+                       '--out', eval_dir(judge, beta), '--device', env('DEVICE', 'cpu'),
+                       '--no-progress'])
+            if rc:
+                return rc
+    return 0
+
+
+# ---- the table (pure functions, tested in test_training_curves.py) -------------------------
+
+def read_log(path):
+    """Return the records of a ``log.jsonl`` (one JSON object a line; blank lines skipped)."""
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def loss_balance(records, last=5):
+    """
+    Mean of the last ``last`` logged training steps' loss terms.
+
+    Returns ``{'l1', 'ce', 'alpha_l1', 'beta_analytics', 'analytics_share', 'steps'}``: the
+    raw and weighted terms of Eq. 3 and the analytics term's share of the objective, over the
+    training records (those without ``val``) of the latest run segment of each step (a resumed
+    run may log a step twice; the later record wins).
+    """
+    by_step = {}
+    for r in records:
+        if 'val' not in r and 'alpha_l1' in r:
+            by_step[int(r['step'])] = r
+    steps = sorted(by_step)[-last:]
+    out = {'steps': steps}
+    for key in ('l1', 'ce', 'alpha_l1', 'beta_analytics', 'analytics_share'):
+        vals = [by_step[s][key] for s in steps if key in by_step[s]]
+        out[key] = sum(vals) / len(vals) if vals else None
+    return out
+
+
+def report_rows(report, scale=SCALE, quality=90):
+    """
+    Return ``{method: row}`` of a ``runespoor eval`` report.json at ``scale`` / ``quality``.
+
+    A row: ``tail``, ``miou`` (fractions 0-1), ``tail_hr``, ``miou_hr`` (normalised to HR),
+    ``psnr``, ``grid``; plus ``'hr'``: HR's ``miou`` and its ``tail`` on the same tail classes.
+    """
+    out = {}
+    for row in report['rows']:
+        if int(row['scale']) != scale or int(row['quality']) != quality:
+            continue
+        out[row['method']] = {'tail': row.get('tail_miou'), 'miou': row.get('miou'),
+                              'tail_hr': row.get('tail_normalised'),
+                              'miou_hr': row.get('miou_normalised'),
+                              'psnr': row.get('psnr'), 'grid': row.get('grid')}
+    hr = report.get('hr') or {}
+    per_scale = hr.get('tail_miou_per_scale') or {}
+    out['hr'] = {'miou': hr.get('miou'), 'tail': per_scale.get(str(scale))}
+    return out
+
+
+def _num(v):
+    return v is not None and not (isinstance(v, float) and math.isnan(v))
+
+
+def choose(rows, grid_factor=2.0, psnr_margin=1.0):
+    """
+    Pick the beta to ship by the rule fixed before the sweep was evaluated.
+
+    ``rows``: ``{beta: {'reference': row, 'heldout': row, 'sr': {'reference': row, ...}}}``
+    where each ``row`` has ``tail``, ``psnr``, ``grid``.  Eligible: checkerboard <= ``grid_factor``
+    x standard SR's and PSNR >= standard SR's - ``psnr_margin`` dB (the issue's guards).  Among
+    the eligible, the best mean of the tail mIoU over both judges; if none is eligible, the
+    best mean tail over all, flagged ``eligible: False``.  Returns ``{'beta', 'eligible',
+    'score', 'scores'}``.
+    """
+    scores, eligible = {}, {}
+    for beta, r in rows.items():
+        tails = [r[j]['tail'] for j in ('reference', 'heldout') if _num(r[j].get('tail'))]
+        scores[beta] = sum(tails) / len(tails) if tails else float('-inf')
+        sr = r['sr']['reference']
+        ok = (_num(r['reference'].get('grid')) and _num(sr.get('grid'))
+              and r['reference']['grid'] <= grid_factor * sr['grid']
+              and _num(r['reference'].get('psnr')) and _num(sr.get('psnr'))
+              and r['reference']['psnr'] >= sr['psnr'] - psnr_margin)
+        eligible[beta] = bool(ok)
+    pool = [b for b in rows if eligible[b]] or list(rows)
+    best = max(pool, key=lambda b: scores[b])
+    return {'beta': best, 'eligible': eligible[best], 'score': scores[best],
+            'scores': scores, 'eligible_by_beta': eligible}
+
+
+def cmd_table(betas, last):
+    """Print the sweep's JSON: balance, both judges' rows per beta, baselines, the choice."""
+    doc = {'scale': SCALE, 'quality': 90, 'runs': {}, 'baselines': {}}
+    rows_for_rule = {}
+    for beta in betas:
+        entry = {'alpha': 1.0 - float(beta), 'beta': float(beta)}
+        log = os.path.join(ROOT, run_dir(beta), 'log.jsonl')
+        if os.path.exists(log):
+            records = read_log(log)
+            entry['balance'] = loss_balance(records, last)
+            entry['val'] = [dict(step=r['step'], **{k: v for k, v in r['val'].items()
+                                                    if not isinstance(v, list)})
+                            for r in records if 'val' in r]
+        metrics = os.path.join(ROOT, run_dir(beta), 'metrics.json')
+        if os.path.exists(metrics):
+            with open(metrics) as f:
+                m = json.load(f)
+            entry.update(step=m['step'], train_time_s=m['train_time_s'], command=m['command'])
+        judged = {}
+        for judge in JUDGES:
+            rep = os.path.join(ROOT, eval_dir(judge, beta), 'report.json')
+            if not os.path.exists(rep):
+                continue
+            with open(rep) as f:
+                rows = report_rows(json.load(f))
+            judged[judge] = rows.get('asr')
+            for method in ('bilinear', 'sr', 'hr'):
+                doc['baselines'].setdefault(judge, {})[method] = rows.get(method)
+        entry['judges'] = judged
+        doc['runs'][str(beta)] = entry
+        if set(judged) == set(JUDGES) and all(judged.values()):
+            rows_for_rule[str(beta)] = dict(judged, sr={j: doc['baselines'][j]['sr']
+                                                        for j in JUDGES})
+    if rows_for_rule:
+        doc['choice'] = choose(rows_for_rule)
+    json.dump(doc, sys.stdout, indent=1, default=str)
+    print()
+    return 0
+
+
+def main(argv=None):
+    """Run the sweep step named on the command line."""
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('step', choices=('train', 'eval', 'table'))
+    p.add_argument('betas', nargs='+')
+    p.add_argument('--judges', nargs='+', default=list(JUDGES), choices=list(JUDGES))
+    p.add_argument('--last', type=int, default=5, help='table: logged steps averaged')
+    args = p.parse_args(argv)
+    os.chdir(ROOT)
+    if args.step == 'train':
+        return cmd_train(args.betas)
+    if args.step == 'eval':
+        return cmd_eval(args.betas, args.judges)
+    return cmd_table(args.betas, args.last)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
