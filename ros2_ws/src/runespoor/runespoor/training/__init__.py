@@ -1,13 +1,11 @@
 """
 Training: base SR, segmentation, ASR / CloudSeg fine-tuning, validation.
 
-The functions take models and torch ``DataLoader``s; the ``runespoor train`` command
+:mod:`.runs` (``train_sr``, ``train_seg``, ``train_det``, ``finetune_sr``), :mod:`.loop` (the
+step loop), :mod:`.validate` (validation during training), :mod:`.data` (training data).  The
+functions take models and torch ``DataLoader``s; the ``runespoor train`` command
 (:mod:`runespoor.training.cli`) builds them from a config and the data sets.
+
+Nothing is imported here, so a task importing :mod:`.validate` (its ``finetune_validate``)
+does not run :mod:`.runs`, which asks the tasks registry (no import cycle).
 """
-
-from .loop import fit, seed_everything
-from .runs import finetune_sr, train_seg, train_sr
-from .validate import evaluate_seg, evaluate_sr, psnr_batch
-
-__all__ = ['evaluate_seg', 'evaluate_sr', 'psnr_batch', 'fit',
-           'seed_everything', 'finetune_sr', 'train_seg', 'train_sr']
