@@ -35,6 +35,7 @@ def main(argv=None):
     from runespoor.data.cityscapes import CityscapesFrames
     from runespoor.labels import NUM_CLASSES, TRAIN_ID_NAMES
     from runespoor.metrics.segmentation import confusion_matrix, iou_per_class, mean_iou
+    from runespoor.tensors import bgr_to_tensor
     if args.threads:
         torch.set_num_threads(args.threads)
     model, ckpt = load_model(args.checkpoint, kind='seg', device=args.device)
@@ -46,8 +47,7 @@ def main(argv=None):
     with torch.no_grad():
         for i in range(n):
             item = frames[i]
-            rgb = np.ascontiguousarray(item['image'][:, :, ::-1], dtype=np.float32) / 255.0
-            image = torch.from_numpy(rgb).permute(2, 0, 1)[None].to(args.device)
+            image = bgr_to_tensor(item['image'], args.device)
             pred = model(image).argmax(1)[0].cpu().numpy()
             conf += confusion_matrix(np.asarray(item['label'], np.int64), pred, NUM_CLASSES)
     secs = (time.perf_counter() - t0) / max(1, n)
