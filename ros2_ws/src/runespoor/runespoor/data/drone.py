@@ -8,8 +8,9 @@ street trees, and blocks of buildings, parking lots, plazas, parks and markets, 
 the ten VisDrone classes (pedestrian, people, bicycle, car, van, truck, tricycle,
 awning-tricycle, bus, motor) and with "others" (carts, small machinery).  Every object is a
 stack of extruded convex parts (body, glass, roof, rider, canopy...) so it reads as a top-down
-or oblique sprite; vehicles drive along their lanes (one road direction queued at red lights),
-pedestrians walk, and the camera drifts, pans and zooms slowly, so consecutive frames form a
+or oblique sprite (:mod:`.drone_objects`: what each class looks like); vehicles drive along
+their lanes (one road direction queued at red lights), pedestrians walk, and the camera
+drifts, pans and zooms slowly, so consecutive frames form a
 smooth video at :data:`FPS`.
 
 The camera is a pinhole whose focal length is proportional to the image width (the reference
@@ -33,6 +34,8 @@ import cv2
 import numpy as np
 
 from . import sizes
+from .drone_objects import (building, jitter, OTHERS, oval, part, pick, rect, shade, sprite,
+                            tree, VIVID)
 from .visdrone import CATEGORIES
 from ..metrics.detection import drop_in_regions
 
@@ -45,245 +48,16 @@ FOCAL_PER_WIDTH = 0.75
 MAP_RES = 0.12
 #: Named sizes (width, height).
 PRESETS = {'full': (1920, 1080), 'half': (960, 540), 'third': (640, 360)}
-OTHERS = 11
 CLASS_ID = {name: cid for cid, name in CATEGORIES.items()}
 LANE = 3.2
 #: Objects smaller than this (reference px) are drawn as one blob of their main colour.
 TINY_REF = 5.0
 _JPEG = [int(cv2.IMWRITE_JPEG_QUALITY), 95]
 
-# Palettes (BGR).
-_CAR_COLORS = [(232, 232, 232), (196, 198, 200), (38, 38, 40), (118, 120, 122),
-               (40, 45, 170), (150, 85, 30), (95, 60, 35), (70, 120, 70), (30, 160, 225),
-               (150, 150, 150), (210, 215, 220), (60, 70, 90)]
-_CAR_WEIGHTS = [0.22, 0.14, 0.15, 0.1, 0.07, 0.06, 0.06, 0.03, 0.03, 0.06, 0.05, 0.03]
-_SHIRTS = [(235, 235, 235), (40, 40, 40), (170, 60, 40), (40, 40, 180), (60, 140, 60),
-           (40, 160, 210), (150, 150, 150), (120, 60, 140), (90, 90, 200), (200, 160, 90)]
-_PANTS = [(40, 40, 45), (110, 70, 40), (90, 90, 95), (60, 50, 40), (160, 160, 165)]
-_VIVID = [(200, 90, 20), (40, 40, 200), (30, 170, 230), (50, 150, 50), (30, 110, 240),
-          (180, 60, 150), (220, 170, 40)]
-_GLASS = (55, 48, 42)
-_GLASS2 = (85, 75, 70)
-_ROOFS = [(150, 150, 150), (120, 125, 130), (95, 110, 150), (70, 80, 140), (160, 140, 120),
-          (110, 130, 110), (180, 180, 175), (140, 120, 100), (200, 200, 195)]
-_WALLS = [(170, 175, 180), (150, 160, 175), (130, 140, 160), (190, 195, 200), (120, 130, 140)]
-_TREE = [(40, 95, 50), (35, 80, 45), (50, 110, 70), (45, 100, 85), (30, 70, 40)]
-
 
 def parse_size(text):
     """Parse ``'640x360'`` or a preset name (:data:`PRESETS`) into ``(width, height)``."""
     return sizes.parse_size(text, PRESETS, (16, 9))
-
-
-# ----------------------------------------------------------------------------------- sprites
-
-def _rect(length, width, cx=0.0, cy=0.0, chamfer=0.0):
-    """Rectangle (``length`` along local x, ``width`` along y), optionally chamfered."""
-    a, b = length / 2, width / 2
-    if chamfer <= 0:
-        p = [(a, b), (-a, b), (-a, -b), (a, -b)]
-    else:
-        c = min(chamfer, 0.45 * length, 0.45 * width)
-        p = [(a, b - c), (a - c, b), (-a + c, b), (-a, b - c), (-a, -b + c), (-a + c, -b),
-             (a - c, -b), (a, -b + c)]
-    return np.array(p, np.float64) + (cx, cy)
-
-
-def _oval(rx, ry, cx=0.0, cy=0.0, n=8):
-    """Polygon approximating an ellipse."""
-    a = np.arange(n) * (2 * math.pi / n)
-    return np.stack([cx + rx * np.cos(a), cy + ry * np.sin(a)], 1)
-
-
-def _shade(color, k):
-    return tuple(int(min(255, max(0, v * k))) for v in color)
-
-
-def _part(poly, z0, z1, top, side=None):
-    """One extruded convex part: footprint ``poly`` from height ``z0`` to ``z1``."""
-    return (np.asarray(poly, np.float64), float(z0), float(z1), tuple(int(v) for v in top),
-            _shade(top, 0.72) if side is None else tuple(int(v) for v in side))
-
-
-def _pick(rng, items, weights=None):
-    if weights is None:
-        return items[int(rng.integers(len(items)))]
-    w = np.asarray(weights, np.float64)
-    return items[int(rng.choice(len(items), p=w / w.sum()))]
-
-
-def _jitter(rng, color, amount=14):
-    return tuple(int(np.clip(c + rng.integers(-amount, amount + 1), 0, 255)) for c in color)
-
-
-def _skin(rng):
-    return _jitter(rng, (120, 150, 190), 20)
-
-
-def _hair(rng):
-    return _jitter(rng, (30, 30, 35), 10)
-
-
-def _person(rng, cx=0.0, cy=0.0, z=0.0, sitting=False, scale=None):
-    """Standing or sitting person: legs, torso, head."""
-    s = rng.uniform(1.05, 1.25) if scale is None else scale
-    shirt, pants = _jitter(rng, _pick(rng, _SHIRTS)), _jitter(rng, _pick(rng, _PANTS))
-    head = _oval(0.1 * s, 0.1 * s, cx, cy, 6)
-    if not sitting:
-        return [_part(_oval(0.12 * s, 0.16 * s, cx, cy, 6), z, z + 0.8 * s, pants),
-                _part(_oval(0.14 * s, 0.23 * s, cx, cy, 8), z + 0.8 * s, z + 1.45 * s, shirt),
-                _part(head, z + 1.47 * s, z + 1.7 * s, _hair(rng), _skin(rng))]
-    return [_part(_rect(0.5 * s, 0.3 * s, cx + 0.22 * s, cy), z, z + 0.45 * s, pants),
-            _part(_oval(0.14 * s, 0.22 * s, cx - 0.05 * s, cy, 8), z + 0.4 * s, z + 0.95 * s,
-                  shirt),
-            _part(_oval(0.1 * s, 0.1 * s, cx - 0.03 * s, cy, 6), z + 0.98 * s, z + 1.2 * s,
-                  _hair(rng), _skin(rng))]
-
-
-def _rider(rng, cx, z, helmet=False):
-    shirt = _jitter(rng, _pick(rng, _SHIRTS))
-    top = _pick(rng, _VIVID + [(235, 235, 235), (30, 30, 30)]) if helmet else _hair(rng)
-    return [_part(_oval(0.16, 0.21, cx, 0.0, 8), z, z + 0.6, shirt),
-            _part(_oval(0.11, 0.11, cx + 0.03, 0.0, 6), z + 0.62, z + 0.86, top,
-                  _shade(top, 0.8) if helmet else _skin(rng))]
-
-
-def sprite(cid, rng, rider=None):
-    """
-    Parts of one object of VisDrone class ``cid`` (1..10, or 11 for "others").
-
-    Local frame: ``x`` forward (the heading), ``y`` left, metres.  Returns a list of
-    ``(polygon, z0, z1, top_bgr, side_bgr)``.
-    """
-    if cid == 1:
-        return _person(rng)
-    if cid == 2:
-        return _person(rng, sitting=True)
-    if cid in (3, 10):
-        motor = cid == 10
-        if rider is None:
-            rider = rng.random() < 0.7
-        if motor:
-            col = _jitter(rng, _pick(rng, _VIVID + [(30, 30, 30), (200, 200, 200)]))
-            parts = [_part(_rect(1.9, 0.34, chamfer=0.12), 0.25, 0.8, col),
-                     _part(_rect(0.6, 0.28, -0.25), 0.8, 0.88, (30, 30, 30)),
-                     _part(_rect(0.08, 0.7, 0.62), 0.95, 1.02, (40, 40, 40))]
-            if rider:
-                parts += _rider(rng, -0.2, 0.9, helmet=True)
-        else:
-            col = _jitter(rng, _pick(rng, [(40, 40, 40), (60, 60, 170), (160, 100, 40),
-                                           (170, 170, 170), (50, 130, 50)]))
-            parts = [_part(_rect(1.7, 0.09), 0.05, 0.72, col),
-                     _part(_rect(0.05, 0.56, 0.58), 0.9, 0.95, (40, 40, 40))]
-            if rider:
-                parts += _rider(rng, -0.15, 0.85)
-        return parts
-    if cid == 4:
-        length, width = rng.uniform(4.0, 4.9), rng.uniform(1.7, 1.9)
-        col = _jitter(rng, _pick(rng, _CAR_COLORS, _CAR_WEIGHTS), 10)
-        tall = rng.random() < 0.25   # SUV
-        h = 0.95 if tall else 0.8
-        return [_part(_rect(length, width, chamfer=0.4), 0.2, h, col),
-                _part(_rect(length * 0.56, width * 0.9, -0.1, chamfer=0.25), h, h + 0.45,
-                      _GLASS, _GLASS2),
-                _part(_rect(length * (0.44 if tall else 0.38), width * 0.82, -0.25,
-                            chamfer=0.15), h + 0.45, h + 0.55, _shade(col, 1.06))]
-    if cid == 5:
-        length, width = rng.uniform(4.8, 5.6), rng.uniform(1.9, 2.05)
-        col = _jitter(rng, _pick(rng, _CAR_COLORS, [0.5] + [0.05] * 11), 10)
-        return [_part(_rect(length, width, chamfer=0.3), 0.25, 1.2, col),
-                _part(_rect(length * 0.95, width * 0.98, -length * 0.02, chamfer=0.25), 1.2,
-                      1.7, _GLASS, _GLASS2),
-                _part(_rect(length * 0.84, width * 0.94, -length * 0.07, chamfer=0.15), 1.7,
-                      2.05, _shade(col, 1.04))]
-    if cid == 6:
-        length, width = rng.uniform(6.5, 11.0), rng.uniform(2.3, 2.5)
-        cab = _jitter(rng, _pick(rng, [(200, 200, 200), (40, 40, 170), (150, 90, 30),
-                                       (30, 150, 220), (60, 110, 60)]))
-        parts = [_part(_rect(2.0, width, length / 2 - 1.0, chamfer=0.25), 0.5, 2.5, cab),
-                 _part(_rect(0.5, width * 0.9, length / 2 - 0.3), 1.6, 2.5, _GLASS, _GLASS2),
-                 _part(_rect(1.6, width * 0.95, length / 2 - 1.15, chamfer=0.2), 2.5, 2.9,
-                       _shade(cab, 1.05))]
-        cargo_len, cargo_cx = length - 2.3, -1.15
-        if rng.random() < 0.55:
-            box = _jitter(rng, _pick(rng, [(200, 200, 200), (150, 100, 40), (60, 110, 60),
-                                           (40, 90, 170), (160, 160, 160)]))
-            parts.append(_part(_rect(cargo_len, width + 0.05, cargo_cx), 0.9, 3.6, box))
-        else:
-            bed = _jitter(rng, _pick(rng, [(60, 60, 150), (140, 140, 140), (40, 100, 40)]))
-            load = _jitter(rng, _pick(rng, [(110, 150, 180), (90, 90, 90), (60, 120, 160),
-                                            (140, 140, 140)]))
-            parts += [_part(_rect(cargo_len, width, cargo_cx), 0.9, 1.9, bed),
-                      _part(_rect(cargo_len - 0.4, width - 0.35, cargo_cx), 1.9, 2.2, load)]
-        return parts
-    if cid in (7, 8):
-        length, width = rng.uniform(2.6, 3.1), rng.uniform(1.1, 1.3)
-        col = _jitter(rng, _pick(rng, [(160, 80, 30), (50, 130, 50), (40, 40, 160),
-                                       (150, 150, 150), (30, 140, 200)]))
-        front = length / 2
-        parts = [_part(_rect(0.5, 0.14, front - 0.25), 0.05, 0.7, (40, 40, 40)),
-                 _part(_rect(0.8, 0.9, front - 0.9), 0.3, 0.85, col)]
-        parts += _rider(rng, front - 0.95, 0.85)
-        bed_len = length - 1.35
-        parts.append(_part(_rect(bed_len, width, -front + bed_len / 2), 0.45, 1.0, col))
-        if cid == 7:
-            parts.append(_part(_rect(bed_len - 0.2, width - 0.2, -front + bed_len / 2), 1.0,
-                               1.05, _jitter(rng, (90, 110, 130), 30)))
-        else:
-            canopy = _jitter(rng, _pick(rng, _VIVID), 10)
-            parts += [_part(_rect(bed_len + 0.5, width + 0.12, -front + bed_len / 2 + 0.25),
-                            1.65, 1.82, canopy, _shade(canopy, 0.8))]
-        return parts
-    if cid == 9:
-        length, width = rng.uniform(9.5, 12.5), rng.uniform(2.45, 2.55)
-        col = _jitter(rng, _pick(rng, [(60, 140, 60), (40, 40, 180), (200, 200, 200),
-                                       (160, 100, 40), (40, 160, 220), (200, 150, 60)]))
-        roof = _pick(rng, [(225, 225, 225), _shade(col, 1.08)])
-        return [_part(_rect(length, width, chamfer=0.35), 0.3, 1.35, col),
-                _part(_rect(length - 0.1, width + 0.02, chamfer=0.35), 1.35, 2.45, _GLASS,
-                      _GLASS2),
-                _part(_rect(length - 0.25, width - 0.05, chamfer=0.3), 2.45, 3.0, roof,
-                      _shade(col, 0.85)),
-                _part(_rect(2.2, 1.4, rng.uniform(-length / 4, length / 4)), 3.0, 3.3,
-                      (170, 170, 170))]
-    if cid == OTHERS:
-        if rng.random() < 0.6:   # hand cart
-            wood = _jitter(rng, (60, 100, 140), 20)
-            return [_part(_rect(1.5, 0.9), 0.35, 0.75, wood),
-                    _part(_rect(0.7, 0.06, 1.1), 0.7, 0.76, (50, 50, 50))]
-        paint = _jitter(rng, _pick(rng, [(20, 140, 230), (30, 200, 230), (40, 90, 200)]))
-        return [_part(_rect(3.0, 1.7, chamfer=0.2), 0.3, 1.4, paint),
-                _part(_rect(1.0, 1.2, -0.6), 1.4, 2.4, _GLASS2, paint),
-                _part(_rect(1.2, 1.3, 1.0), 1.4, 1.6, (40, 40, 40))]
-    raise ValueError(f'unknown VisDrone class {cid}')
-
-
-def _tree(rng, r=None):
-    r = rng.uniform(1.8, 4.0) if r is None else r
-    h = rng.uniform(1.6, 2.6) * r + 1.5
-    col = _jitter(rng, _pick(rng, _TREE), 12)
-    dx = rng.uniform(-0.2, 0.2) * r
-    return [_part(_rect(0.35, 0.35), 0.0, h - 1.4 * r, (40, 60, 80)),
-            _part(_oval(r, r * rng.uniform(0.85, 1.15), n=10), h - 1.5 * r, h, col,
-                  _shade(col, 0.7)),
-            _part(_oval(0.55 * r, 0.5 * r, dx, dx, n=8), h, h + 0.05, _shade(col, 1.25))]
-
-
-def _building(rng, length, width, height):
-    roof = _jitter(rng, _pick(rng, _ROOFS), 10)
-    wall = _jitter(rng, _pick(rng, _WALLS), 10)
-    parts = [_part(_rect(length, width), 0.0, height, roof, _shade(wall, 0.8))]
-    if rng.random() < 0.6:   # parapet-free inner roof panel
-        parts.append(_part(_rect(length - 1.0, width - 1.0), height, height + 0.05,
-                           _shade(roof, 0.92)))
-    for _ in range(int(rng.integers(0, 4))):
-        a, b = rng.uniform(1.5, 5.0), rng.uniform(1.5, 4.0)
-        if a < length - 2 and b < width - 2:
-            cx = rng.uniform(-(length - a) / 2 + 1, (length - a) / 2 - 1)
-            cy = rng.uniform(-(width - b) / 2 + 1, (width - b) / 2 - 1)
-            parts.append(_part(_rect(a, b, cx, cy), height, height + rng.uniform(1.0, 3.0),
-                               _jitter(rng, (175, 175, 170), 15)))
-    return parts
 
 
 # ------------------------------------------------------------------------------- the scene
@@ -442,7 +216,7 @@ class DroneScene:
         self.shadow_k = rng.uniform(0.5, 0.68) if self.sunny else rng.uniform(0.8, 0.9)
         self.haze = (rng.uniform(0.55, 0.85), rng.uniform(120, 220)) if hk == 'haze' else (
             rng.uniform(0.05, 0.3), rng.uniform(250, 600))
-        self.haze_color = np.array(_jitter(rng, (200, 196, 190), 12), np.float32)
+        self.haze_color = np.array(jitter(rng, (200, 196, 190), 12), np.float32)
         self.blur_len = rng.uniform(8, 22) if hk == 'blur' else 0.0
 
     def _camera(self, tt, ref_h=REF_HEIGHT):
@@ -499,7 +273,7 @@ class DroneScene:
         self.res = res
         nx, ny = int(math.ceil((x1 - x0) / res)), int(math.ceil((y1 - y0) / res))
         self.map = np.empty((ny, nx, 3), np.uint8)
-        self.map[:] = _jitter(rng, (80, 120, 110), 12)
+        self.map[:] = jitter(rng, (80, 120, 110), 12)
         self.amp = np.full((ny, nx), 90, np.uint8)
         self._pending = []   # (polys, color, amp) drawn in order
         t_end = max(self.n_frames - 1, 0) / FPS
@@ -543,7 +317,7 @@ class DroneScene:
                 rng, bx0, by0, bx1, by1, crowd=kind == 'crowd')
 
     def _ground(self, rng, bx0, by0, bx1, by1, color, amp):
-        self._poly([[(bx0, by0), (bx1, by0), (bx1, by1), (bx0, by1)]], _jitter(rng, color, 10),
+        self._poly([[(bx0, by0), (bx1, by0), (bx1, by1), (bx0, by1)]], jitter(rng, color, 10),
                    amp)
 
     def _scatter(self, rng, n, bx0, by0, bx1, by1, margin=1.0):
@@ -579,8 +353,8 @@ class DroneScene:
                               0.0, rng=rng, rider=False)
 
     def _block_buildings(self, rng, bx0, by0, bx1, by1, crowd=False):
-        self._ground(rng, bx0, by0, bx1, by1, _pick(rng, [(150, 155, 160), (95, 130, 110),
-                                                          (130, 140, 150)]), 70)
+        self._ground(rng, bx0, by0, bx1, by1, pick(rng, [(150, 155, 160), (95, 130, 110),
+                                                         (130, 140, 150)]), 70)
         w, h = bx1 - bx0, by1 - by0
         along_x = w >= h
         n = max(1, min(4, int((w if along_x else h) / rng.uniform(25, 50))))
@@ -600,10 +374,10 @@ class DroneScene:
             if not self._inside((cx, cy), lx / 2 + ly / 2):
                 continue
             height = float(np.clip(tall * rng.uniform(0.6, 1.3), 4, 45))
-            self._add(0, (cx, cy), 0.0, parts=_building(rng, lx, ly, height), nearest=True)
+            self._add(0, (cx, cy), 0.0, parts=building(rng, lx, ly, height), nearest=True)
         # a few trees, parked cars and walkers around the buildings
         for p in self._scatter(rng, int(rng.integers(0, 5)), bx0, by0, bx1, by1, 2):
-            self._add(0, p, 0.0, parts=_tree(rng), nearest=True)
+            self._add(0, p, 0.0, parts=tree(rng), nearest=True)
         for p in self._scatter(rng, int(rng.integers(0, 4)), bx0, by0, bx1, by1, 3):
             self._add(4 if rng.random() < 0.8 else 5, p, rng.choice([0, math.pi / 2]), 0.0,
                       rng=rng)
@@ -617,7 +391,7 @@ class DroneScene:
         lx0, ly0 = rng.uniform(bx0, bx1 - lw), rng.uniform(by0, by1 - lh)
         for p in self._scatter(rng, int((bx1 - bx0) * (by1 - by0) / 600), bx0, by0, bx1, by1):
             if not (lx0 - 3 < p[0] < lx0 + lw + 3 and ly0 - 3 < p[1] < ly0 + lh + 3):
-                self._add(0, p, 0.0, parts=_tree(rng), nearest=True)
+                self._add(0, p, 0.0, parts=tree(rng), nearest=True)
         bx0, by0, bx1, by1 = lx0, ly0, lx0 + lw, ly0 + lh
         self._ground(rng, bx0, by0, bx1, by1, (105, 108, 110), 60)
         fill = rng.uniform(0.4, 0.9)
@@ -639,19 +413,19 @@ class DroneScene:
         self._walkers(rng, self._scatter(rng, int(rng.integers(0, 4)), bx0, by0, bx1, by1))
 
     def _block_plaza(self, rng, bx0, by0, bx1, by1, crowd=False):
-        base = _pick(rng, [(175, 180, 185), (160, 175, 195), (150, 150, 150), (185, 185, 180)])
+        base = pick(rng, [(175, 180, 185), (160, 175, 195), (150, 150, 150), (185, 185, 180)])
         self._ground(rng, bx0, by0, bx1, by1, base, 45)
         tile = rng.uniform(3, 6)
         lines = [[(x, by0), (x + 0.1, by0), (x + 0.1, by1), (x, by1)]
                  for x in np.arange(bx0 + tile, bx1, tile)]
         lines += [[(bx0, y), (bx1, y), (bx1, y + 0.1), (bx0, y + 0.1)]
                   for y in np.arange(by0 + tile, by1, tile)]
-        self._poly(lines, _shade(base, 0.85), 20)
+        self._poly(lines, shade(base, 0.85), 20)
         area = (bx1 - bx0) * (by1 - by0)
         for p in self._scatter(rng, int(rng.integers(0, 4)), bx0, by0, bx1, by1, 4):
             r = rng.uniform(1.5, 4)
-            self._add(0, p, 0.0, parts=[_part(_oval(r, r, n=12), 0.0, 0.6, (60, 120, 60),
-                                              (120, 130, 140))], nearest=True)
+            self._add(0, p, 0.0, parts=[part(oval(r, r, n=12), 0.0, 0.6, (60, 120, 60),
+                                             (120, 130, 140))], nearest=True)
         if crowd:
             n = int(min(300, area / rng.uniform(10, 20)))
             self._walkers(rng, self._scatter(rng, n, bx0, by0, bx1, by1), 0.2, 0.5)
@@ -676,7 +450,7 @@ class DroneScene:
                    (150, 170, 180), 40)
         area = (bx1 - bx0) * (by1 - by0)
         for p in self._scatter(rng, int(area / rng.uniform(60, 200)), bx0, by0, bx1, by1, 1):
-            self._add(0, p, 0.0, parts=_tree(rng), nearest=True)
+            self._add(0, p, 0.0, parts=tree(rng), nearest=True)
         xs = rng.uniform(bx0, bx1, int(rng.poisson((bx1 - bx0) / 15 * self.busy)))
         for x in xs:
             if self._inside((x, ym), 5):
@@ -689,10 +463,10 @@ class DroneScene:
         self._ground(rng, bx0, by0, bx1, by1, (140, 150, 160), 60)
         area = (bx1 - bx0) * (by1 - by0)
         for p in self._scatter(rng, int(area / rng.uniform(80, 200)), bx0, by0, bx1, by1, 2):
-            col = _jitter(rng, _pick(rng, _VIVID + [(220, 220, 220)]), 10)
+            col = jitter(rng, pick(rng, VIVID + [(220, 220, 220)]), 10)
             a, b = rng.uniform(2.5, 4), rng.uniform(2.0, 3.0)
             self._add(0, p, rng.choice([0, math.pi / 2]), nearest=True,
-                      parts=[_part(_rect(a, b), 2.0, 2.3, col, _shade(col, 0.8))])
+                      parts=[part(rect(a, b), 2.0, 2.3, col, shade(col, 0.8))])
         for p in self._scatter(rng, int(rng.poisson(area / 250 + 1)), bx0, by0, bx1, by1, 2):
             cid = int(rng.choice([7, 8, 10, 3, OTHERS], p=[0.3, 0.3, 0.25, 0.1, 0.05]))
             v = 0.0 if rng.random() < 0.7 else rng.uniform(1, 3)
@@ -707,8 +481,8 @@ class DroneScene:
 
     def _road_surfaces(self, rng, near):
         x0, y0, x1, y1 = self.ext
-        asphalt = _jitter(rng, (92, 92, 95), 10)
-        walk = _jitter(rng, _pick(rng, [(175, 178, 180), (160, 170, 185), (150, 155, 160)]), 8)
+        asphalt = jitter(rng, (92, 92, 95), 10)
+        walk = jitter(rng, pick(rng, [(175, 178, 180), (160, 170, 185), (150, 155, 160)]), 8)
         for r in near:
             lo, hi = ((y0, y1) if r.axis == 0 else (x0, x1))
             lo, hi = lo - 50, hi + 50
@@ -716,7 +490,7 @@ class DroneScene:
             self._poly([r.rect(lo, hi, hw, hw + r.side), r.rect(lo, hi, -hw - r.side, -hw)],
                        walk, 45)
             self._poly([r.rect(lo, hi, hw - 0.15, hw + 0.25),
-                        r.rect(lo, hi, -hw - 0.25, -hw + 0.15)], _shade(walk, 1.15), 10)
+                        r.rect(lo, hi, -hw - 0.25, -hw + 0.15)], shade(walk, 1.15), 10)
         for r in near:
             lo, hi = ((y0, y1) if r.axis == 0 else (x0, x1))
             self._poly([r.rect(lo - 50, hi + 50, -r.hw, r.hw)], asphalt, 35)
@@ -747,7 +521,7 @@ class DroneScene:
                     for s_t in np.arange(sa + 4, sb - 4, rng.uniform(8, 14)):
                         if k:
                             self._add(0, r.world(s_t, 0.0), 0.0, nearest=True,
-                                      parts=_tree(rng, min(m2 + 0.8, 2.5)))
+                                      parts=tree(rng, min(m2 + 0.8, 2.5)))
                 elif r.median > 0:
                     marks += [r.rect(sa, sb, -0.25, -0.1), r.rect(sa, sb, 0.1, 0.25)]
                 else:
@@ -775,7 +549,7 @@ class DroneScene:
                         p = r.world(s_t, o)
                         if self._inside(p, 5) and not any(a < s_t < b for a, b, _ in
                                                           self._crossings(r, near)):
-                            self._add(0, p, 0.0, parts=_tree(rng, rad * rng.uniform(0.8, 1.2)),
+                            self._add(0, p, 0.0, parts=tree(rng, rad * rng.uniform(0.8, 1.2)),
                                       nearest=True)
 
     def _dashes(self, r, sa, sb, o, dash, gap):
