@@ -88,12 +88,6 @@ def _build(archs, task, name, num_classes, weights, kwargs):
     return model
 
 
-def _strip(state, prefix):
-    if state and all(k.startswith(prefix) for k in state):
-        return {k[len(prefix):]: v for k, v in state.items()}
-    return state
-
-
 def load_weights(model, path):
     """
     Load a weights file into ``model`` strictly; raise :class:`WeightsError` naming ``path``.
@@ -103,20 +97,9 @@ def load_weights(model, path):
     is removed, and for torchvision wrappers keys without the ``net.`` prefix are accepted.
     """
     import torch
-    from ..checkpoint import CheckpointError, read_torch_file
-    try:  # weights_only=True, regular files of bounded size; failures in our words
-        obj = read_torch_file(path, 'weights file')
-    except CheckpointError as exc:
-        raise WeightsError(str(exc)) from None
-    state = obj
-    if isinstance(obj, dict):
-        for key in ('model', 'state_dict', 'model_state'):
-            if isinstance(obj.get(key), dict):
-                state = obj[key]
-                break
-    if not isinstance(state, dict):
-        raise WeightsError(f'weights file {path} holds no state dict')
-    state = _strip(state, 'module.')
+    from .key_maps import read_state_dict
+    # weights_only=True, regular files of bounded size, wrappers and 'module.' handled
+    state = read_state_dict(path, 'weights file')
     own = model.state_dict()
     if isinstance(model, (TorchvisionSeg, Detector)) and \
             not any(k.startswith('net.') for k in state):
