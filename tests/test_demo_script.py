@@ -27,7 +27,9 @@ def test_demo_palette_writes_video_and_accuracy(tmp_path):
     assert replay['hold_s'] >= 1.0
     assert s['startup_s']['first_result_s'] >= s['startup_s']['cloud_ready_s'] > 0
     acc = s['accuracy']['bilinear']
-    assert acc['frames'] == s['frames_analyzed'] and 0.0 <= acc['miou'] <= 1.0
+    # every analysed map the monitor could match to its clip frame (best effort: under load the
+    # monitor may miss a frame the cloud analysed)
+    assert acc['frames'] == s['frames_matched_to_clip'] >= 1 and 0.0 <= acc['miou'] <= 1.0
     assert len(s['frames']) == s['frames_analyzed']
     # the video: one frame per clip frame, three panels wide
     assert s['video'] and s['video_codec'] in ('mp4v', 'MJPG')
