@@ -55,6 +55,8 @@ def build_parser():
                     help='test: palette segmenter + bilinear (no model files); shipped: '
                          'models/seg + ASR from models/sr')
     ap.add_argument('--sample-s', type=float, default=10.0, help='sampling period [s]')
+    ap.add_argument('--flow-window-s', type=float, default=30.0,
+                    help='"frames flowing at end" = maps and edge frames in this last window [s]')
     ap.add_argument('--warmup-min', type=float, default=1.0,
                     help='memory slope fitted after this [min] (the second half of the '
                          'samples when the run is shorter than twice this)')
@@ -219,7 +221,10 @@ def result(args, samples, watch, t0, status, alive_at_end, codes):
         verdict.update(v)
     maps = [m for m in watch.maps if t0 is not None and m[0] >= t0]
     last = samples[-1] if samples else {'edge': {}, 'cloud': {}, 'maps': 0, 't_s': 0}
-    prev = samples[-2] if len(samples) > 1 else last
+    # "flowing at end": progress over the last flow_window_s (one sampling interval on a loaded
+    # machine can see no map at all while the graph is fine)
+    before = [x for x in samples[:-1] if x['t_s'] <= last['t_s'] - args.flow_window_s]
+    prev = before[-1] if before else (samples[0] if len(samples) > 1 else last)
     edge, cloud = last['edge'], last['cloud']
     frames = {'edge_in': edge.get('frames_in'), 'edge_sent': edge.get('frames_sent'),
               'edge_gated': edge.get('frames_gated'),
