@@ -12,7 +12,7 @@ import re
 from systest import REPO
 
 SCANNED = ['ros2_ws/src', 'scripts', 'benchmarks', 'launch', 'tests']
-READER = 'ros2_ws/src/runespoor/runespoor/checkpoint.py'
+READER = 'ros2_ws/src/runespoor/runespoor/torch_files.py'
 UNSAFE = re.compile(r'weights_only\s*=\s*False')
 LOAD = re.compile(r'\btorch\.load\(|\bpickle\.loads?\(|\bdill\.|\bjoblib\.load\(')
 
@@ -58,5 +58,5 @@ def test_torch_files_are_read_only_by_the_checkpoint_reader():
             if is_test and 'weights_only=True' in line:
                 continue  # a test looking inside a file it wrote
             found.append(f'{rel}:{number}: {line.strip()}')
-    assert not found, ('read torch/pickle files with runespoor.checkpoint.read_torch_file or '
+    assert not found, ('read torch/pickle files with runespoor.torch_files.read_torch_file or '
                        'inspect_checkpoint:\n' + '\n'.join(found))

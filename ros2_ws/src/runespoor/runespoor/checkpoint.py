@@ -14,7 +14,8 @@ A checkpoint is a ``torch.save``-d dict (readable with ``weights_only=True``)::
 :func:`load_checkpoint` refuses a file of the wrong kind, method, architecture or scale with a
 :class:`CheckpointError` whose message names the file, as the cloud node must at start-up.
 
-Every file is read by :func:`read_torch_file`, the one place that calls ``torch.load``: only
+Every file is read by :func:`runespoor.torch_files.read_torch_file`, the one place that calls
+``torch.load``: only
 regular files up to :data:`MAX_CHECKPOINT_BYTES` (:mod:`runespoor.safe_files`), always with
 ``weights_only=True`` (tensors and plain containers; a pickle that asks for any other Python
 object is refused before anything runs), and every failure -- empty, truncated, foreign or
@@ -24,77 +25,13 @@ file's kind and architecture the same way, for tools that only need to know what
 
 import datetime
 import os
-import pickle
-import re
 import subprocess
-import warnings
 
-from .safe_files import MAX_CHECKPOINT_BYTES, open_regular_file, UnsafeFileError
+from .torch_files import (CheckpointError, ForeignFileError, read_torch_file,  # noqa: F401
+                          UnsafeCheckpointError)
 
 FORMAT = 'runespoor-checkpoint'
 VERSION = 1
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint that is missing, unreadable or does not match what the caller expects."""
-
-
-class ForeignFileError(CheckpointError):
-    """A readable, safe torch file that is not a Runespoor checkpoint (e.g. a plain state dict)."""
-
-
-class UnsafeCheckpointError(CheckpointError):
-    """A file whose pickle asks for Python objects beyond tensors and plain data (refused)."""
-
-
-_GLOBAL = re.compile(r'GLOBAL ([\w.]+)')
-
-
-def read_torch_file(path, what='checkpoint', map_location='cpu',
-                    max_bytes=MAX_CHECKPOINT_BYTES):
-    """
-    Return the object stored in the ``torch.save`` file ``path``, read safely.
-
-    ``torch.load(weights_only=True)`` on a regular file of at most ``max_bytes`` (opened
-    without blocking: a FIFO or device is refused at once).  Raises :class:`CheckpointError`
-    naming ``path`` (``what`` says what it is, e.g. ``'segmentation weights file'``) for a
-    missing, special, oversize, empty or corrupt file, and :class:`UnsafeCheckpointError` for a
-    pickle that asks for anything but tensors and plain data -- nothing in it is run.
-    """
-    import torch
-    try:
-        f = open_regular_file(path, max_bytes, what, empty_ok=False)
-    except UnsafeFileError as exc:
-        raise CheckpointError(str(exc)) from None
-    with f:
-        head = f.read(4)
-        f.seek(0)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter('ignore', UserWarning)  # pickle protocol notes
-                return torch.load(f, map_location=map_location, weights_only=True)
-        except pickle.UnpicklingError as exc:
-            if not head.startswith(b'PK') and not head.startswith(b'\x80'):
-                raise CheckpointError(_corrupt(what, path, head)) from None
-            found = _GLOBAL.search(str(exc))
-            if found:
-                why = f"unsafe content refused (it asks for the Python object '{found.group(1)}'"
-            else:
-                why = ('unsafe or corrupt content refused (it holds pickle instructions beyond '
-                       'tensors and plain data')
-            raise UnsafeCheckpointError(
-                f'{what} {path} is not a Runespoor checkpoint: {why}; only tensors and plain '
-                'containers are loaded, and nothing in the file was run)') from None
-        except Exception as exc:  # noqa: B902 - torch's readers fail in many ways on damage
-            raise CheckpointError(_corrupt(what, path, head)) from exc
-
-
-def _corrupt(what, path, head):
-    if head.startswith(b'PK'):
-        return (f'{what} {path} is corrupt or truncated (its torch.save zip archive cannot be '
-                'read); copy it again or re-create it')
-    return (f'{what} {path} is corrupt or not a checkpoint at all (no torch.save archive; '
-            f'it starts with {head!r})')
 
 
 def code_version():

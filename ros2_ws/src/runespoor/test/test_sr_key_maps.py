@@ -13,9 +13,10 @@ import math
 
 import pytest
 
-from runespoor.archs import (build_foreign_sr, build_sr, get_key_map, KEY_MAPS, KeyMapError,
-                             load_foreign_sr, WeightsError)
+from runespoor.archs import build_sr, WeightsError
 from runespoor.archs.carn import RGB_MEAN
+from runespoor.archs.key_maps import (build_foreign_sr, get_key_map, KEY_MAPS, KeyMapError,
+                                      load_foreign_sr)
 from runespoor.checkpoint import load_checkpoint, load_model
 from runespoor.cli import main as cli_main
 import torch

@@ -14,9 +14,8 @@ import functools
 
 from .carn import CARN, CARNM
 from .det import Detector
-from .key_maps import (build_foreign_sr, get_key_map, KEY_MAPS, KeyMap, KeyMapError,
-                       load_foreign_sr)
 from .seg import SwiftNet, TorchvisionSeg
+from ..torch_files import WeightsError
 
 #: Super-resolution architectures: name -> class taking ``scale=`` and optional kwargs.
 SR_ARCHS = {
@@ -42,10 +41,6 @@ DET_ARCHS = {
     'retinanet_resnet50_fpn': functools.partial(Detector, backbone='resnet50_fpn',
                                                 head_convs=4, box_loss='l1'),
 }
-
-
-class WeightsError(RuntimeError):
-    """A weights file that cannot be read or does not fit the model; the message names it."""
 
 
 def build_sr(name, scale, **kwargs):
@@ -97,7 +92,7 @@ def load_weights(model, path):
     is removed, and for torchvision wrappers keys without the ``net.`` prefix are accepted.
     """
     import torch
-    from .key_maps import read_state_dict
+    from ..torch_files import read_state_dict
     # weights_only=True, regular files of bounded size, wrappers and 'module.' handled
     state = read_state_dict(path, 'weights file')
     own = model.state_dict()
@@ -121,5 +116,4 @@ def count_parameters(model):
 
 __all__ = ['CARN', 'CARNM', 'Detector', 'SwiftNet', 'TorchvisionSeg', 'SR_ARCHS', 'SEG_ARCHS',
            'DET_ARCHS', 'build_sr', 'build_seg', 'build_det', 'load_weights',
-           'count_parameters', 'WeightsError', 'KEY_MAPS', 'KeyMap', 'KeyMapError',
-           'get_key_map', 'load_foreign_sr', 'build_foreign_sr']
+           'count_parameters', 'WeightsError']

@@ -43,6 +43,8 @@ upsampler (ours: a x2 then a x3 stage) and no global residual (load it with
 import os
 import re
 
+from ..torch_files import read_state_dict, WeightsError
+
 #: Size limit of a key-map YAML file [bytes].
 MAX_KEY_MAP_BYTES = 1024 * 1024
 #: Most rules a key map may hold.
@@ -152,7 +154,6 @@ def _check_carn_mean_shift(state, scale):
     """Check the reference's mean-shift convs against the fixed shift of ``carn.MeanShift``."""
     import torch
 
-    from . import WeightsError
     from .carn import RGB_MEAN
     notes = []
     for name, sign in (('sub_mean', -1.0), ('add_mean', 1.0)):
@@ -232,37 +233,6 @@ def load_key_map_file(path):
 
 # -- applying a key map -------------------------------------------------------------------------
 
-def read_state_dict(path, what='SR weights file'):
-    """
-    Read the state dict of a weights file with ``read_torch_file`` (``weights_only=True``).
-
-    Accepted: a plain state dict, one under ``'state_dict'`` / ``'model'`` /
-    ``'model_state'`` (a Runespoor checkpoint's weights too); a ``module.`` prefix of every key
-    (DataParallel) is removed.  Raises :class:`WeightsError` naming ``path``.
-    """
-    import torch
-
-    from . import WeightsError
-    from ..checkpoint import CheckpointError, read_torch_file
-    try:
-        obj = read_torch_file(path, what)
-    except CheckpointError as exc:
-        raise WeightsError(str(exc)) from None
-    state = obj
-    if isinstance(obj, dict):
-        for key in ('model', 'state_dict', 'model_state'):
-            if isinstance(obj.get(key), dict):
-                state = obj[key]
-                break
-    if not isinstance(state, dict) or not state or \
-            not all(isinstance(k, str) and torch.is_tensor(v) for k, v in state.items()):
-        raise WeightsError(f'{what} {path} holds no state dict (a mapping of names to '
-                           'tensors)')
-    if all(k.startswith('module.') for k in state):
-        state = {k[len('module.'):]: v for k, v in state.items()}
-    return dict(state)
-
-
 def rename_state_dict(state, key_map, scale=None):
     """
     Apply ``key_map`` to ``state``; return ``(renamed, origin, dropped)``.
@@ -271,7 +241,6 @@ def rename_state_dict(state, key_map, scale=None):
     ``(file key, rule pattern, note)``.  Two keys renamed to one name raise
     :class:`WeightsError`.
     """
-    from . import WeightsError
     key_map = get_key_map(key_map)
     rules = key_map.compiled(scale)
     renamed, origin, dropped = {}, {}, []
@@ -337,7 +306,6 @@ def load_foreign_sr(model, state_or_path, key_map, scale=None, what='SR weights 
     """
     import torch
 
-    from . import WeightsError
     key_map = get_key_map(key_map)
     path = state_or_path if isinstance(state_or_path, (str, os.PathLike)) else None
     state = read_state_dict(path, what) if path is not None else dict(state_or_path)
