@@ -166,7 +166,7 @@ def test_fitted_tail_detector_refuses_bad_or_missing_files(ctx, tmp_path, conten
 
 def test_pipelined_worker_analyses_every_frame_in_order(ctx):
     """With pipelining on (CPU) decode, models and publish overlap; every frame comes out."""
-    import time
+    import threading
 
     from runespoor import codec
     from runespoor.cloud_pipeline import EncodedInput
@@ -174,9 +174,16 @@ def test_pipelined_worker_analyses_every_frame_in_order(ctx):
     node = CloudNode(context=ctx, parameter_overrides=[
         Parameter('seg_arch', value='palette'), Parameter('device', value='cpu'),
         Parameter('pipelining', value='on'), Parameter('queue_size', value=50)])
-    seen = []
+    seen, all_out = [], threading.Event()
     published = node._publish
-    node._publish = lambda frame, res: (seen.append(res.sequence), published(frame, res))
+
+    def publish(frame, res):
+        published(frame, res)
+        seen.append(res.sequence)
+        if len(seen) == 12:
+            all_out.set()
+
+    node._publish = publish
     try:
         assert node._stages is not None
         rng = np.random.default_rng(1)
@@ -187,9 +194,7 @@ def test_pipelined_worker_analyses_every_frame_in_order(ctx):
             node.pipeline.admit(frame)
             frame.ros_header, frame.stamp_ok = Header(), False
             node.queue.put(frame)
-        deadline = time.monotonic() + 120.0  # generous: a loaded CI machine
-        while node.counters['frames_analysed'] < 12 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        assert all_out.wait(120.0)  # generous: a loaded CI machine
         assert node.counters['frames_analysed'] == 12
         assert seen == list(range(12))
         assert sum(node.pipeline.errors.values()) == 0
