@@ -10,7 +10,7 @@ from runespoor.checkpoint import load_checkpoint, load_model
 from runespoor.cli import main as cli_main
 from runespoor.training.cli import sr_qualities
 from runespoor.training.data import DegradedFrames, RandomSegData, RandomSRData
-from runespoor.training.runs import finetune_sr, train_seg, train_sr
+from runespoor.training.runs import finetune_sr, train_seg, train_sr, warm_resume
 import torch
 from torch.utils.data import DataLoader
 
@@ -50,6 +50,32 @@ def test_train_sr_checkpoints_and_resumes(tmp_path):
     assert steps[-1] == 5
     with open(os.path.join(out, 'metrics.json')) as f:
         assert json.load(f)['step'] == 5
+
+
+def test_warm_resume_continues_the_schedule_from_weights_only_fp16(tmp_path):
+    """A committed fp16 weights file of an unfinished run goes on at its step and LR."""
+    torch.manual_seed(0)
+    data = DataLoader(RandomSegData(4, (16, 32)), batch_size=2, shuffle=True)
+    cfg = {'arch': 'swiftnet_r18', 'arch_kwargs': SEG_KW}
+    first = str(tmp_path / 'first')
+    res = train_seg(build_seg('swiftnet_r18', **SEG_KW), data, steps=10, lr=1e-3, config=cfg,
+                    out_dir=first, progress=False, ship_half=True)
+    weights = load_checkpoint(res['checkpoint'])
+    assert 'optimizer' not in weights and weights['step'] == 10
+    # an exact resume needs the optimiser state and says how to go on instead
+    with pytest.raises(ValueError, match='--resume-weights'):
+        train_seg(build_seg('swiftnet_r18', **SEG_KW), data, steps=40, lr=1e-3, config=cfg,
+                  resume=res['checkpoint'], progress=False)
+    cont = str(tmp_path / 'cont')
+    train_seg(build_seg('swiftnet_r18', **SEG_KW), data, steps=40, lr=1e-3, config=cfg,
+              out_dir=cont, resume=warm_resume(res['checkpoint'], rewarm=20), progress=False)
+    log = [json.loads(line) for line in open(os.path.join(cont, 'log.jsonl'))]
+    lrs = {r['step']: r['lr'] for r in log if 'lr' in r}
+    assert sorted(lrs) == [20, 30, 40]  # it went on from step 10, logging every 10 steps
+    poly = [1e-3 * (1 - s / 40) ** 0.9 for s in range(41)]
+    # the logged lr is the next step's: a fresh optimiser re-warms over 20 steps, then poly
+    assert lrs[20] == pytest.approx(poly[20] * 11 / 20) and lrs[30] == pytest.approx(poly[30])
+    assert load_checkpoint(os.path.join(cont, 'last.pt'))['step'] == 40
 
 
 def test_train_sr_lowers_l1_on_a_fixed_batch():
@@ -119,6 +145,15 @@ def test_cli_smoke_on_random_data(tmp_path, capsys):
                      '--init', str(out / 'sr' / 'sr_x2.pt'), '--seg', str(out / 'seg' / 'seg.pt'),
                      '--out', str(out / 'bad'), *common]) == 1
     assert 'sr_x2.pt has scale=2' in capsys.readouterr().err
+    # the fp16 seg.pt of that run goes on warm, at its step, to a longer schedule
+    assert cli_main(['train', 'seg', '--crop', '32', '32', '--steps', '3',
+                     '--resume-weights', str(out / 'seg' / 'seg.pt'), '--rewarm', '1',
+                     '--out', str(out / 'seg_cont'), *common]) == 0
+    assert load_checkpoint(str(out / 'seg_cont' / 'last.pt'))['step'] == 3
+    assert cli_main(['train', 'seg', '--steps', '3', '--resume', str(out / 'seg' / 'last.pt'),
+                     '--resume-weights', str(out / 'seg' / 'seg.pt'),
+                     '--out', str(out / 'both'), *common]) == 2
+    assert 'not both' in capsys.readouterr().err
 
 
 def test_cli_yaml_config(tmp_path):

@@ -34,7 +34,8 @@ DRONE_SPLITS = {'train': 'VisDrone2019-DET-train', 'val': 'VisDrone2019-DET-val'
 #: Defaults per task (sized for the 512x256 CPU demo; see config/train/*.yaml).
 DEFAULTS = {
     'common': {'data': None, 'out': None, 'seed': 0, 'device': 'auto', 'threads': 0,
-               'workers': 0, 'resume': None, 'val_every': 0, 'val_batches': None,
+               'workers': 0, 'resume': None, 'resume_weights': None, 'rewarm': 50,
+               'val_every': 0, 'val_batches': None,
                'checkpoint_every': 100, 'progress': True, 'num_classes': 19,
                'quality': [40, 90], 'lr': None, 'steps': None, 'batch': None, 'arch': None,
                'analytics': 'segmentation'},
@@ -111,6 +112,11 @@ def add_arguments(parser):
     a('--threads', type=int, help='torch CPU threads (0: leave as is)')
     a('--workers', type=int, help='DataLoader worker processes')
     a('--resume', help='continue from a last.pt of the same run')
+    a('--resume-weights', metavar='FILE',
+      help='continue a run from a weights-only checkpoint that records its step (e.g. the '
+           'committed fp16 weights of an unfinished run): the LR schedule goes on at that '
+           'step, with a fresh optimiser re-warmed over --rewarm steps')
+    a('--rewarm', type=int, help='with --resume-weights: linear LR re-warm-up steps (50)')
     a('--val-every', type=int, help='validate every N steps (0: only at the end)')
     a('--val-batches', type=int, help='validate on at most N batches')
     a('--checkpoint-every', type=int, help='write last.pt every N steps')
@@ -391,7 +397,7 @@ def run(args):
     from ..device import DeviceError, resolve_device
     from .loop import seed_everything
     from ..data.det_datasets import det_collate
-    from .runs import finetune_sr, train_det, train_seg, train_sr
+    from .runs import finetune_sr, train_det, train_seg, train_sr, warm_resume
 
     try:
         cfg = resolve_config(args)
@@ -411,8 +417,15 @@ def run(args):
     seed_everything(cfg['seed'])
     command = 'runespoor train ' + ' '.join(shlex.quote(a) for a in sys.argv[2:]) \
         if len(sys.argv) > 1 and sys.argv[1] == 'train' else None
+    resume = cfg['resume']
+    if cfg.get('resume_weights'):
+        if resume:
+            print('runespoor train: give --resume (exact, a last.pt) or --resume-weights '
+                  '(warm), not both', file=sys.stderr)
+            return 2
+        resume = warm_resume(cfg['resume_weights'], cfg['rewarm'])
     common = {'steps': cfg['steps'], 'lr': cfg['lr'], 'device': device, 'out_dir': cfg['out'],
-              'seed': cfg['seed'], 'resume': cfg['resume'], 'val_every': cfg['val_every'],
+              'seed': cfg['seed'], 'resume': resume, 'val_every': cfg['val_every'],
               'checkpoint_every': cfg['checkpoint_every'], 'progress': cfg['progress'],
               'command': command, 'val_batches': cfg['val_batches']}
     task = cfg['task']
@@ -471,9 +484,9 @@ def run(args):
             result = train_sr(model, train_loader, val_loader=val_loader,
                               config=dict(run_cfg, arch_kwargs=arch_kwargs), **common)
         else:
-            if not cfg['init'] and not cfg['resume']:
+            init = cfg['init'] or cfg['resume'] or cfg.get('resume_weights')
+            if not init:
                 raise ValueError(f'{task} fine-tunes a base SR model: --init PATH (sr_x<N>.pt)')
-            init = cfg['init'] or cfg['resume']
             sr_model, sr_ckpt = load_model(init, kind='sr', scale=cfg['scale'], device=device)
             analytics_model, _ = _analytics_model(cfg, device)
             sr_cfg = sr_ckpt['config']

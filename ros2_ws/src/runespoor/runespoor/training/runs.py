@@ -50,18 +50,37 @@ class _Run:
         if out_dir:
             os.makedirs(out_dir, exist_ok=True)
 
-    def resume(self, path):
+    def resume(self, resume):
+        """
+        Continue from ``resume``: a ``last.pt`` path, or a :func:`warm_resume` spec.
+
+        A path needs the optimiser state (an exact resume).  A warm-resume spec takes a
+        weights-only checkpoint that records its ``step`` (e.g. committed fp16 weights of an
+        unfinished run): the weights and the step are restored, the optimiser starts fresh and
+        the LR schedule continues at that step, re-warmed linearly over ``rewarm`` steps.
+        """
+        spec = resume if isinstance(resume, dict) else {'path': resume, 'warm': False}
+        path = spec['path']
         ckpt = load_checkpoint(path, kind=self.config['kind'], method=self.config.get('method'),
                                arch=self.config['arch'], scale=self.config.get('scale'))
-        self.model.load_state_dict(ckpt['model'])
+        self.model.load_state_dict({k: v.float() if v.is_floating_point() else v
+                                    for k, v in ckpt['model'].items()})
+        if ckpt.get('step') is None:
+            raise ValueError(f'checkpoint {path} records no training step; it cannot be '
+                             'resumed (use it as initial weights instead)')
+        self.start_step = int(ckpt['step'])
+        self.prior_time = float(ckpt.get('train_time_s') or 0.0)
+        if spec['warm']:
+            if self.scheduler is not None:
+                _continue_schedule(self.scheduler, self.start_step, int(spec.get('rewarm', 0)))
+            return self.start_step
         if 'optimizer' not in ckpt:
             raise ValueError(f'checkpoint {path} has no optimiser state; it cannot be resumed '
-                             '(use it as initial weights instead)')
+                             'exactly (resume it warm: --resume-weights, or use it as initial '
+                             'weights)')
         self.optimizer.load_state_dict(ckpt['optimizer'])
         if self.scheduler is not None and 'scheduler' in ckpt:
             self.scheduler.load_state_dict(ckpt['scheduler'])
-        self.start_step = int(ckpt['step'])
-        self.prior_time = float(ckpt.get('train_time_s') or 0.0)
         return self.start_step
 
     def elapsed(self):
@@ -88,6 +107,28 @@ class _Run:
                            'data': self.data, 'command': self.command}, f, indent=2)
             return path
         return None
+
+
+def warm_resume(path, rewarm=50):
+    """Return the ``resume`` spec of a warm resume from a weights-only checkpoint at its step."""
+    return {'path': path, 'warm': True, 'rewarm': int(rewarm)}
+
+
+def _continue_schedule(scheduler, start_step, rewarm):
+    """Move a LambdaLR to ``start_step``; a fresh optimiser re-warms over ``rewarm`` steps."""
+    base = list(scheduler.lr_lambdas)
+
+    def rewarmed(factor):
+        def f(step):
+            ramp = min(1.0, (step - start_step + 1) / rewarm) if rewarm > 0 else 1.0
+            return factor(step) * max(ramp, 0.0)
+        return f
+
+    scheduler.lr_lambdas = [rewarmed(factor) for factor in base]
+    scheduler.last_epoch = start_step
+    for group, lr in zip(scheduler.optimizer.param_groups, scheduler.get_lr()):
+        group['lr'] = lr
+    scheduler._last_lr = [group['lr'] for group in scheduler.optimizer.param_groups]
 
 
 def _run_task(model, optimizer, scheduler, step_fn, validate, train_loader, *, steps, config,
