@@ -91,8 +91,8 @@ def test_reaction_time_is_policy_stamp_to_first_frame_under_it():
     assert s['n'] == 2 and s['median'] == pytest.approx(60.0)
 
 
-def test_score_mode_per_second_accuracy_and_bytes():
-    n, fps = 34, 17.0
+def _records(n=34, fps=17.0, frame_bytes=1000, bad_from=17):
+    """Monitor records of a clip of ``n`` frames; maps right until frame ``bad_from``."""
     hr = np.zeros((n, 8, 8), np.uint8)
     hr[:, :, 4:] = 1
     labels = hr.copy()
@@ -103,14 +103,20 @@ def test_score_mode_per_second_accuracy_and_bytes():
            'enc_seq': np.arange(n), 'enc_stamp_ns': stamps, 'enc_send_ns': stamps + 1000,
            'enc_scale': np.full(n, 4), 'enc_quality': np.full(n, 70),
            'enc_tail': np.zeros(n, bool), 'enc_policy_seq': np.zeros(n, int),
-           'enc_bytes': np.full(n, 1000),
+           'enc_bytes': np.full(n, frame_bytes),
            'map_seq': np.arange(0, n, 2), 'map_stamp_ns': stamps[::2],
            'map_scale': np.full(n // 2, 4), 'map_tail': np.zeros(n // 2, bool),
-           'map_labels': np.stack([good if i < 17 else bad for i in range(0, n, 2)]),
+           'map_labels': np.stack([good if i < bad_from else bad for i in range(0, n, 2)]),
            'flag_seq': np.arange(0, n, 2), 'flag_tail': np.zeros(n // 2, bool),
-           'fb_seq': np.arange(n), 'fb_bytes': np.full(n, 1000),
+           'fb_seq': np.arange(n), 'fb_bytes': np.full(n, frame_bytes),
            'fb_recv_ns': (1e9 + np.arange(n) / fps) * 1e9,
            'pol_seq': [], 'pol_mode': [], 'pol_stamp_ns': [], 'pol_trigger': []}
+    return rec, hr, labels
+
+
+def test_score_mode_per_second_accuracy_and_bytes():
+    n, fps = 34, 17.0
+    rec, hr, labels = _records(n, fps)
     res = ex.score_mode(rec, hr, labels, [(0.0, 1.0)], fps)
     assert [s['frames_analysed'] for s in res['per_second']] == [9, 8]
     assert res['per_second'][0]['relative_miou'] == pytest.approx(1.0)
@@ -118,6 +124,28 @@ def test_score_mode_per_second_accuracy_and_bytes():
     assert res['per_second'][0]['kbps_sent'] == pytest.approx(17 * 8.0)
     assert res['bytes_sent'] == n * 1000 and res['frames_sent'] == n
     assert res['reaction']['to_tail_ms']['n'] == 0
+
+
+def test_repeats_summary_gives_spread_bytes_ratio_and_accuracy_per_mbit():
+    from runespoor.cac.experiment_plan import _summary, spread
+    runs = {}
+    for mode, frame_bytes, bad_from in (('asr', 1000, 17), ('asr', 1000, 34),
+                                        ('cac', 1500, 34), ('cac', 1500, 34)):
+        rec, hr, labels = _records(frame_bytes=frame_bytes, bad_from=bad_from)
+        runs.setdefault(mode, []).append(ex.score_mode(rec, hr, labels, [(0.0, 1.0)], 17.0))
+    result = {'hard_seconds': [1], 'clip': {'frames': 34},
+              'modes': {m: r[0] for m, r in runs.items()}, 'repeats': runs}
+    out = _summary(result)
+    asr = out['asr']['repeats']['relative_miou_mean']
+    assert asr['n'] == 2 and asr['min'] < asr['max'] == pytest.approx(1.0)
+    assert asr['std'] == pytest.approx(spread(asr['values'])['std']) and asr['std'] > 0
+    assert out['cac']['repeats']['relative_miou_mean']['std'] == 0.0
+    assert out['cac']['bytes_vs_asr'] == pytest.approx(1.5) and out['asr']['bytes_vs_asr'] == 1
+    assert out['asr']['analysed_fraction'] == pytest.approx(17 / 34)
+    mbit = 34 * 1500 * 8 / 1e6
+    assert out['cac']['relative_miou_per_mbit'] == pytest.approx(1.0 / mbit)
+    assert spread([None]) == {'n': 0, 'mean': None, 'std': None, 'min': None, 'max': None,
+                              'values': []}
 
 
 # -- online control over DDS ---------------------------------------------------------------

@@ -124,12 +124,15 @@ def run_mode(mode, cfg, work):
     emulate = cfg['shaper'] == 'inprocess'
     bw0 = int(steps[0][1] * cfg['headroom'])
     cloud = dict(cfg['cloud'])
-    # this experiment's tail rule is the ratio threshold below (the cloud's default detector
-    # is the fitted one since issue 15; wiring it in here is not done yet)
     cloud['tail_detector'] = 'ratio'
     if mode == 'cac':
+        # the ratio rule's threshold stays set: it is what the cloud falls back to with a
+        # test segmenter (palette) that has no summary features for the fitted detector
         cloud['tail_threshold'] = cfg['tail_threshold']
         cloud['tail_direction'] = cfg['tail_direction']
+        if cfg.get('tail_detector') == 'fitted':
+            cloud['tail_detector'] = 'fitted'
+            cloud['tail_model_file'] = cfg['tail_model_file']
     else:  # never flags
         cloud['tail_threshold'], cloud['tail_direction'] = 0.0, 'below'
     edge = dict(cfg['edge'])
@@ -205,12 +208,15 @@ def _tail(path, n=2000):
 def run_cac(args, command=None):
     """Plan the run, run every mode's graph, score it and write the report; return 0."""
     run = CacRun(args, command=command)
-    for mode in run.modes:
-        log(f'mode {mode} ({MODES[mode]}): streaming {run.frames} frames at '
-            f'{args.fps * args.speed:g} fps')
-        t0 = time.monotonic()
-        rec, meta = run_mode(mode, run.cfg, os.path.join(run.work, mode))
-        run.add_mode(mode, rec, meta, time.monotonic() - t0)
+    repeats = max(1, int(getattr(args, 'repeats', 1)))
+    for repeat in range(repeats):  # interleaved, so a drift of the machine hits every mode
+        for mode in run.modes:
+            log(f'mode {mode} ({MODES[mode]}), repeat {repeat + 1}/{repeats}: streaming '
+                f'{run.frames} frames at {args.fps * args.speed:g} fps')
+            t0 = time.monotonic()
+            work = os.path.join(run.work, mode if repeats == 1 else f'{mode}_r{repeat + 1}')
+            rec, meta = run_mode(mode, run.cfg, work)
+            run.add_mode(mode, rec, meta, time.monotonic() - t0, repeat=repeat)
     return run.finish()
 
 

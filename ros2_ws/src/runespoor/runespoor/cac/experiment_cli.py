@@ -6,7 +6,8 @@ Example::
 
     runespoor experiment cac --out results/cac --data data/synth512 \\
         [--clip-frames 340] [--schedule 0:10,5:5,12:2,19:10] [--modes asr,cac,awstream] \\
-        [--shaper auto|netns|inprocess] [--method asr] [--speed 0.5]
+        [--shaper auto|netns|inprocess] [--method asr] [--speed 0.5] [--repeats 3] \\
+        [--tail-detector fitted|ratio]
 
 For every mode it starts the cloud, the edge, a monitor
 (:mod:`runespoor_bringup.experiment_monitor`) and the source (the clip replayed from its
@@ -92,14 +93,24 @@ def add_cac_arguments(p):
                    help='fill (default): where profiling kept the standard config as the tail '
                         'one, use the paper rule (finer scale, lowest quality, frame rate '
                         'lowered to the same bytes/s); profile: as profiled')
+    p.add_argument('--tail-detector', choices=('fitted', 'ratio'), default='fitted',
+                   help='tail-frame detector of the cloud in CAC mode: fitted (default, as '
+                        'in the cloud node: --tail-model on the summary features of the '
+                        'forward pass) or ratio (the small-region-ratio rule of the paper, '
+                        '--tail-threshold / --tail-direction)')
+    p.add_argument('--tail-model', default='models/tail/tail_model_seg.json',
+                   help='JSON of `runespoor tail` for --tail-detector fitted')
     p.add_argument('--tail-threshold', type=float, default=None,
-                   help='cloud tail threshold (default: tail_detection of the profile)')
+                   help='ratio rule threshold (default: tail_detection of the profile)')
     p.add_argument('--tail-direction', choices=('below', 'above'), default=None,
                    help='tail rule direction (default: tail_detection of the profile)')
     p.add_argument('--hold-s', type=float, default=1.0,
                    help='CAC hold time in clip seconds (back to standard after calm)')
     p.add_argument('--awstream-period-s', type=float, default=10.0,
                    help='AWStream re-profiling period in clip seconds (10, paper)')
+    p.add_argument('--repeats', type=int, default=1,
+                   help='run every mode this many times, interleaved (asr, cac, awstream, '
+                        'asr, ...); the report gives each repeat and the spread')
     p.add_argument('--timeout', type=float, default=600.0, help='per mode [s]')
     p.add_argument('--keep-records', action='store_true',
                    help='keep the raw monitor records (work/<mode>/records.npz)')

@@ -217,6 +217,18 @@ class CacRun:
         log(f'tail rule: small-region ratio {direction} {threshold:g}'
             + (f' (profile: recall {det.get("recall")}, precision {det.get("precision")})'
                if det else ''))
+        detector = getattr(args, 'tail_detector', 'ratio')
+        tail_model = ''
+        if detector == 'fitted' and 'cac' in modes:
+            tail_model = os.path.abspath(args.tail_model)
+            if not os.path.isfile(tail_model):
+                raise RuntimeError(f'--tail-detector fitted: no tail model {args.tail_model} '
+                                   '(fit one with runespoor tail, or use --tail-detector ratio)')
+            log(f'tail detector in CAC mode: fitted, {args.tail_model} (the ratio rule above '
+                'is the fallback of test segmenters only)')
+        repeats = int(getattr(args, 'repeats', 1))
+        if repeats < 1:
+            raise RuntimeError(f'--repeats must be at least 1, not {repeats}')
         rows = [{'bandwidth_kbps': e['bandwidth_kbps'], 'standard': e['standard'],
                  'tail': e['tail']} for e in profile['entries']]
         rule_notes = []
@@ -242,7 +254,8 @@ class CacRun:
         cfg = {
             'steps_kbps': steps_kbps, 'speed': args.speed, 'headroom': args.headroom,
             'frames': len(images), 'shaper': shaper, 'tail_threshold': threshold,
-            'tail_direction': direction,
+            'tail_direction': direction, 'tail_detector': detector,
+            'tail_model_file': tail_model,
             'timeout': args.timeout, 'keep_records': args.keep_records,
             'cloud': {'method': method, 'sr_dir': os.path.abspath(args.sr_dir),
                       'sr_scales': scales or [2], 'seg_arch': arch,
@@ -284,7 +297,9 @@ class CacRun:
             'profile': {'file': yml, 'source': profile_dir, 'rows': rows,
                         'tail_configs': args.tail_configs, 'paper_rule_notes': rule_notes,
                         'tail_detection': det, 'tail_threshold_used': threshold,
-                        'tail_direction_used': direction},
+                        'tail_direction_used': direction, 'tail_detector': detector,
+                        'tail_model_file': tail_model},
+            'repeats_planned': repeats,
             'accuracy': 'relative = mIoU of the map of the cloud vs the same segmentation model '
                         'on the HR frame (label void ignored), the §5.3 baseline of the paper; '
                         'absolute '
@@ -297,16 +312,25 @@ class CacRun:
         self.cfg, self.result, self.frames = cfg, result, len(images)
         self._hr, self._labels, self._link_mbit = hr, lab, link_mbit
 
-    def add_mode(self, mode, rec, meta, wall_s):
-        """Score one mode's monitor records ``rec`` (and its ``meta``); log the result."""
+    def add_mode(self, mode, rec, meta, wall_s, repeat=0):
+        """
+        Score one run of a mode: its monitor records ``rec`` (and ``meta``); log the result.
+
+        ``result['modes'][mode]`` holds the first repeat in full (the figure's); every repeat
+        goes to ``result['repeats'][mode]`` (without the per-frame table).
+        """
         args = self.args
         res = experiment.score_mode(rec, self._hr, self._labels, self._link_mbit, args.fps,
                                     args.speed)
         res['monitor'] = meta
         res['wall_s'] = wall_s
-        self.result['modes'][mode] = res
+        res['repeat'] = repeat
+        self.result['modes'].setdefault(mode, res)
+        self.result.setdefault('repeats', {}).setdefault(mode, []).append(
+            {k: v for k, v in res.items() if k != 'per_frame'})
         r = res['reaction']
-        log(f'mode {mode}: {res["frames_sent"]} sent, {res["frames_analysed"]} analysed, '
+        log(f'mode {mode} (repeat {repeat + 1}): {res["frames_sent"]} sent, '
+            f'{res["frames_analysed"]} analysed, '
             f'relative mIoU {_fmt(res["relative_miou_mean"])} (p10 '
             f'{_fmt(res["relative_miou_p10"])}), {res["mean_kbps_sent"]:.0f} kbit/s, '
             f'{res["policies"]} policies, reaction median {_fmt(r["to_tail_ms"]["median"])} '
@@ -328,25 +352,63 @@ class CacRun:
         return 0
 
 
+def _run_summary(m, hard, frames):
+    """Return the headline figures of one run of a mode (``hard``: the hard clip seconds)."""
+    hard_acc = [s['relative_miou'] for s in m['per_second']
+                if s['t'] in hard and s['relative_miou'] is not None]
+    mbit = m['bytes_sent'] * 8 / 1e6 if m['bytes_sent'] else 0.0
+    rel = m['relative_miou_mean']
+    return {
+        'relative_miou_mean': rel,
+        'relative_miou_p10': m['relative_miou_p10'],
+        'relative_miou_hard_seconds': sum(hard_acc) / len(hard_acc) if hard_acc else None,
+        'absolute_miou_mean': m['absolute_miou_mean'],
+        'relative_miou_held_mean': m['relative_miou_held_mean'],
+        'relative_miou_per_mbit': rel / mbit if rel is not None and mbit else None,
+        'mean_kbps_sent': m['mean_kbps_sent'], 'bytes_sent': m['bytes_sent'],
+        'frames_sent': m['frames_sent'], 'frames_analysed': m['frames_analysed'],
+        'analysed_fraction': m['frames_analysed'] / frames if frames else None,
+        'frames_sent_tail_config': m['frames_sent_tail_config'],
+        'reaction_to_tail_ms_median': m['reaction']['to_tail_ms']['median'],
+        'reaction_to_tail_ms_p90': m['reaction']['to_tail_ms']['p90'],
+        'reaction_to_tail_frames_median': m['reaction']['to_tail_frames']['median'],
+    }
+
+
+#: Figures whose spread over the repeats the summary gives.
+SPREAD_KEYS = ('relative_miou_mean', 'relative_miou_hard_seconds', 'relative_miou_held_mean',
+               'absolute_miou_mean', 'relative_miou_per_mbit', 'mean_kbps_sent',
+               'analysed_fraction', 'frames_sent_tail_config')
+
+
+def spread(values):
+    """Return ``{n, mean, std, min, max, values}`` of the non-None ``values`` (std: n - 1)."""
+    vals = [float(v) for v in values if v is not None]
+    if not vals:
+        return {'n': 0, 'mean': None, 'std': None, 'min': None, 'max': None, 'values': []}
+    mean = sum(vals) / len(vals)
+    std = (sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)) ** 0.5 if len(vals) > 1 \
+        else 0.0
+    return {'n': len(vals), 'mean': mean, 'std': std, 'min': min(vals), 'max': max(vals),
+            'values': vals}
+
+
 def _summary(result):
+    """Per mode: the first run's figures, and with repeats their spread and bytes vs ASR."""
     hard = set(result['hard_seconds'])
+    frames = result.get('clip', {}).get('frames')
     out = {}
     for key, m in result['modes'].items():
-        hard_acc = [s['relative_miou'] for s in m['per_second']
-                    if s['t'] in hard and s['relative_miou'] is not None]
-        out[key] = {
-            'relative_miou_mean': m['relative_miou_mean'],
-            'relative_miou_p10': m['relative_miou_p10'],
-            'relative_miou_hard_seconds': sum(hard_acc) / len(hard_acc) if hard_acc else None,
-            'absolute_miou_mean': m['absolute_miou_mean'],
-            'relative_miou_held_mean': m['relative_miou_held_mean'],
-            'mean_kbps_sent': m['mean_kbps_sent'], 'bytes_sent': m['bytes_sent'],
-            'frames_sent': m['frames_sent'], 'frames_analysed': m['frames_analysed'],
-            'frames_sent_tail_config': m['frames_sent_tail_config'],
-            'reaction_to_tail_ms_median': m['reaction']['to_tail_ms']['median'],
-            'reaction_to_tail_ms_p90': m['reaction']['to_tail_ms']['p90'],
-            'reaction_to_tail_frames_median': m['reaction']['to_tail_frames']['median'],
-        }
+        out[key] = _run_summary(m, hard, frames)
+        runs = [_run_summary(r, hard, frames) for r in result.get('repeats', {}).get(key, [])]
+        if len(runs) > 1:
+            out[key]['repeats'] = {k: spread([r[k] for r in runs]) for k in SPREAD_KEYS}
+    base = out.get('asr')
+    for key, s in out.items():
+        kbps = s.get('repeats', {}).get('mean_kbps_sent', {}).get('mean', s['mean_kbps_sent'])
+        ref = base.get('repeats', {}).get('mean_kbps_sent', {}).get(
+            'mean', base['mean_kbps_sent']) if base else None
+        s['bytes_vs_asr'] = kbps / ref if ref else None
     return out
 
 
