@@ -145,6 +145,14 @@ def test_cli_smoke_on_random_data(tmp_path, capsys):
                      '--init', str(out / 'sr' / 'sr_x2.pt'), '--seg', str(out / 'seg' / 'seg.pt'),
                      '--out', str(out / 'bad'), *common]) == 1
     assert 'sr_x2.pt has scale=2' in capsys.readouterr().err
+    # base SR validated through a frozen judge: the mIoU of SR vs bilinear is in its curve
+    assert cli_main(['train', 'sr', '--scale', '2', '--patch', '4', '--steps', '2',
+                     '--val-every', '1', '--seg', str(out / 'seg' / 'seg.pt'),
+                     '--out', str(out / 'sr_judged'), *common]) == 0
+    vals = [json.loads(line)['val'] for line in open(out / 'sr_judged' / 'log.jsonl')
+            if '"val"' in line]
+    assert len(vals) == 2 and all({'miou', 'bilinear_miou', 'psnr'} <= set(v) for v in vals)
+    assert 'miou' not in json.load(open(out / 'sr' / 'metrics.json'))['metrics']
     # the fp16 seg.pt of that run goes on warm, at its step, to a longer schedule
     assert cli_main(['train', 'seg', '--crop', '32', '32', '--steps', '3',
                      '--resume-weights', str(out / 'seg' / 'seg.pt'), '--rewarm', '1',

@@ -45,7 +45,8 @@ DEFAULTS = {
             'lr': 2e-3, 'weight_decay': 1e-4, 'warmup': 100, 'weights': None,
             'num_classes': 10, 'analytics': 'detection', 'input_size': None},
     'sr': {'arch': 'carn_m', 'scale': 4, 'steps': 600, 'batch': 8, 'patch': 32, 'lr': 5e-4,
-           'global_residual': True, 'init': None, 'init_key_map': None},
+           'global_residual': True, 'init': None, 'init_key_map': None, 'seg': None,
+           'det': None, 'analytics_model': None},
     'asr': {'scale': 4, 'steps': 150, 'batch': 4, 'crop': None, 'lr': 1e-4, 'alpha': None,
             'beta': None, 'max_area_fraction': None, 'init': None, 'seg': None, 'det': None,
             'analytics_model': None},
@@ -95,8 +96,11 @@ def add_arguments(parser):
            'tensors by this key map (carn_reference, or a YAML file of [pattern, replacement] '
            'pairs; docs/user_models.md "Foreign SR weights"); the model is --arch, its width '
            'read from the weights, without global residual unless --global-residual yes')
-    a('--seg', help='asr/cloudseg: checkpoint of the frozen segmentation model')
-    a('--det', help='asr/cloudseg --analytics detection: checkpoint of the frozen detector')
+    a('--seg', help='asr/cloudseg: checkpoint of the frozen segmentation model; sr: an '
+                    'optional validation judge (mIoU on SR vs bilinear in the validation '
+                    'records, for curves; it does not affect training)')
+    a('--det', help='asr/cloudseg --analytics detection: checkpoint of the frozen detector; '
+                    'sr: an optional validation judge')
     a('--analytics-model', metavar='FILE.yaml',
       help='asr/cloudseg: your own frozen analytics model by configuration (a YAML mapping of '
            'runespoor.user_models keys: torchvision / torchscript / builder, weights, normalize, '
@@ -321,7 +325,8 @@ def _seg_model(cfg):
 
 def _analytics_model(cfg, device):
     """
-    Load the frozen analytics model that ``train asr|cloudseg`` fine-tunes for.
+    Load the frozen analytics model that ``train asr|cloudseg`` fine-tunes for (or ``train sr``
+    validates through).
 
     ``--analytics-model FILE.yaml`` (a :mod:`runespoor.user_models` mapping: the user's own
     network) wins; else ``--seg`` / ``--det``: a Runespoor checkpoint, or a plain state dict
@@ -340,7 +345,7 @@ def _analytics_model(cfg, device):
                                  '(a checkpoint or, with --arch, a state dict) or '
                                  '--analytics-model FILE.yaml (docs/user_models.md)')
             spec = {'weights': path}
-            if cfg.get('arch'):
+            if cfg.get('arch') and cfg['task'] != 'sr':  # sr: --arch is the SR model's
                 spec['arch'] = cfg['arch']
         model, info = load_user_model(spec, task.model_kind, task.num_classes, device,
                                       f'{cfg["task"]} analytics model')
@@ -481,7 +486,11 @@ def run(args):
                 model = build_sr(cfg['arch'], scale=cfg['scale'], **arch_kwargs)
             print(f'SR model {run_cfg["arch"]} x{cfg["scale"]}: '
                   f'{count_parameters(model):,} parameters')
-            result = train_sr(model, train_loader, val_loader=val_loader,
+            judge = None
+            if cfg.get('seg') or cfg.get('det') or cfg.get('analytics_model'):
+                judge, _ = _analytics_model(cfg, device)  # validation only, frozen
+            result = train_sr(model, train_loader, val_loader=val_loader, judge=judge,
+                              analytics=cfg['analytics'],
                               config=dict(run_cfg, arch_kwargs=arch_kwargs), **common)
         else:
             init = cfg['init'] or cfg['resume'] or cfg.get('resume_weights')

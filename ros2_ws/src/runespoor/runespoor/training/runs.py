@@ -182,15 +182,24 @@ def _poly(optimizer, steps, warmup=0):
 
 def train_sr(model, train_loader, *, steps, config, lr=5e-4, device='cpu', val_loader=None,
              out_dir=None, seed=0, resume=None, val_every=0, checkpoint_every=0, flip=True,
-             progress=True, data=None, command=None, val_batches=None):
+             progress=True, data=None, command=None, val_batches=None, judge=None,
+             analytics='segmentation'):
     """
     Train a base SR model (the NAS baseline): L1 on ``(lr, hr)`` patches, Adam, poly LR decay.
 
     Returns ``{'checkpoint', 'metrics', 'step', 'train_time_s'}``; validation metrics are the
-    PSNR of SR and bilinear on ``val_loader``.
+    PSNR of SR and bilinear on ``val_loader``.  With ``judge`` (a frozen analytics model of
+    the task ``analytics``; it never affects training), validation also reports what the
+    fine-tuning runs report through it -- segmentation: mIoU on SR and on bilinear, per class,
+    and the accuracy on small regions -- so base SR and ASR / CloudSeg curves share one scale.
     """
     device = torch.device(device)
     model.to(device)
+    task = None
+    if judge is not None:
+        from ..tasks import get_task
+        task = get_task(analytics)
+        freeze(judge.to(device))
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.999))
     scheduler = _poly(optimizer, steps)
 
@@ -206,6 +215,11 @@ def train_sr(model, train_loader, *, steps, config, lr=5e-4, device='cpu', val_l
         return {'l1': float(loss.detach())}
 
     def validate(step):
+        if task is not None:
+            return task.finetune_validate(
+                model, val_loader, device, judge, max_batches=val_batches,
+                max_area_fraction=task.loss_defaults.get('max_area_fraction',
+                                                         DEFAULT_MAX_AREA_FRACTION))
         return evaluate_sr(model, val_loader, device, max_batches=val_batches)
 
     config = dict(config, kind='sr', method='sr')
