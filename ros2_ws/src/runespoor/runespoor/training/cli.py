@@ -325,8 +325,7 @@ def _seg_model(cfg):
 
 def _analytics_model(cfg, device):
     """
-    Load the frozen analytics model that ``train asr|cloudseg`` fine-tunes for (or ``train sr``
-    validates through).
+    Load the frozen analytics model of ``train asr|cloudseg`` (or ``train sr``'s judge).
 
     ``--analytics-model FILE.yaml`` (a :mod:`runespoor.user_models` mapping: the user's own
     network) wins; else ``--seg`` / ``--det``: a Runespoor checkpoint, or a plain state dict
