@@ -126,8 +126,9 @@ def _continue_schedule(scheduler, start_step, rewarm):
 
     scheduler.lr_lambdas = [rewarmed(factor) for factor in base]
     scheduler.last_epoch = start_step
-    for group, lr in zip(scheduler.optimizer.param_groups, scheduler.get_lr()):
-        group['lr'] = lr
+    for group, base_lr, factor in zip(scheduler.optimizer.param_groups, scheduler.base_lrs,
+                                      scheduler.lr_lambdas):
+        group['lr'] = base_lr * factor(start_step)
     scheduler._last_lr = [group['lr'] for group in scheduler.optimizer.param_groups]
 
 
