@@ -12,6 +12,7 @@ CAC online control (paper §3.2, §5.3) end to end, and ``runespoor experiment c
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -306,6 +307,50 @@ def test_experiment_cac_smoke_all_modes(tiny_clip, tmp_path):
         # and the namespaces are gone
         assert m['monitor']['link']['edge_ns'] not in listed
         assert m['monitor']['link']['cloud_ns'] not in listed
+
+
+@ROS
+@pytest.mark.slow
+def test_experiment_cac_double_interrupt_still_stops_nodes_and_deletes_namespaces(
+        tiny_clip, tmp_path):
+    """A second SIGINT during the clean-up (double Ctrl-C) must not orphan nodes or netns."""
+    cmd = [sys.executable, '-m', 'runespoor_bringup.experiment_cac', '--out', str(tmp_path),
+           '--data', str(tiny_clip), '--clip-frames', '24', '--speed', '0.05',
+           '--modes', 'asr', '--seg', 'palette', '--method', 'bilinear', '--profile',
+           str(REPO / 'ros2_ws/src/runespoor_edge/config/profile_default.yaml'),
+           '--tail-threshold', '0.5', '--timeout', '600']
+    proc = subprocess.Popen(cmd, env=ros_env(), cwd=REPO, stderr=subprocess.PIPE, text=True)
+    seen = []
+    try:
+        for line in proc.stderr:   # an event: the mode's graph is up and streaming
+            seen.append(line)
+            if 'graph up' in line:
+                break
+        assert any('graph up' in line for line in seen), ''.join(seen)[-3000:]
+        proc.send_signal(signal.SIGINT)
+        for line in proc.stderr:   # the clean-up has begun: now the second Ctrl-C
+            seen.append(line)
+            if 'stopping the nodes' in line:
+                proc.send_signal(signal.SIGINT)
+                break
+        rest = ''.join(seen) + proc.communicate(timeout=120)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, rest[-3000:]
+    assert 'interrupted; nodes stopped' in rest
+    # no node of the run is left (the edge and the monitor name files under --out) ...
+    left = subprocess.run(['pgrep', '-f', str(tmp_path)], capture_output=True, text=True)
+    # ... and no network namespace of it (named after the runner's pid)
+    listed = subprocess.run(['ip', 'netns', 'list'], capture_output=True, text=True).stdout
+    names = [n.split()[0] for n in listed.splitlines() if n.startswith(f'rx{proc.pid % 1000}-')]
+    for name in names:  # a failing run must not leave its namespaces (and nodes) behind
+        for pid in subprocess.run(['ip', 'netns', 'pids', name], capture_output=True,
+                                  text=True).stdout.split():
+            subprocess.run(['kill', '-9', pid], capture_output=True)
+        subprocess.run(['ip', 'netns', 'del', name], capture_output=True)
+    assert left.stdout.strip() == '', left.stdout
+    assert names == [], listed
 
 
 class _FakePub:

@@ -165,6 +165,7 @@ def run_mode(mode, cfg, work):
         if line is None:
             raise RuntimeError(f'{mode}: no camera frame; see {work}/source.log')
         t0 = float(line.split()[1])
+        log(f'{mode}: graph up, the first camera frame reached the monitor')
         for t, kbps in steps[1:]:
             while time.monotonic() < t0 + t / speed:
                 time.sleep(0.01)
@@ -181,6 +182,7 @@ def run_mode(mode, cfg, work):
         if link is not None:
             rate_log.append({'tc': link.qdisc_show()})
     finally:
+        log(f'{mode}: stopping the nodes' + (' and deleting the namespaces' if link else ''))
         codes = stop_all(procs)
         if link is not None:
             link.teardown()
@@ -230,6 +232,10 @@ def main(argv=None):
         sys.argv[1:] if argv is None else argv)
 
     def interrupt(signum, frame):
+        # the clean-up (stop the nodes, delete the namespaces) must not be cut short by a
+        # second signal (a double Ctrl-C, or the same signal sent to the parent and to us)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise KeyboardInterrupt(f'signal {signum}')
 
     # also when started in the background (SIGINT ignored): stop the nodes, delete the
