@@ -12,9 +12,11 @@ of Eq. 3 (``analytics_share``), drawn in a fourth panel when present.  The tail 
 IoU over one fixed class set for every run and step: ``--tail-classes`` (names), else the tail
 set of a ``runespoor eval`` report (``--tail-from``, at ``--scale``), else the worst half of
 the classes of the first validation record of the first run (said in the figure).  A base SR
-run validates PSNR only (no segmentation model in its validation): its mIoU panels stay empty
-and say so.  ``--step0 metrics.json`` adds the initial model's validation (e.g. a ``--steps 0``
-run of the same command) at step 0 of every run.  Matplotlib with the Agg backend; no display.
+run validates PSNR only unless it was trained with a judge (``runespoor train sr --seg``):
+without one its mIoU panels stay empty and say so.  ``PATH@N`` shifts a run's steps by N (a
+fine-tuning run drawn after the base SR run it started from).  ``--step0 metrics.json`` adds
+the initial model's validation (e.g. a ``--steps 0`` run of the same command) at step 0 of
+every run.  Matplotlib with the Agg backend; no display.
 """
 
 import argparse
@@ -57,6 +59,23 @@ def training_records(records):
         if 'val' not in r and 'step' in r:
             by_step[int(r['step'])] = r
     return [by_step[s] for s in sorted(by_step)]
+
+
+def parse_run_spec(spec):
+    """
+    Return ``(label, path, step offset)`` of a ``[LABEL=]PATH[@OFFSET]`` run argument.
+
+    ``@OFFSET`` shifts the run's steps, e.g. a fine-tuning run drawn after the base SR run it
+    started from (``asr=out/asr_x4@600``).
+    """
+    label, _, rest = spec.rpartition('=') if '=' in spec else ('', '', spec)
+    path, offset = rest, 0
+    if '@' in rest:
+        head, _, tail = rest.rpartition('@')
+        if tail.isdigit():
+            path, offset = head, int(tail)
+    label = label or os.path.basename(os.path.normpath(path).replace('/log.jsonl', ''))
+    return label, path, offset
 
 
 def worst_half(ious, fraction=0.5):
@@ -155,8 +174,9 @@ def plot(runs, out_png, tail_classes, tail_note, title=None):
     axes[2].set_title('val PSNR (dB)', fontsize=9)
     for ax, key in ((axes[0], 'tail'), (axes[1], 'miou')):
         if not any(any(v is not None for v in c[key]) for _, c, _ in runs):
-            ax.text(0.5, 0.5, 'no mIoU in these validation\nrecords (base SR validates\n'
-                    'PSNR only)', ha='center', va='center', transform=ax.transAxes, fontsize=8)
+            ax.text(0.5, 0.5, 'no mIoU in these validation\nrecords (base SR without\n'
+                    'a --seg judge: PSNR only)', ha='center', va='center',
+                    transform=ax.transAxes, fontsize=8)
     if share:
         axes[3].set_title('training: analytics share of Eq. 3', fontsize=9)
         axes[3].set_ylim(0, 1)
@@ -178,7 +198,8 @@ def main(argv=None):
     """Plot the runs named on the command line."""
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('runs', nargs='+',
-                   help='run folders or log.jsonl files (LABEL=PATH to name one)')
+                   help='run folders or log.jsonl files (LABEL=PATH to name one, PATH@N to '
+                        'shift its steps by N)')
     p.add_argument('--out', required=True, help='PNG to write')
     p.add_argument('--json', help='also write the plotted numbers here')
     p.add_argument('--tail-classes', help='comma-separated class names of the tail set')
@@ -189,10 +210,11 @@ def main(argv=None):
     args = p.parse_args(argv)
     runs = []
     for spec in args.runs:
-        label, _, path = spec.rpartition('=') if '=' in spec else (None, None, spec)
+        label, path, offset = parse_run_spec(spec)
         records = read_records(path)
-        runs.append((label or os.path.basename(os.path.normpath(path).replace('/log.jsonl', '')),
-                     validation_records(records), training_records(records)))
+        vals = [(step + offset, v) for step, v in validation_records(records)]
+        train = [dict(r, step=r['step'] + offset) for r in training_records(records)]
+        runs.append((label, vals, train))
     step0 = None
     if args.step0:
         with open(args.step0) as f:

@@ -85,6 +85,12 @@ def test_plot_writes_png_with_and_without_miou(tmp_path):
     # default tail set: worst half (9) of the first record's classes; only 4 are defined
     assert doc['tail_classes'] == ['building', 'wall', 'sidewalk', 'road']
     assert doc['runs']['asr']['step'] == [20, 40, 60]
+    # a fine-tuning run drawn after its base SR run: PATH@N shifts its steps
+    assert m.main([f'asr={log.parent}@600', '--out', str(out), '--json',
+                   str(tmp_path / 'c.json')]) == 0
+    assert json.loads((tmp_path / 'c.json').read_text())['runs']['asr']['step'] == [620, 640, 660]
+    assert m.parse_run_spec('out/x@home') == ('x@home', 'out/x@home', 0)
+    assert m.parse_run_spec('a=out/r@12') == ('a', 'out/r', 12)
     sr_log = tmp_path / 'sr' / 'log.jsonl'  # base SR: PSNR-only validation
     sr_log.parent.mkdir()
     sr_log.write_text('\n'.join(json.dumps(r) for r in [
