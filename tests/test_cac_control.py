@@ -276,6 +276,25 @@ def run_experiment(out, data, shaper, modes):
     return result, proc.stderr
 
 
+def test_experiment_plan_scales_link_queue_and_cloud_timeout_with_speed(tiny_clip, tmp_path):
+    """A slow replay keeps the queueing and the fallback of full speed, in clip time."""
+    import argparse
+    from runespoor.cac.experiment_cli import add_cac_arguments
+    from runespoor.cac.experiment_plan import CacRun, EDGE_CLOUD_TIMEOUT_S, LINK_QUEUE_MS
+    parser = argparse.ArgumentParser()
+    add_cac_arguments(parser)
+    args = parser.parse_args([
+        '--out', str(tmp_path), '--data', str(tiny_clip), '--clip-frames', '24',
+        '--speed', '0.25', '--shaper', 'inprocess', '--seg', 'palette', '--method',
+        'bilinear', '--modes', 'asr', '--profile',
+        str(REPO / 'ros2_ws/src/runespoor_edge/config/profile_default.yaml')])
+    cfg = CacRun(args).cfg
+    assert cfg['link_queue_ms'] == pytest.approx(LINK_QUEUE_MS * 4)
+    assert cfg['edge']['emulated_queue_ms'] == pytest.approx(LINK_QUEUE_MS * 4)
+    assert cfg['edge']['cloud_timeout_s'] == pytest.approx(EDGE_CLOUD_TIMEOUT_S * 4)
+    assert cfg['cloud']['hold_s'] == pytest.approx(4.0)
+
+
 @ROS
 @pytest.mark.slow
 def test_experiment_cac_smoke_all_modes(tiny_clip, tmp_path):

@@ -116,7 +116,7 @@ def run_mode(mode, cfg, work):
         env['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'SUBNET'
         env['FASTDDS_BUILTIN_TRANSPORTS'] = 'UDPv4'  # no shared memory: all over the veth
         link = ShapedLink(steps[0][1] * speed / 1000.0, name=f'rx{os.getpid() % 1000}',
-                          require_delay=False)
+                          require_delay=False, latency_ms=cfg.get('link_queue_ms', 400.0))
         link.setup()
         prefix = {'edge': link.exec_prefix('edge'), 'cloud': link.exec_prefix('cloud')}
     else:

@@ -29,6 +29,12 @@ from runespoor.cac import experiment
 from runespoor.cac.experiment import MODES
 
 
+#: Queue of the shaped link at full speed: tbf ``latency`` / the edge's ``emulated_queue_ms``.
+LINK_QUEUE_MS = 400.0
+#: The edge's ``cloud_timeout_s`` at full speed (config/edge.yaml).
+EDGE_CLOUD_TIMEOUT_S = 3.0
+
+
 def log(message):
     """Print ``message`` to stderr with the command's prefix."""
     print(f'[runespoor experiment] {message}', file=sys.stderr, flush=True)
@@ -262,7 +268,13 @@ class CacRun:
                       'seg_weights': os.path.abspath(weights) if weights else '',
                       'device': 'cpu', 'hold_s': args.hold_s / args.speed, 'queue_size': 2,
                       'publish_color': False, 'publish_reconstructed_every_n': 0},
+            # the link's queue (tbf latency, or the in-process bucket's) and the edge's
+            # cloud-silence fallback are wall-clock quantities too: at speed s a frame takes
+            # 1/s as long to cross the scaled link and the cloud answers 1/s as late
+            'link_queue_ms': LINK_QUEUE_MS / args.speed,
             'edge': {'use_profile': True, 'profile_file': os.path.abspath(yml),
+                     'cloud_timeout_s': EDGE_CLOUD_TIMEOUT_S / args.speed,
+                     'emulated_queue_ms': LINK_QUEUE_MS / args.speed,
                      'input_reliability': 'reliable',  # every camera frame reaches the edge
                      'bandwidth_source': 'fixed', 'awstream_stats_file':
                          os.path.abspath(summary_json) if summary_json else '',
