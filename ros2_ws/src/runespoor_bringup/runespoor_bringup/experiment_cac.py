@@ -219,6 +219,7 @@ def run_cac(args, command=None):
             work = os.path.join(run.work, mode if repeats == 1 else f'{mode}_r{repeat + 1}')
             rec, meta = run_mode(mode, run.cfg, work)
             run.add_mode(mode, rec, meta, time.monotonic() - t0, repeat=repeat)
+            run.write_partial()
     return run.finish()
 
 

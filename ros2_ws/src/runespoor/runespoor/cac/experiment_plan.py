@@ -349,15 +349,32 @@ class CacRun:
             f'ms in {wall_s:.0f} s')
         return res
 
-    def finish(self):
-        """Write ``cac_experiment.json`` and ``cac_fig15.png``, print the summary; return 0."""
+    def write_partial(self):
+        """
+        Write what is scored so far to ``cac_experiment.json`` (``complete: false``).
+
+        Called after every run of a mode, so a long experiment cut short (a session's end, a
+        crash, Ctrl-C) still leaves its finished runs, with their summary, on disk.
+        """
+        self._write(complete=False)
+
+    def _write(self, complete):
         result = self.result
+        result['complete'] = complete
         result['hard_seconds'] = experiment.hard_seconds(result['modes'])
         result['summary'] = _summary(result)
         result['wall_s'] = time.monotonic() - self.t_start
         path = os.path.join(self.out, 'cac_experiment.json')
-        with open(path, 'w') as f:
+        tmp = path + '.tmp'
+        with open(tmp, 'w') as f:
             json.dump(result, f, indent=1, default=_jsonable)
+        os.replace(tmp, path)
+        return path
+
+    def finish(self):
+        """Write ``cac_experiment.json`` and ``cac_fig15.png``, print the summary; return 0."""
+        path = self._write(complete=True)
+        result = self.result
         experiment.plot_fig15(result, os.path.join(self.out, 'cac_fig15.png'))
         log(f'wrote {path} and cac_fig15.png in {result["wall_s"]:.0f} s')
         print(json.dumps(result['summary'], indent=1, default=_jsonable))
