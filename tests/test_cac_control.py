@@ -301,7 +301,7 @@ def test_experiment_cac_smoke_all_modes(tiny_clip, tmp_path):
     """All three modes; over tc-shaped namespaces when possible, else the in-process shaper."""
     reason = _netns_reason()
     result, err = run_experiment(tmp_path, tiny_clip, 'auto', 'asr,cac,awstream')
-    assert set(result['modes']) == {'asr', 'cac', 'awstream'}
+    assert set(result['modes']) == {'asr', 'cac', 'awstream'} and result['complete'] is True
     assert os.path.isfile(tmp_path / 'cac_fig15.png')
     for key, m in result['modes'].items():
         assert m['frames_sent'] > 0 and m['frames_analysed'] > 0, key
