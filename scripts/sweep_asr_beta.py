@@ -20,6 +20,11 @@ once).  ``table BETA...`` prints one JSON document: per beta the loss balance (m
 ``--last`` logged steps), per judge tail / overall mIoU (and / HR), PSNR, checkerboard, and the
 choice by the rule in :func:`choose`.
 
+A run is named by its beta, or ``BETA:TARGET[:JITTER]`` for the loss options beyond the
+paper (``runespoor train asr --analytics-target TARGET --judge-jitter JITTER``): ``0.05:hr:8``
+is beta 0.05 with the HR-prediction target and an 8-pixel judge jitter, in
+``$OUT/beta_0.05_hr_j8/``.  A plain beta is the paper's Eq. 3 (label target, no jitter).
+
 Settings from the environment: ``DATA`` (data/asr_sweep), ``OUT`` (out/asr_sweep), ``STEPS``
 (120), ``BATCH`` (4), ``LR`` (1e-4), ``SEED`` (0), ``VAL_EVERY`` (20), ``VAL_BATCHES`` (20),
 ``CKPT_EVERY`` (20), ``THREADS`` (1), ``NICE`` (19), ``DEVICE`` (cpu).
@@ -48,16 +53,48 @@ def env(name, default):
     return os.environ.get(name, default)
 
 
+def parse_spec(spec):
+    """
+    Split a run name ``BETA[:TARGET[:JITTER]]`` into ``(beta, target, jitter)``.
+
+    ``beta`` stays the string given (it names folders); ``target`` is 'label' or 'hr' (default
+    'label'), ``jitter`` an int >= 0 (default 0).  Raises ``ValueError`` on anything else.
+    """
+    parts = str(spec).split(':')
+    if not 1 <= len(parts) <= 3:
+        raise ValueError(f'run {spec!r}: expected BETA[:TARGET[:JITTER]]')
+    beta = parts[0]
+    b = float(beta)
+    if not 0.0 <= b <= 1.0:
+        raise ValueError(f'run {spec!r}: beta must be in [0, 1]')
+    target = parts[1] if len(parts) > 1 and parts[1] else 'label'
+    if target not in ('label', 'hr'):
+        raise ValueError(f'run {spec!r}: target must be label or hr')
+    jitter = int(parts[2]) if len(parts) > 2 else 0
+    if jitter < 0:
+        raise ValueError(f'run {spec!r}: jitter must be >= 0')
+    return beta, target, jitter
+
+
+def run_name(spec):
+    """Return the folder name of a run: ``beta_B`` (paper loss) or ``beta_B_TARGET_jJ``."""
+    beta, target, jitter = parse_spec(spec)
+    if target == 'label' and jitter == 0:
+        return f'beta_{beta}'
+    return f'beta_{beta}_{target}_j{jitter}'
+
+
 def run_dir(beta, out=None):
-    """Return the output folder of the run with analytics weight ``beta``."""
-    return os.path.join(out or env('OUT', 'out/asr_sweep'), f'beta_{beta}')
+    """Return the output folder of the run named ``beta`` (a run spec, see :func:`parse_spec`)."""
+    return os.path.join(out or env('OUT', 'out/asr_sweep'), run_name(beta))
 
 
-def train_command(beta, resume=None):
+def train_command(spec, resume=None):
     """Return the ``runespoor train asr`` argument list of one sweep run."""
+    beta, target, jitter = parse_spec(spec)
     b = float(beta)
     args = ['runespoor', 'train', 'asr', '--data', env('DATA', 'data/asr_sweep'),
-            '--out', run_dir(beta), '--scale', str(SCALE),
+            '--out', run_dir(spec), '--scale', str(SCALE),
             '--init', 'models/sr/sr_x4.pt', '--seg', 'models/seg/swiftnet_r18_lite.pt',
             '--steps', env('STEPS', '120'), '--batch', env('BATCH', '4'),
             '--lr', env('LR', '1e-4'), '--alpha', f'{1.0 - b:.6g}', '--beta', f'{b:.6g}',
@@ -65,6 +102,8 @@ def train_command(beta, resume=None):
             '--threads', env('THREADS', '1'), '--val-every', env('VAL_EVERY', '20'),
             '--val-batches', env('VAL_BATCHES', '20'),
             '--checkpoint-every', env('CKPT_EVERY', '20'), '--no-progress']
+    if target != 'label' or jitter:
+        args += ['--analytics-target', target, '--judge-jitter', str(jitter)]
     if resume:
         args += ['--resume', resume]
     return args
@@ -104,7 +143,8 @@ def eval_config(judge, beta):
     if CONFIG_ASR_PATH not in text:
         raise SystemExit(f'{JUDGES[judge]}: no {CONFIG_ASR_PATH} to replace')
     text = text.replace(CONFIG_ASR_PATH, os.path.join(run_dir(beta), 'asr_x{scale}.pt'))
-    path = os.path.join(env('OUT', 'out/asr_sweep'), 'eval_configs', f'{judge}_beta_{beta}.yaml')
+    path = os.path.join(env('OUT', 'out/asr_sweep'), 'eval_configs',
+                        f'{judge}_{run_name(beta)}.yaml')
     os.makedirs(os.path.join(ROOT, os.path.dirname(path)), exist_ok=True)
     with open(os.path.join(ROOT, path), 'w') as f:
         f.write(text)
@@ -113,7 +153,7 @@ def eval_config(judge, beta):
 
 def eval_dir(judge, beta):
     """Return the report folder of ``judge`` for the run of ``beta``."""
-    return os.path.join(env('OUT', 'out/asr_sweep'), 'eval', f'{judge}_beta_{beta}')
+    return os.path.join(env('OUT', 'out/asr_sweep'), 'eval', f'{judge}_{run_name(beta)}')
 
 
 def cmd_eval(betas, judges):
@@ -217,7 +257,8 @@ def cmd_table(betas, last):
     doc = {'scale': SCALE, 'quality': 90, 'runs': {}, 'baselines': {}}
     rows_for_rule = {}
     for beta in betas:
-        entry = {'alpha': 1.0 - float(beta), 'beta': float(beta)}
+        b, target, jitter = parse_spec(beta)
+        entry = {'alpha': 1.0 - float(b), 'beta': float(b), 'target': target, 'jitter': jitter}
         log = os.path.join(ROOT, run_dir(beta), 'log.jsonl')
         if os.path.exists(log):
             records = read_log(log)

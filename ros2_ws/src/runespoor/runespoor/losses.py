@@ -5,7 +5,13 @@ Training losses of the SR models (paper §3.1).
 * :class:`ASRLoss`: paper Eq. 3, ``alpha * L1(SR, HR) + beta * CE(inf(SR)[dtl], label[dtl])``:
   the analytics term is the cross entropy of the frozen analytics model's prediction on the SR
   frame against the *label*, on the pixels of small ("detailed") regions of the label only
-  (:func:`runespoor.regions.small_region_mask`).
+  (:func:`runespoor.regions.small_region_mask`).  Two options beyond the paper (both off by
+  default): ``target='hr'`` replaces the label by the frozen model's own soft prediction on the
+  HR frame (KL divergence on the same detailed pixels), so the analytics term is minimal at
+  SR = HR -- a natural image -- instead of asking the reconstruction to make the model right
+  where it is wrong even on HR, which only an adversarial pattern can do; ``jitter=J`` shows
+  the analytics model a random crop offset by 0..J-1 pixels each step, so a pattern locked to
+  the SR grid's phase relative to the model's strides does not pay off.
 * :class:`CloudSegLoss`: paper Eq. 2 (CloudSeg baseline), ``alpha * L1(SR, HR) +
   beta * CE(inf(SR), argmax inf(HR))`` on the whole frame: the model's own HR prediction is the
   target, no label is needed.
@@ -110,37 +116,89 @@ class _FrozenAnalyticsLoss(nn.Module):
                       'analytics_share': float(b.detach()) / total if total > 0 else 0.0}
 
 
+#: What the analytics term of ASR compares the SR prediction with (:class:`ASRLoss`).
+ASR_TARGETS = ('label', 'hr')
+
+
+def masked_kl(logits, teacher_logits, mask):
+    """
+    Mean over the ``mask`` pixels of KL(softmax(teacher) || softmax(logits)) (nats).
+
+    Zero (still attached to the graph) when no pixel is selected.  The teacher carries no
+    gradient.
+    """
+    log_p = F.log_softmax(logits, dim=1)
+    log_q = F.log_softmax(teacher_logits.detach(), dim=1)
+    kl = (log_q.exp() * (log_q - log_p)).sum(dim=1)
+    m = mask.to(kl.dtype)
+    return (kl * m).sum() / m.sum().clamp(min=1)
+
+
+def jitter_crop(tensors, jitter, generator=None):
+    """
+    Crop every tensor of ``tensors`` at one random offset in ``[0, jitter)`` per axis.
+
+    Each ``... x H x W`` tensor becomes ``(H - jitter + 1) x (W - jitter + 1)``; ``jitter <= 1``
+    returns them unchanged.
+    """
+    if jitter <= 1:
+        return tensors
+    dy, dx = (int(v) for v in torch.randint(0, jitter, (2,), generator=generator))
+    h, w = tensors[0].shape[-2:]
+    hh, ww = h - jitter + 1, w - jitter + 1
+    return [t[..., dy:dy + hh, dx:dx + ww] for t in tensors]
+
+
 class ASRLoss(_FrozenAnalyticsLoss):
     """
     Analytics-aware loss of paper Eq. 3 (Runespoor's ASR fine-tuning).
 
     Constructor arguments:
         analytics_model: segmentation model (input RGB [0, 1], output logits); frozen here.
-        alpha, beta: weights of the L1 and the detailed-region CE terms (0.95 / 0.05).
+        alpha, beta: weights of the L1 and the detailed-region analytics terms (0.95 / 0.05).
         max_area_fraction: small-region cutoff (fraction of the frame area).
         frame_area: area the fraction refers to when the labels are crops (pixels).
+        target: ``'label'`` (paper Eq. 3: CE against the label) or ``'hr'`` (KL to the frozen
+            model's soft prediction on the HR frame: minimal at SR = HR).
+        jitter: the analytics model sees the frames cropped at a random offset in
+            ``[0, jitter)`` per axis each call (0 or 1: no jitter); the L1 term is on the
+            whole frame.
 
     ``forward(sr, hr, labels, mask=None)`` returns ``(loss, parts)`` with ``parts`` a dict of
-    detached floats ``{'l1', 'ce', 'detail_px'}``.  ``mask`` (``B x H x W`` bool) may be passed
+    detached floats ``{'l1', 'ce', 'detail_px', ...}`` (``ce`` is the raw analytics term: the
+    CE, or the KL with ``target='hr'``).  ``mask`` (``B x H x W`` bool) may be passed
     precomputed; otherwise it is computed from ``labels``.
     """
 
     def __init__(self, analytics_model, alpha=SEG_ALPHA, beta=SEG_BETA,
                  max_area_fraction=DEFAULT_MAX_AREA_FRACTION, ignore_id=IGNORE_ID,
-                 frame_area=None):
+                 frame_area=None, target='label', jitter=0):
         super().__init__(analytics_model, alpha, beta)
+        if target not in ASR_TARGETS:
+            raise ValueError(f'ASR analytics target {target!r}: choose one of '
+                             f'{", ".join(ASR_TARGETS)}')
+        if int(jitter) != jitter or jitter < 0:
+            raise ValueError(f'ASR jitter must be a whole number of pixels >= 0, got {jitter!r}')
         self.max_area_fraction = float(max_area_fraction)
         self.ignore_id = int(ignore_id)
         self.frame_area = frame_area
+        self.target = target
+        self.jitter = int(jitter)
 
     def forward(self, sr, hr, labels, mask=None):
         if mask is None:
             mask = detail_mask(labels, self.max_area_fraction, self.ignore_id, self.frame_area)
         l1 = sr_loss(sr, hr)
-        logits = self.analytics(sr)
-        ce = masked_cross_entropy(logits, labels, mask, self.ignore_id)
-        loss, balance = self.combine(l1, ce)
-        parts = {'l1': float(l1.detach()), 'ce': float(ce.detach()),
+        sr_j, hr_j, lab_j, mask_j = jitter_crop([sr, hr, labels, mask], self.jitter)
+        logits = self.analytics(sr_j)
+        if self.target == 'hr':
+            with torch.no_grad():
+                teacher = self.analytics(hr_j)
+            term = masked_kl(logits, teacher, mask_j & (lab_j != self.ignore_id))
+        else:
+            term = masked_cross_entropy(logits, lab_j, mask_j, self.ignore_id)
+        loss, balance = self.combine(l1, term)
+        parts = {'l1': float(l1.detach()), 'ce': float(term.detach()),
                  'detail_px': float(mask.float().mean()), **balance}
         return loss, parts
 

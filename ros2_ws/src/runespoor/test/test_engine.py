@@ -140,6 +140,17 @@ def test_cli_smoke_on_random_data(tmp_path, capsys):
                      '--out', str(out / 'asr'), *common]) == 0
     ckpt = load_checkpoint(str(out / 'asr' / 'asr_x2.pt'), method='asr', scale=2)
     assert ckpt['config']['arch'] == 'carn_m' and ckpt['data']['source'].startswith('random')
+    assert 'loss_options' not in ckpt['config']          # the paper's Eq. 3
+    # the loss options beyond the paper are recorded in the checkpoint
+    assert cli_main(['train', 'asr', '--scale', '2', '--crop', '32', '32', '--steps', '1',
+                     '--init', str(out / 'sr' / 'sr_x2.pt'), '--seg', str(out / 'seg' / 'seg.pt'),
+                     '--analytics-target', 'hr', '--judge-jitter', '4',
+                     '--out', str(out / 'asr_hr'), *common]) == 0
+    ckpt = load_checkpoint(str(out / 'asr_hr' / 'asr_x2.pt'), method='asr', scale=2)
+    assert ckpt['config']['loss_options'] == {'target': 'hr', 'jitter': 4}
+    assert cli_main(['train', 'cloudseg', '--scale', '2', '--crop', '32', '32', '--steps', '1',
+                     '--init', str(out / 'sr' / 'sr_x2.pt'), '--seg', str(out / 'seg' / 'seg.pt'),
+                     '--judge-jitter', '4', '--out', str(out / 'cs_bad'), *common]) != 0
     # a base model of another scale is refused with a message naming the file
     assert cli_main(['train', 'asr', '--scale', '4', '--steps', '1',
                      '--init', str(out / 'sr' / 'sr_x2.pt'), '--seg', str(out / 'seg' / 'seg.pt'),

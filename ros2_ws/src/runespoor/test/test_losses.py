@@ -103,3 +103,78 @@ def test_analytics_gradient_reaches_sr_model():
     loss, _ = loss_fn(sr_to_size(sr_model, lr, hr.shape[-2:]), hr, label)
     loss.backward()
     assert sr_model.entry.weight.grad.abs().sum() > 0
+
+
+def test_hr_target_is_zero_at_hr_and_positive_elsewhere():
+    # target='hr': the analytics term is KL to the model's own HR prediction, so a perfect
+    # reconstruction costs nothing there (no pressure towards patterns the HR frame lacks)
+    torch.manual_seed(0)
+    seg = build_seg('swiftnet_r18', **SEG_KW)
+    lr, hr, label = _batch()
+    loss_fn = ASRLoss(seg, alpha=0.5, beta=0.5, max_area_fraction=0.02, target='hr')
+    _, at_hr = loss_fn(hr.clone(), hr, label)
+    assert at_hr['ce'] == pytest.approx(0.0, abs=1e-6) and at_hr['l1'] == 0.0
+    blurred = torch.nn.functional.interpolate(lr, size=hr.shape[-2:], mode='bilinear')
+    loss, parts = loss_fn(blurred, hr, label)
+    assert parts['ce'] > 1e-6
+    assert float(loss) == pytest.approx(0.5 * parts['l1'] + 0.5 * parts['ce'], rel=1e-5)
+    # the label's CE on the same frame is another quantity (the paper's Eq. 3)
+    paper = ASRLoss(seg, alpha=0.5, beta=0.5, max_area_fraction=0.02)
+    assert paper(blurred, hr, label)[1]['ce'] != pytest.approx(parts['ce'])
+
+
+def test_hr_target_gradient_reaches_sr_model_only_through_sr():
+    torch.manual_seed(0)
+    sr_model = build_sr('carn', 2, channels=8, blocks=1)
+    seg = freeze(build_seg('swiftnet_r18', **SEG_KW))
+    lr, hr, label = _batch()
+    hr.requires_grad_(True)
+    loss_fn = ASRLoss(seg, alpha=0.0, beta=1.0, max_area_fraction=0.02, target='hr')
+    loss, _ = loss_fn(sr_to_size(sr_model, lr, hr.shape[-2:]), hr, label)
+    loss.backward()
+    assert sr_model.entry.weight.grad.abs().sum() > 0
+    # the teacher carries no gradient (alpha = 0: nothing else reaches the HR frame)
+    assert hr.grad is None or float(hr.grad.abs().sum()) == 0.0
+
+
+def test_judge_jitter_shows_the_model_shifted_crops():
+    seen = []
+
+    class Probe(torch.nn.Module):
+        def forward(self, x):
+            seen.append(x.detach().clone())
+            return torch.zeros(x.shape[0], 19, *x.shape[-2:]) + x.mean(1, keepdim=True)
+
+    _, hr, label = _batch(h=32, w=64)
+    ramp = torch.arange(64.0).view(1, 1, 1, 64).expand(2, 3, 32, 64) / 64
+    torch.manual_seed(3)
+    loss_fn = ASRLoss(Probe(), max_area_fraction=0.02, jitter=8)
+    for _ in range(12):
+        loss_fn(ramp, hr, label)
+    assert all(tuple(x.shape[-2:]) == (32 - 7, 64 - 7) for x in seen)
+    offsets = {round(float(x[0, 0, 0, 0]) * 64) for x in seen}
+    assert len(offsets) > 1 and offsets <= set(range(8))
+    seen.clear()
+    ASRLoss(Probe(), max_area_fraction=0.02)(ramp, hr, label)
+    assert tuple(seen[0].shape[-2:]) == (32, 64)   # no jitter by default
+
+
+@pytest.mark.parametrize('kwargs, words', [({'target': 'gt'}, 'analytics target'),
+                                           ({'jitter': -1}, 'jitter'),
+                                           ({'jitter': 2.5}, 'jitter')])
+def test_asr_loss_refuses_bad_options(kwargs, words):
+    seg = build_seg('swiftnet_r18', **SEG_KW)
+    with pytest.raises(ValueError, match=words):
+        ASRLoss(seg, **kwargs)
+
+
+def test_loss_options_reach_the_task_and_detection_refuses_them():
+    from runespoor.tasks import get_task, TaskError
+    seg = build_seg('swiftnet_r18', **SEG_KW)
+    loss = get_task('segmentation').finetune_loss('asr', seg, 0.9, 0.1, 0.02, target='hr',
+                                                  jitter=4)
+    assert (loss.target, loss.jitter) == ('hr', 4)
+    with pytest.raises(TaskError, match='no loss option'):
+        get_task('segmentation').finetune_loss('cloudseg', seg, 0.9, 0.1, 0.02, target='hr')
+    with pytest.raises(TaskError, match='no loss option'):
+        get_task('detection').finetune_loss('asr', seg, 0.9, 0.1, 0.0005, jitter=4)

@@ -136,3 +136,19 @@ def test_sweep_train_command_alpha_is_one_minus_beta(monkeypatch):
     assert args[args.index('--beta') + 1] == '0.005'
     assert args[args.index('--steps') + 1] == '7'
     assert args[-2:] == ['--resume', 'out/x/last.pt']
+    assert '--analytics-target' not in args and s.run_dir('0.005').endswith('beta_0.005')
+
+
+def test_sweep_run_spec_names_loss_options(monkeypatch):
+    s = _script('sweep_asr_beta')
+    assert s.parse_spec('0.05') == ('0.05', 'label', 0)
+    assert s.parse_spec('0.02:hr:8') == ('0.02', 'hr', 8)
+    assert s.run_dir('0.02:hr:8', out='o') == os.path.join('o', 'beta_0.02_hr_j8')
+    assert s.run_name('0.05:label:0') == 'beta_0.05'      # the paper's loss keeps its name
+    args = s.train_command('0.02:hr:8')
+    assert args[args.index('--analytics-target') + 1] == 'hr'
+    assert args[args.index('--judge-jitter') + 1] == '8'
+    assert args[args.index('--beta') + 1] == '0.02'
+    for bad in ('x', '2', '0.05:gt', '0.05:hr:-1', '0.05:hr:8:9'):
+        with pytest.raises(ValueError):
+            s.parse_spec(bad)

@@ -140,15 +140,23 @@ class Task:
 
     # -- training --------------------------------------------------------------------------
     def finetune_loss(self, method, model=None, alpha=None, beta=None, max_area_fraction=None,
-                      frame_area=None):
+                      frame_area=None, **options):
         """
         Return the loss module of ``method`` (``asr``: paper Eq. 3, ``cloudseg``: Eq. 2).
 
         ``model`` is the frozen analytics model; the module is called ``loss(sr, hr, targets)``
-        and returns ``(loss, parts)`` (:mod:`runespoor.losses`).
+        and returns ``(loss, parts)`` (:mod:`runespoor.losses`).  ``options``: loss options
+        beyond the paper's weights (segmentation ASR: ``target``, ``jitter``); a task refuses
+        those it does not have (:meth:`refuse_loss_options`).
         """
         raise TaskError(f'task {self.name!r} has no fine-tuning losses for {method!r} '
                         '(asr / cloudseg)')
+
+    def refuse_loss_options(self, method, options):
+        """Raise :class:`TaskError` naming ``options`` (a dict) when it is not empty."""
+        if options:
+            raise TaskError(f'{self.name} {method} fine-tuning has no loss option(s) '
+                            f'{", ".join(sorted(options))}')
 
     def finetune_validate(self, sr_model, loader, device, model, max_batches=None,
                           max_area_fraction=None):

@@ -49,10 +49,12 @@ DEFAULTS = {
            'det': None, 'analytics_model': None},
     'asr': {'scale': 4, 'steps': 150, 'batch': 4, 'crop': None, 'lr': 1e-4, 'alpha': None,
             'beta': None, 'max_area_fraction': None, 'init': None, 'seg': None, 'det': None,
-            'analytics_model': None},
+            'analytics_model': None, 'analytics_target': None, 'judge_jitter': None},
     'cloudseg': {'scale': 4, 'steps': 150, 'batch': 4, 'crop': None, 'lr': 1e-4,
                  'alpha': None, 'beta': None, 'init': None, 'seg': None, 'det': None,
-                 'analytics_model': None},
+                 'analytics_model': None,
+                 # ASR's loss options: accepted here only to be refused by the task
+                 'analytics_target': None, 'judge_jitter': None},
 }
 
 
@@ -87,6 +89,13 @@ def add_arguments(parser):
     a('--beta', type=float, help='fine-tune: weight of the analytics term (0.05 seg, 0.1 det)')
     a('--max-area-fraction', type=float,
       help='asr: small-region / small-box cutoff (fraction of frame; 0.001 seg, 0.0005 det)')
+    a('--analytics-target', choices=('label', 'hr'),
+      help='asr (segmentation): what the analytics term compares with on the detailed pixels: '
+           'label (paper Eq. 3, the default) or hr (KL to the prediction of the frozen model on '
+           'the HR frame, minimal at SR = HR; docs/evaluation.md)')
+    a('--judge-jitter', type=int, metavar='PX',
+      help='asr (segmentation): the frozen model sees the frames at a random crop offset of '
+           '0..PX-1 pixels each step (default 0: none)')
     a('--global-residual', type=_yes_no, metavar='yes|no',
       help='sr: predict a residual over bilinear upsampling (default yes; the paper: no)')
     a('--init', help='asr/cloudseg: base SR checkpoint to start from; sr: optional initial '
@@ -503,6 +512,8 @@ def run(args):
                 kw['max_area_fraction'] = cfg['max_area_fraction']
             if task == 'asr' and data_desc.get('frame_area'):
                 kw['frame_area'] = data_desc['frame_area']
+            kw['loss_options'] = {'target': cfg.get('analytics_target'),   # asr only: the
+                                  'jitter': cfg.get('judge_jitter')}       # task says so
             result = finetune_sr(sr_model, analytics_model, train_loader, method=task,
                                  val_loader=val_loader, alpha=cfg['alpha'], beta=cfg['beta'],
                                  analytics=cfg['analytics'],

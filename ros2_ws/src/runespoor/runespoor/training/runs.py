@@ -318,7 +318,8 @@ def finetune_sr(sr_model, analytics_model, train_loader, *, method, steps, confi
                 alpha=None, beta=None, max_area_fraction=None,
                 frame_area=None, device='cpu', val_loader=None, out_dir=None, seed=0,
                 resume=None, val_every=0, checkpoint_every=0, flip=True, progress=True,
-                data=None, command=None, val_batches=None, analytics='segmentation'):
+                data=None, command=None, val_batches=None, analytics='segmentation',
+                loss_options=None):
     """
     Fine-tune a base SR model for the frozen analytics model: ``method`` 'asr' or 'cloudseg'.
 
@@ -332,7 +333,10 @@ def finetune_sr(sr_model, analytics_model, train_loader, *, method, steps, confi
     dataset's job there.  The analytics model is frozen (no gradients, eval mode) and never
     updated; gradients flow through it into ``sr_model``.  ``alpha``, ``beta`` and
     ``max_area_fraction`` default to the task's :attr:`~runespoor.tasks.Task.loss_defaults`
-    (segmentation 0.95 / 0.05 / 0.001, detection 0.9 / 0.1 / 0.0005).
+    (segmentation 0.95 / 0.05 / 0.001, detection 0.9 / 0.1 / 0.0005).  ``loss_options``: a
+    dict of the task's loss options beyond the weights (segmentation ASR: ``target`` 'label' |
+    'hr', ``jitter`` pixels; :class:`runespoor.losses.ASRLoss`), recorded in the checkpoint's
+    config; ``None`` values mean the default.
     """
     from ..tasks import get_task, TaskError
     try:
@@ -349,9 +353,10 @@ def finetune_sr(sr_model, analytics_model, train_loader, *, method, steps, confi
     device = torch.device(device)
     sr_model.to(device)
     freeze(analytics_model.to(device))
+    loss_options = {k: v for k, v in (loss_options or {}).items() if v is not None}
     try:
         criterion = task.finetune_loss(method, analytics_model, alpha, beta, max_area_fraction,
-                                       frame_area=frame_area)
+                                       frame_area=frame_area, **loss_options)
     except TaskError as exc:
         raise ValueError(str(exc)) from exc
     flip = flip and task.finetune_flip
@@ -381,6 +386,8 @@ def finetune_sr(sr_model, analytics_model, train_loader, *, method, steps, confi
                   analytics=task.name)
     if method == 'asr':
         config['max_area_fraction'] = max_area_fraction
+    if loss_options:
+        config['loss_options'] = dict(loss_options)
     return _run_task(sr_model, optimizer, scheduler, step_fn,
                      validate if val_loader is not None else None, train_loader,
                      steps=steps, config=config, out_dir=out_dir, seed=seed, data=data,

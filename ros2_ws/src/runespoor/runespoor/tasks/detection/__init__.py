@@ -54,9 +54,11 @@ class DetectionTask(Task):
         """Return the small-box rule for logs."""
         return f'small-box share (boxes < {config.small_box_fraction:g} of the frame)'
 
-    def finetune_loss(self, method, model, alpha, beta, max_area_fraction, frame_area=None):
+    def finetune_loss(self, method, model, alpha, beta, max_area_fraction, frame_area=None,
+                      **options):
         """Detection-aware ASR / CloudSeg losses around the frozen detector."""
         from runespoor.losses import DetASRLoss, DetCloudSegLoss
+        self.refuse_loss_options(method, {k: v for k, v in options.items() if v is not None})
         if method == 'asr':
             return DetASRLoss(model, alpha, beta, max_area_fraction, frame_area=frame_area)
         if method == 'cloudseg':

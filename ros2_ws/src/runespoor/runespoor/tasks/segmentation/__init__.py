@@ -36,11 +36,20 @@ class SegmentationTask(Task):
         """Return the small-region rule for logs."""
         return f'small-region ratio (regions < {config.small_region_fraction:g} of the frame)'
 
-    def finetune_loss(self, method, model, alpha, beta, max_area_fraction, frame_area=None):
-        """ASR (paper Eq. 3) or CloudSeg (Eq. 2) loss around the frozen segmentation model."""
+    def finetune_loss(self, method, model, alpha, beta, max_area_fraction, frame_area=None,
+                      **options):
+        """
+        ASR (paper Eq. 3) or CloudSeg (Eq. 2) loss around the frozen segmentation model.
+
+        ``options`` (ASR only): ``target`` ('label' or 'hr') and ``jitter`` (pixels) of
+        :class:`runespoor.losses.ASRLoss`.
+        """
         from runespoor.losses import ASRLoss, CloudSegLoss
+        options = {k: v for k, v in options.items() if v is not None}
         if method == 'asr':
-            return ASRLoss(model, alpha, beta, max_area_fraction, frame_area=frame_area)
+            return ASRLoss(model, alpha, beta, max_area_fraction, frame_area=frame_area,
+                           **options)
+        self.refuse_loss_options(method, options)
         if method == 'cloudseg':
             return CloudSegLoss(model, alpha, beta)
         return super().finetune_loss(method)
