@@ -403,6 +403,21 @@ def test_one_bgr_tensor_converter():
                      'bgr_to_uint8_tensor, tensor_to_bgr):\n' + '\n'.join(bad))
 
 
+def test_one_state_dict_unwrapper():
+    """Looking for a state dict under the usual wrapper keys is torch_files.unwrap_state_dict."""
+    home = CORE / 'torch_files.py'
+    bad = []
+    for path in FILES:
+        if path == home or _is_test(path):
+            continue
+        for name, nodes in _scopes(tree_of(path)):
+            consts = {n.value for n in nodes if isinstance(n, ast.Constant)}
+            if {'state_dict', 'model_state'} <= consts:
+                bad.append(f'{rel(path)} ({name})')
+    assert not bad, ('state-dict unwrapping outside runespoor.torch_files (use '
+                     'unwrap_state_dict / read_state_dict):\n' + '\n'.join(bad))
+
+
 def _strings(node):
     return {n.value for n in ast.walk(node) if isinstance(n, ast.Constant)
             and isinstance(n.value, str)}

@@ -28,7 +28,7 @@ import os
 import subprocess
 
 from .torch_files import (CheckpointError, ForeignFileError, read_torch_file,  # noqa: F401
-                          UnsafeCheckpointError)
+                          UnsafeCheckpointError, unwrap_state_dict)
 
 FORMAT = 'runespoor-checkpoint'
 VERSION = 1
@@ -113,19 +113,6 @@ def load_checkpoint(path, *, kind=None, method=None, arch=None, scale=None,
     return ckpt
 
 
-def _state_dict_of(obj):
-    """Return the state dict inside ``obj`` (plain or under a usual key), or None."""
-    import torch
-    if isinstance(obj, dict):
-        for key in ('model', 'state_dict', 'model_state'):
-            if isinstance(obj.get(key), dict):
-                obj = obj[key]
-                break
-        if obj and all(isinstance(k, str) and torch.is_tensor(v) for k, v in obj.items()):
-            return obj
-    return None
-
-
 def inspect_checkpoint(path, *, kind=None, what='checkpoint'):
     """
     Say what the weights file ``path`` is, reading it safely (:func:`read_torch_file`).
@@ -147,7 +134,7 @@ def inspect_checkpoint(path, *, kind=None, what='checkpoint'):
                 'scale': config.get('scale'),
                 'num_classes': arch_kwargs.get('num_classes', config.get('num_classes')),
                 'metrics': obj.get('metrics') or {}, 'code_version': obj.get('code_version')}
-    elif _state_dict_of(obj) is not None:
+    elif unwrap_state_dict(obj) is not None:
         info = {'format': 'state_dict', 'kind': None, 'method': None, 'arch': None,
                 'scale': None, 'num_classes': None, 'metrics': {}, 'code_version': None}
     else:

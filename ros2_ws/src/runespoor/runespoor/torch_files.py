@@ -81,6 +81,38 @@ class WeightsError(RuntimeError):
     """A weights file that cannot be read or does not fit the model; the message names it."""
 
 
+#: Keys under which weights files usually wrap their state dict, in the order they are tried.
+STATE_DICT_KEYS = ('model', 'state_dict', 'model_state')
+
+
+def unwrap_state_dict(obj):
+    """
+    Return the state dict held by ``obj``, or None when it holds none.
+
+    ``obj`` is what a weights file held: a plain state dict (a non-empty mapping of names to
+    tensors), or a mapping with one under a key of :data:`STATE_DICT_KEYS` (a Runespoor
+    checkpoint's weights too).  A ``module.`` prefix on every key (DataParallel) is removed.
+    The one unwrapper of the project: checkpoints, user models and SR weights use it.
+    """
+    import torch
+
+    def tensors_only(d):
+        return isinstance(d, dict) and bool(d) and \
+            all(isinstance(k, str) and torch.is_tensor(v) for k, v in d.items())
+
+    state = obj
+    if isinstance(obj, dict) and not tensors_only(obj):
+        for key in STATE_DICT_KEYS:
+            if isinstance(obj.get(key), dict):
+                state = obj[key]
+                break
+    if not tensors_only(state):
+        return None
+    if all(k.startswith('module.') for k in state):
+        return {k[len('module.'):]: v for k, v in state.items()}
+    return dict(state)
+
+
 def read_state_dict(path, what='SR weights file'):
     """
     Read the state dict of a weights file with ``read_torch_file`` (``weights_only=True``).
@@ -89,22 +121,12 @@ def read_state_dict(path, what='SR weights file'):
     ``'model_state'`` (a Runespoor checkpoint's weights too); a ``module.`` prefix of every key
     (DataParallel) is removed.  Raises :class:`WeightsError` naming ``path``.
     """
-    import torch
-
     try:
         obj = read_torch_file(path, what)
     except CheckpointError as exc:
         raise WeightsError(str(exc)) from None
-    state = obj
-    if isinstance(obj, dict):
-        for key in ('model', 'state_dict', 'model_state'):
-            if isinstance(obj.get(key), dict):
-                state = obj[key]
-                break
-    if not isinstance(state, dict) or not state or \
-            not all(isinstance(k, str) and torch.is_tensor(v) for k, v in state.items()):
+    state = unwrap_state_dict(obj)
+    if state is None:
         raise WeightsError(f'{what} {path} holds no state dict (a mapping of names to '
                            'tensors)')
-    if all(k.startswith('module.') for k in state):
-        state = {k[len('module.'):]: v for k, v in state.items()}
-    return dict(state)
+    return state

@@ -78,6 +78,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from .torch_files import unwrap_state_dict
+
 #: Analytics kinds (checkpoint ``kind``), with the task names accepted for them.
 KINDS = {'seg': 'seg', 'det': 'det', 'segmentation': 'seg', 'detection': 'det'}
 #: Every key of a model spec.
@@ -524,23 +526,12 @@ def _is_checkpoint(obj):
 
 def _state_dict(obj, path, what):
     """Return the state dict in ``obj`` (plain, wrapped, Runespoor checkpoint), prefix-free."""
-    state = obj
-    if isinstance(obj, dict) and not _all_tensors(obj):
-        for key in ('state_dict', 'model', 'model_state'):
-            if isinstance(obj.get(key), dict):
-                state = obj[key]
-                break
-    if not isinstance(state, dict) or not state or not _all_tensors(state):
+    state = unwrap_state_dict(obj)
+    if state is None:
         raise ModelSpecError(f'{what} weights file {path} holds no state dict (a mapping of '
                              "parameter names to tensors, or one under 'state_dict' / 'model')")
-    if all(k.startswith('module.') for k in state):  # saved from DataParallel
-        state = {k[len('module.'):]: v for k, v in state.items()}
     return {k: (v.float() if v.dtype in (torch.float16, torch.bfloat16) else v)
             for k, v in state.items()}
-
-
-def _all_tensors(d):
-    return bool(d) and all(isinstance(k, str) and torch.is_tensor(v) for k, v in d.items())
 
 
 def _has_aux(state):

@@ -3,8 +3,9 @@
 ``runespoor eval --config FILE --out DIR``: the paper's tables and figures from one command.
 
 The config's ``task`` picks segmentation (paper Tables 2-5, Figs. 1/9/13/14) or detection
-(Table 6, Figs. 8/10): one engine (:mod:`.engine`), a task plug-in each (:mod:`.segmentation`,
-:mod:`.detection`) and a report each (:mod:`.report`, :mod:`.det_report`).
+(Table 6, Figs. 8/10): one runner (:mod:`.runner`) and, per task of :mod:`runespoor.tasks`, an
+eval plug-in, a report and figures (``runespoor.tasks.<task>.evaluation`` / ``.report`` /
+``.figures``).
 
 Writes ``DIR/report.md``, ``DIR/report.json`` and ``DIR/fig*.png``; per-frame results are
 cached under ``DIR/cache`` (or the config's ``cache_dir``) so a re-run only computes what

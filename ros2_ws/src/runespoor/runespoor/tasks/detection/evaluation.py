@@ -7,7 +7,7 @@ Frames come from a VisDrone-DET split folder (``images/``, ``annotations/``, see
 (:class:`runespoor.archs.det.Detector`, or any model returning torchvision-style
 ``boxes``/``scores``/``labels`` dicts) runs on the reconstruction; the cache keeps its
 ``keep_top`` best detections (boxes ``x1, y1, x2, y2`` px, scores, labels 1..10) and the
-frame's size.  :mod:`.det_report` scores them against the ground truth with COCO AP
+frame's size.  :mod:`.report` scores them against the ground truth with COCO AP
 (:func:`runespoor.metrics.detection.coco_map`, VisDrone ignore regions honoured).
 """
 
