@@ -8,8 +8,7 @@ import pytest
 from runespoor.archs import build_seg, build_sr
 from runespoor.checkpoint import load_checkpoint, load_model
 from runespoor.cli import main as cli_main
-from runespoor.training.cli import sr_qualities
-from runespoor.training.data import DegradedFrames, RandomSegData, RandomSRData
+from runespoor.training.data import DegradedFrames, RandomSegData, RandomSRData, sr_qualities
 from runespoor.training.runs import finetune_sr, train_seg, train_sr, warm_resume
 import torch
 from torch.utils.data import DataLoader

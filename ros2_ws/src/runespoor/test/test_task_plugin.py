@@ -99,6 +99,34 @@ PLUGIN = textwrap.dedent('''
             return {'resolution': 'synthetic'}
 
 
+    class BrightnessFrames(torch.utils.data.Dataset):
+        """Frames of random brightness with their mean brightness as the target."""
+
+        def __init__(self, n, seed):
+            g = torch.Generator().manual_seed(seed)
+            self.images = [(torch.rand(3, 1, 1, generator=g) * 0.8
+                            + 0.1 * torch.rand(3, 32, 48, generator=g)) for _ in range(n)]
+
+        def __len__(self):
+            return len(self.images)
+
+        def __getitem__(self, index):
+            image = self.images[index]
+            return image, image.mean()
+
+
+    class BrightnessLoss(torch.nn.Module):
+        def __init__(self, model, alpha, beta):
+            super().__init__()
+            self.model, self.alpha, self.beta = model, alpha, beta
+
+        def forward(self, sr, hr, target):
+            l1 = (sr - hr).abs().mean()
+            error = (self.model(sr) - target.to(sr.dtype)).abs().mean()
+            loss = self.alpha * l1 + self.beta * error
+            return loss, {'l1': float(l1.detach()), 'brightness_error': float(error.detach())}
+
+
     class BrightnessTask(Task):
         name = 'brightness'
         description = 'mean frame brightness (plug-in test)'
@@ -107,12 +135,40 @@ PLUGIN = textwrap.dedent('''
         signal_name = 'mean_brightness'
         eval_defaults = {'scales': [2, 4], 'fps': 10.0}
         dataset_layout = 'a folder of PNG frames with truth.json'
+        loss_defaults = {'alpha': 0.5, 'beta': 0.5}
+        finetune_flip = False
 
         def make_analytics(self, params, device):
             return BrightnessAnalytics(device)
 
         def eval_plugin(self, config):
             return BrightnessEval(config)
+
+        def training_data(self, cfg):
+            from runespoor.training.data import DegradedFrames
+            return (DegradedFrames(BrightnessFrames(8, cfg['seed']), cfg['scale'],
+                                   cfg['quality']),
+                    DegradedFrames(BrightnessFrames(2, 99), cfg['scale'], 90),
+                    {'source': 'random brightness frames'})
+
+        def frozen_model(self, spec, device, what):
+            return MeanBrightness().to(device), {'summary': 'mean brightness (no weights)'}
+
+        def finetune_loss(self, method, model, alpha, beta, max_area_fraction,
+                          frame_area=None, **options):
+            self.refuse_loss_options(method, {k: v for k, v in options.items()
+                                              if v is not None})
+            return BrightnessLoss(model, alpha, beta)
+
+        def finetune_validate(self, sr_model, loader, device, model, max_batches=None,
+                              max_area_fraction=None):
+            from runespoor.reconstruct import sr_to_size
+            errors = []
+            with torch.no_grad():
+                for lr, hr, target in loader:
+                    sr = sr_to_size(sr_model, lr.to(device), hr.shape[-2:])
+                    errors.append(float((model(sr) - target).abs().mean()))
+            return {'brightness_error': sum(errors) / len(errors)}
 ''')
 
 
@@ -242,3 +298,32 @@ def test_a_task_without_evaluation_says_so(plugin, tmp_path):
             evaluate(config, str(tmp_path / 'out'), progress=False, log=lambda m: None)
     finally:
         TASKS.pop('cloud_only', None)
+
+
+def test_third_task_fine_tunes_sr_through_runespoor_train(plugin, tmp_path, capsys):
+    # the plug-in's training data, loss and validation drive `runespoor train asr`, by name
+    from runespoor.checkpoint import load_checkpoint
+    from runespoor.cli import main as cli_main
+    common = ['--no-progress', '--device', 'cpu', '--batch', '2', '--steps', '1']
+    assert cli_main(['train', 'sr', '--data', 'random', '--scale', '2', '--patch', '4',
+                     '--out', str(tmp_path / 'sr'), *common]) == 0
+    base = str(tmp_path / 'sr' / 'sr_x2.pt')
+    task = ['--analytics', 'brightness_task:BrightnessTask', '--data', 'random']
+    assert cli_main(['train', 'asr', *task, '--scale', '2', '--init', base, '--val-every', '1',
+                     '--out', str(tmp_path / 'asr'), *common]) == 0
+    ckpt = load_checkpoint(str(tmp_path / 'asr' / 'asr_x2.pt'), method='asr', scale=2)
+    assert ckpt['config']['analytics'] == 'brightness'
+    assert ckpt['data']['source'] == 'random brightness frames'
+    log = [json.loads(line) for line in open(tmp_path / 'asr' / 'log.jsonl')]
+    assert any('brightness_error' in r for r in log)                      # its loss
+    assert any('brightness_error' in r.get('val', {}) for r in log)       # its validation
+    # ASR's segmentation-only options are refused by the plug-in in its own words
+    assert cli_main(['train', 'asr', *task, '--scale', '2', '--init', base,
+                     '--judge-jitter', '4', '--out', str(tmp_path / 'bad'), *common]) != 0
+    assert 'no loss option' in capsys.readouterr().err
+    # a task that has no training data says so
+    capsys.readouterr()
+    assert cli_main(['train', 'asr', '--analytics', 'no_such_task', '--data', 'random',
+                     '--scale', '2', '--init', base, '--out', str(tmp_path / 'x'),
+                     *common]) != 0
+    assert 'unknown task' in capsys.readouterr().err

@@ -115,6 +115,9 @@ class Task:
     loss_defaults = {}
     #: Fine-tuning flips batches horizontally (False where the targets are not images).
     finetune_flip = True
+    #: ``runespoor train`` option (without ``--``) naming the frozen model's weights file, e.g.
+    #: ``'seg'``; None: the task's model comes from ``--analytics-model`` (:meth:`frozen_model`).
+    model_option = None
     #: Task-specific top-level keys of an eval config and their defaults (``scales``, ``fps``..).
     eval_defaults = {'scales': [2, 4], 'fps': 15.0}
     #: What ``dataset.root`` must be, for error messages.
@@ -162,6 +165,45 @@ class Task:
                           max_area_fraction=None):
         """Return validation metrics of ``sr_model`` through ``model`` (default: none)."""
         return {}
+
+    # -- training data (runespoor train) ---------------------------------------------------
+    def training_data(self, cfg):
+        """
+        Return ``(train_dataset, val_dataset, description)`` for ``runespoor train``.
+
+        ``cfg`` is the resolved training config: ``cfg['task']`` the job (``sr``, ``asr``,
+        ``cloudseg``, or the analytics model's own ``seg`` / ``det``), ``cfg['data']`` the root
+        (or ``'random'``), ``scale``, ``quality``, ``crop``, ``patch``, ``seed``.  SR datasets
+        yield ``(lr, hr)`` patches; fine-tuning ones ``(lr, hr, target)`` with the task's target
+        (:class:`runespoor.training.data.DegradedFrames` makes them from ``(image, target)``);
+        ``val_dataset`` may be None.  ``description`` (a dict) is recorded in the checkpoint; a
+        ``frame_area`` key tells ASR the area of the whole frame when the samples are crops.
+        """
+        raise TaskError(f'task {self.name!r} has no training data for runespoor train '
+                        '(Task.training_data)')
+
+    def training_collate(self, job, split):
+        """Return the DataLoader ``collate_fn`` for ``job`` and ``split`` (default: None)."""
+        return None
+
+    def frozen_model(self, spec, device, what):
+        """
+        Load the frozen analytics model of ``train asr|cloudseg`` from ``spec``; ``(model, info)``.
+
+        ``spec`` is the ``--analytics-model`` mapping (or ``{'weights': PATH}`` from the
+        :attr:`model_option`), None when neither was given.  The default goes through
+        :mod:`runespoor.user_models` with the task's :attr:`model_kind` and :attr:`num_classes`;
+        a plug-in task with its own kind of model overrides it.  Raise ``ValueError`` with a
+        sentence for a missing or bad spec or file.
+        """
+        from runespoor.tasks.model_files import load_user_model, ModelError
+        if spec is None:
+            raise ValueError(f'{what}: the frozen {self.name} model is missing: '
+                             '--analytics-model FILE.yaml (docs/user_models.md)')
+        try:
+            return load_user_model(spec, self.model_kind, self.num_classes, device, what)
+        except ModelError as exc:
+            raise ValueError(str(exc)) from exc
 
     # -- evaluation ------------------------------------------------------------------------
     def configure_eval(self, config, section, merged):

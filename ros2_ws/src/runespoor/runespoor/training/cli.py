@@ -25,11 +25,6 @@ import shlex
 import sys
 
 TASKS = ('seg', 'det', 'sr', 'asr', 'cloudseg')
-#: Analytics tasks: what the SR models are trained on / fine-tuned for.
-#: Analytics tasks with a training data pipeline here (Cityscapes layout; VisDrone-DET).
-ANALYTICS = ('segmentation', 'detection')
-#: Split folders of the VisDrone-DET layout under a detection data root.
-DRONE_SPLITS = {'train': 'VisDrone2019-DET-train', 'val': 'VisDrone2019-DET-val'}
 
 #: Defaults per task (sized for the 512x256 CPU demo; see config/train/*.yaml).
 DEFAULTS = {
@@ -63,9 +58,11 @@ def add_arguments(parser):
     a = parser.add_argument
     a('task', choices=TASKS, help='what to train: seg model, detector, base SR, ASR or CloudSeg '
                                   'fine-tune')
-    a('--analytics', choices=ANALYTICS,
-      help='sr/asr/cloudseg: the analytics task and its data (default segmentation: '
-           'Cityscapes layout; detection: VisDrone-DET layout)')
+    a('--analytics', metavar='TASK',
+      help='sr/asr/cloudseg: the analytics task and its data: a task of the registry '
+           '(segmentation, the default: Cityscapes layout; detection: VisDrone-DET layout) or a '
+           'plug-in task by import path package.module:Class (its Task.training_data; '
+           'docs/architecture.md)')
     a('--config', help='YAML file of settings (keys = long option names with _)')
     a('--data', help='dataset root (Cityscapes layout; detection: a folder holding '
                      'VisDrone2019-DET-train/-val), or "random" for a smoke test')
@@ -183,146 +180,11 @@ def _loader(dataset, batch, shuffle, workers, seed, drop_last=True, collate_fn=N
 
 
 def build_data(cfg):
-    """Return ``(train_dataset, val_dataset, data description)`` for ``cfg['task']``."""
-    from .data import DegradedFrames, RandomSegData, RandomSRData
-    task, data = cfg['task'], cfg['data']
-    if not data:
-        raise ValueError('no data: pass --data ROOT (Cityscapes layout) or --data random')
-    if cfg['analytics'] == 'detection':
-        return _drone_data(cfg)
-    if data == 'random':
-        desc = {'source': 'random blobs (smoke test)'}
-        if task == 'sr':
-            return (RandomSRData(32, cfg['scale'], cfg['patch'] or 8, seed=cfg['seed']),
-                    DegradedFrames(RandomSegData(4, (64, 128), seed=99), cfg['scale'], 90),
-                    desc)
-        size = tuple(cfg.get('crop') or (64, 128))
-        train = RandomSegData(32, size, cfg['num_classes'], seed=cfg['seed'])
-        val = RandomSegData(4, size, cfg['num_classes'], seed=99)
-        if task == 'seg':
-            return train, val, desc
-        return (DegradedFrames(train, cfg['scale'], cfg['quality']),
-                DegradedFrames(val, cfg['scale'], 90), desc)
-    return _cityscapes_data(cfg)
-
-
-def sr_qualities(quality, levels=4):
-    """JPEG qualities for SR patch training: ``levels`` evenly spaced values of a range."""
-    if isinstance(quality, (list, tuple)):
-        lo, hi = int(quality[0]), int(quality[1])
-        if lo == hi:
-            return [lo]
-        return sorted({int(round(lo + (hi - lo) * i / (levels - 1))) for i in range(levels)})
-    return [int(quality)]
-
-
-def _cityscapes_data(cfg):
-    """
-    Return datasets from :mod:`runespoor.data` on a Cityscapes-layout root.
-
-    seg: random crops of the labelled train frames, whole val frames.  sr: LR/HR patch pairs
-    (edge codec on whole frames) from the train frames *and* the unlabelled sequence frames, at
-    a few JPEG qualities spanning ``quality``.  asr/cloudseg: labelled train frames (cropped if
-    ``crop``) degraded per sample at a random quality in ``quality``.  Validation for SR tasks:
-    whole val frames degraded at quality 75.
-    """
-    from torch.utils.data import ConcatDataset
-
-    from ..data.cityscapes import CityscapesFrames, list_frames, list_sequences
-    from ..data.datasets import SegCropDataset, SRPatchDataset
-    from .data import DegradedFrames
-    root, task = cfg['data'], cfg['task']
-    train = CityscapesFrames.from_root(root, 'train')
-    val = CityscapesFrames.from_root(root, 'val')
-    crop = cfg.get('crop')
-    crop_wh = None if not crop else (int(crop[1]), int(crop[0]))
-    desc = {'source': 'cityscapes layout', 'train_frames': len(train),
-            'val_frames': len(val)}
-    if task == 'seg':
-        return SegCropDataset(train, crop=crop_wh), SegCropDataset(val, flips=False), desc
-    val_set = DegradedFrames(SegCropDataset(val, flips=False), cfg['scale'], 75)
-    if task == 'sr':
-        seen = {f.image_path for f in train.frames}
-        frames = list(train.frames)
-        for seq in list_sequences(root, 'train'):
-            frames += [f for f in seq.frames if f.image_path not in seen]
-            seen.update(f.image_path for f in seq.frames)
-        qualities = sr_qualities(cfg['quality'])
-        parts = [SRPatchDataset(CityscapesFrames(frames), cfg['scale'], q,
-                                lr_patch=cfg['patch']) for q in qualities]
-        desc.update(sr_frames=len(frames), qualities=qualities, lr_patch=cfg['patch'])
-        return ConcatDataset(parts), val_set, desc
-    desc.update(quality=list(cfg['quality']), crop=crop)
-    if crop:
-        frame = list_frames(root, 'train')[0]
-        desc['frame_area'] = _image_area(frame.image_path)
-    return (DegradedFrames(SegCropDataset(train, crop=crop_wh), cfg['scale'], cfg['quality']),
-            val_set, desc)
-
-
-def _drone_data(cfg):
-    """
-    Return datasets on a VisDrone-DET root (or random boxes) for the detection task.
-
-    det: random crops of the train frames with flips, whole val frames.  sr: LR/HR patches of
-    the train frames.  asr/cloudseg: whole train frames (or crops) degraded at a random quality
-    in ``quality``, with their targets.  SR validation: whole val frames at quality 75.
-    """
-    import os
-
-    from torch.utils.data import ConcatDataset
-
-    from ..data.datasets import SRPatchDataset
-    from ..data.det_datasets import DetCropDataset, DetFrames, RandomDetData, sr_frames
-    from .data import DegradedFrames
-    task, root = cfg['task'], cfg['data']
-    crop = cfg.get('crop')
-    crop_wh = None if not crop else (int(crop[1]), int(crop[0]))
-    if root == 'random':
-        desc = {'source': 'random boxes (smoke test)'}
-        train = RandomDetData(16, (64, 96), seed=cfg['seed'])
-        val = RandomDetData(4, (64, 96), seed=99)
-        if task == 'det':  # whole 96x64 frames: the default crop does not fit
-            return DetCropDataset(train, None), val, desc
-        if task == 'sr':
-            from .data import RandomSRData
-            return (RandomSRData(32, cfg['scale'], cfg['patch'] or 8, seed=cfg['seed']),
-                    DegradedFrames(val, cfg['scale'], 90), desc)
-        return (DegradedFrames(train, cfg['scale'], cfg['quality']),
-                DegradedFrames(val, cfg['scale'], 90), desc)
-    dirs = {k: os.path.join(root, v) for k, v in DRONE_SPLITS.items()}
-    for split, path in dirs.items():
-        if not os.path.isdir(path):
-            raise ValueError(f'{path}: folder not found (detection data root needs '
-                             f'{DRONE_SPLITS["train"]}/ and {DRONE_SPLITS["val"]}/; make one '
-                             'with runespoor data drone --out ROOT)')
-    train, val = DetFrames(dirs['train']), DetFrames(dirs['val'])
-    desc = {'source': 'visdrone-det layout', 'train_frames': len(train),
-            'val_frames': len(val)}
-    if task == 'det':
-        return DetCropDataset(train, crop_wh), val, desc
-    val_set = DegradedFrames(val, cfg['scale'], 75)
-    if task == 'sr':
-        qualities = sr_qualities(cfg['quality'])
-        frames = sr_frames(dirs['train'])
-        parts = [SRPatchDataset(frames, cfg['scale'], q, lr_patch=cfg['patch'])
-                 for q in qualities]
-        desc.update(sr_frames=len(frames), qualities=qualities, lr_patch=cfg['patch'])
-        return ConcatDataset(parts), val_set, desc
-    desc.update(quality=list(cfg['quality']), crop=crop)
-    if crop:
-        h, w = train[0][0].shape[-2:]
-        desc['frame_area'] = int(h * w)
-    return (DegradedFrames(DetCropDataset(train, crop_wh), cfg['scale'], cfg['quality']),
-            val_set, desc)
-
-
-def _image_area(path):
-    import cv2
-    img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise OSError(f'cannot read image {path}')
-    return int(img.shape[0] * img.shape[1])
+    """Return ``(train_dataset, val_dataset, data description)``: the task's training data."""
+    from ..tasks import get_task
+    if not cfg['data']:
+        raise ValueError('no data: pass --data ROOT (in the layout of the task) or --data random')
+    return get_task(cfg['analytics']).training_data(cfg)
 
 
 def _seg_model(cfg):
@@ -341,25 +203,23 @@ def _analytics_model(cfg, device):
     of ``--arch``.
     """
     from ..tasks import get_task
-    from ..tasks.model_files import load_user_model, ModelError, model_spec_param
+    from ..tasks.model_files import ModelError, model_spec_param
     task = get_task(cfg['analytics'])
-    flag = '--det' if task.name == 'detection' else '--seg'
-    path = cfg.get('det') if task.name == 'detection' else cfg.get('seg')
+    option = task.model_option
+    path = cfg.get(option) if option else None
     try:
         spec = model_spec_param(cfg.get('analytics_model'), '--analytics-model')
-        if spec is None:
-            if not path:
-                raise ValueError(f'{cfg["task"]} needs the frozen {task.name} model: {flag} PATH '
-                                 '(a checkpoint or, with --arch, a state dict) or '
-                                 '--analytics-model FILE.yaml (docs/user_models.md)')
-            spec = {'weights': path}
-            if cfg.get('arch') and cfg['task'] != 'sr':  # sr: --arch is the SR model's
-                spec['arch'] = cfg['arch']
-        model, info = load_user_model(spec, task.model_kind, task.num_classes, device,
-                                      f'{cfg["task"]} analytics model')
     except ModelError as exc:
         raise ValueError(str(exc)) from exc
-    return model, info
+    if spec is None and path:
+        spec = {'weights': path}
+        if cfg.get('arch') and cfg['task'] != 'sr':  # sr: --arch is the SR model's
+            spec['arch'] = cfg['arch']
+    if spec is None and option:
+        raise ValueError(f'{cfg["task"]} needs the frozen {task.name} model: --{option} PATH '
+                         '(a checkpoint or, with --arch, a state dict) or --analytics-model '
+                         'FILE.yaml (docs/user_models.md)')
+    return task.frozen_model(spec, device, f'{cfg["task"]} analytics model')
 
 
 def _foreign_init(cfg, args):
@@ -409,7 +269,7 @@ def run(args):
     from ..checkpoint import CheckpointError, ForeignFileError, load_model
     from ..device import DeviceError, resolve_device
     from .loop import seed_everything
-    from ..data.det_datasets import det_collate
+    from ..tasks import get_task
     from .runs import finetune_sr, train_det, train_seg, train_sr, warm_resume
 
     try:
@@ -463,11 +323,11 @@ def run(args):
         return 2
     try:
         train_set, val_set, data_desc = build_data(cfg)
-        collate = det_collate if cfg['analytics'] == 'detection' and task != 'sr' else None
+        analytics_task = get_task(cfg['analytics'])
         train_loader = _loader(train_set, cfg['batch'], True, cfg['workers'], cfg['seed'],
-                               collate_fn=collate)
-        val_collate = det_collate if cfg['analytics'] == 'detection' else None
-        val_loader = _loader(val_set, 1, False, 0, cfg['seed'], collate_fn=val_collate) \
+                               collate_fn=analytics_task.training_collate(task, 'train'))
+        val_loader = _loader(val_set, 1, False, 0, cfg['seed'],
+                             collate_fn=analytics_task.training_collate(task, 'val')) \
             if val_set is not None else None
         common['data'] = dict(data_desc, root=cfg['data'], train_samples=len(train_set),
                               val_samples=len(val_set) if val_set is not None else 0)

@@ -90,3 +90,22 @@ class RandomSRData(Dataset):
         hr = self.seg[index][0]
         lr = torch.nn.functional.avg_pool2d(hr[None], self.scale)[0]
         return lr, hr
+
+
+def sr_qualities(quality, levels=4):
+    """JPEG qualities for SR patch training: ``levels`` evenly spaced values of a range."""
+    if isinstance(quality, (list, tuple)):
+        lo, hi = int(quality[0]), int(quality[1])
+        if lo == hi:
+            return [lo]
+        return sorted({int(round(lo + (hi - lo) * i / (levels - 1))) for i in range(levels)})
+    return [int(quality)]
+
+
+def image_area(path):
+    """Return the pixel count of the image file ``path`` (OSError if unreadable)."""
+    import cv2
+    img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise OSError(f'cannot read image {path}')
+    return int(img.shape[0] * img.shape[1])

@@ -44,6 +44,17 @@ class DetectionTask(Task):
     dataset_layout = 'a VisDrone-DET split folder holding images/ and annotations/'
     #: Fine-tuning batches carry a list of target dicts: no flips in the step (the dataset's).
     finetune_flip = False
+    model_option = 'det'
+
+    def training_data(self, cfg):
+        """Read a VisDrone-DET-layout root, or make random boxes (:mod:`.training`)."""
+        from runespoor.tasks.detection.training import training_data
+        return training_data(cfg)
+
+    def training_collate(self, job, split):
+        """Box targets stay lists (``det_collate``), except in SR's patch pairs."""
+        from runespoor.data.det_datasets import det_collate
+        return None if job == 'sr' and split == 'train' else det_collate
 
     def make_analytics(self, params, device):
         """Build a :class:`.analytics.DetectorAnalytics` (``analytics_model``, or ``det_arch``)."""

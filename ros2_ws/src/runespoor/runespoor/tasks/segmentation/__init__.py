@@ -26,6 +26,12 @@ class SegmentationTask(Task):
                      'framewise_scales': [4, 6], 'episode_length': 10}
     dataset_layout = 'a Cityscapes-layout directory'
     dataset_keys = ('split',)
+    model_option = 'seg'
+
+    def training_data(self, cfg):
+        """Read a Cityscapes-layout root, or make random blobs (:mod:`.training`)."""
+        from runespoor.tasks.segmentation.training import training_data
+        return training_data(cfg)
 
     def make_analytics(self, params, device):
         """Build a :class:`.analytics.Segmenter` (``analytics_model``, or ``seg_arch``)."""
