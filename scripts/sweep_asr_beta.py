@@ -23,7 +23,9 @@ choice by the rule in :func:`choose`.
 A run is named by its beta, or ``BETA:TARGET[:JITTER]`` for the loss options beyond the
 paper (``runespoor train asr --analytics-target TARGET --judge-jitter JITTER``): ``0.05:hr:8``
 is beta 0.05 with the HR-prediction target and an 8-pixel judge jitter, in
-``$OUT/beta_0.05_hr_j8/``.  A plain beta is the paper's Eq. 3 (label target, no jitter).
+``$OUT/beta_0.05_hr_j8/``.  A plain beta is the paper's Eq. 3 (label target, no jitter).  The run ``cloudseg`` is the
+CloudSeg baseline (paper Eq. 2, its default weights) fine-tuned with the same recipe from the
+same base SR, in ``$OUT/cloudseg/``: a row of the table, never chosen by the rule.
 
 Settings from the environment: ``DATA`` (data/asr_sweep), ``OUT`` (out/asr_sweep), ``STEPS``
 (120), ``BATCH`` (4), ``LR`` (1e-4), ``SEED`` (0), ``VAL_EVERY`` (20), ``VAL_BATCHES`` (20),
@@ -53,6 +55,15 @@ def env(name, default):
     return os.environ.get(name, default)
 
 
+#: Runs that are baselines fine-tuned with the sweep's recipe, not ASR variants.
+BASELINE_RUNS = ('cloudseg',)
+
+
+def method_of(spec):
+    """Return the fine-tuning method of a run: ``cloudseg`` for that baseline, else ``asr``."""
+    return 'cloudseg' if spec in BASELINE_RUNS else 'asr'
+
+
 def parse_spec(spec):
     """
     Split a run name ``BETA[:TARGET[:JITTER]]`` into ``(beta, target, jitter)``.
@@ -60,6 +71,8 @@ def parse_spec(spec):
     ``beta`` stays the string given (it names folders); ``target`` is 'label' or 'hr' (default
     'label'), ``jitter`` an int >= 0 (default 0).  Raises ``ValueError`` on anything else.
     """
+    if spec in BASELINE_RUNS:
+        return spec, 'label', 0
     parts = str(spec).split(':')
     if not 1 <= len(parts) <= 3:
         raise ValueError(f'run {spec!r}: expected BETA[:TARGET[:JITTER]]')
@@ -79,6 +92,8 @@ def parse_spec(spec):
 def run_name(spec):
     """Return the folder name of a run: ``beta_B`` (paper loss) or ``beta_B_TARGET_jJ``."""
     beta, target, jitter = parse_spec(spec)
+    if spec in BASELINE_RUNS:
+        return spec
     if target == 'label' and jitter == 0:
         return f'beta_{beta}'
     return f'beta_{beta}_{target}_j{jitter}'
@@ -90,18 +105,20 @@ def run_dir(beta, out=None):
 
 
 def train_command(spec, resume=None):
-    """Return the ``runespoor train asr`` argument list of one sweep run."""
+    """Return the ``runespoor train asr`` (or ``cloudseg``) argument list of one sweep run."""
     beta, target, jitter = parse_spec(spec)
-    b = float(beta)
-    args = ['runespoor', 'train', 'asr', '--data', env('DATA', 'data/asr_sweep'),
+    method = method_of(spec)
+    args = ['runespoor', 'train', method, '--data', env('DATA', 'data/asr_sweep'),
             '--out', run_dir(spec), '--scale', str(SCALE),
             '--init', 'models/sr/sr_x4.pt', '--seg', 'models/seg/swiftnet_r18_lite.pt',
             '--steps', env('STEPS', '120'), '--batch', env('BATCH', '4'),
-            '--lr', env('LR', '1e-4'), '--alpha', f'{1.0 - b:.6g}', '--beta', f'{b:.6g}',
-            '--seed', env('SEED', '0'), '--device', env('DEVICE', 'cpu'),
+            '--lr', env('LR', '1e-4'), '--seed', env('SEED', '0'), '--device', env('DEVICE', 'cpu'),
             '--threads', env('THREADS', '1'), '--val-every', env('VAL_EVERY', '20'),
             '--val-batches', env('VAL_BATCHES', '20'),
             '--checkpoint-every', env('CKPT_EVERY', '20'), '--no-progress']
+    if method == 'asr':
+        b = float(beta)
+        args += ['--alpha', f'{1.0 - b:.6g}', '--beta', f'{b:.6g}']
     if target != 'label' or jitter:
         args += ['--analytics-target', target, '--judge-jitter', str(jitter)]
     if resume:
@@ -124,7 +141,7 @@ def cmd_train(betas):
     """Train (or resume, or skip) the run of each beta in turn."""
     for beta in betas:
         out = run_dir(beta)
-        final = os.path.join(ROOT, out, f'asr_x{SCALE}.pt')
+        final = os.path.join(ROOT, out, f'{method_of(beta)}_x{SCALE}.pt')
         last = os.path.join(ROOT, out, 'last.pt')
         if os.path.exists(final):
             print(f'{out}: finished, skipped', flush=True)
@@ -142,7 +159,13 @@ def eval_config(judge, beta):
         text = f.read()
     if CONFIG_ASR_PATH not in text:
         raise SystemExit(f'{JUDGES[judge]}: no {CONFIG_ASR_PATH} to replace')
-    text = text.replace(CONFIG_ASR_PATH, os.path.join(run_dir(beta), 'asr_x{scale}.pt'))
+    method = method_of(beta)
+    text = text.replace(CONFIG_ASR_PATH, os.path.join(run_dir(beta), method + '_x{scale}.pt'))
+    if method != 'asr':
+        if 'methods: [bilinear, sr, asr]' not in text:
+            raise SystemExit(f'{JUDGES[judge]}: no "methods: [bilinear, sr, asr]" to replace')
+        text = text.replace('methods: [bilinear, sr, asr]', f'methods: [bilinear, sr, {method}]')
+        text = text.replace('\n  asr: ', f'\n  {method}: ')
     path = os.path.join(env('OUT', 'out/asr_sweep'), 'eval_configs',
                         f'{judge}_{run_name(beta)}.yaml')
     os.makedirs(os.path.join(ROOT, os.path.dirname(path)), exist_ok=True)
@@ -258,7 +281,8 @@ def cmd_table(betas, last):
     rows_for_rule = {}
     for beta in betas:
         b, target, jitter = parse_spec(beta)
-        entry = {'alpha': 1.0 - float(b), 'beta': float(b), 'target': target, 'jitter': jitter}
+        entry = {'method': 'asr', 'alpha': 1.0 - float(b), 'beta': float(b), 'target': target,
+                 'jitter': jitter} if beta not in BASELINE_RUNS else {'method': beta}
         log = os.path.join(ROOT, run_dir(beta), 'log.jsonl')
         if os.path.exists(log):
             records = read_log(log)
@@ -278,11 +302,13 @@ def cmd_table(betas, last):
                 continue
             with open(rep) as f:
                 rows = report_rows(json.load(f))
-            judged[judge] = rows.get('asr')
+            judged[judge] = rows.get(method_of(beta))
             for method in ('bilinear', 'sr', 'hr'):
                 doc['baselines'].setdefault(judge, {})[method] = rows.get(method)
         entry['judges'] = judged
         doc['runs'][str(beta)] = entry
+        if beta in BASELINE_RUNS:
+            continue                     # a baseline's row, not a candidate of the rule
         if set(judged) == set(JUDGES) and all(judged.values()):
             rows_for_rule[str(beta)] = dict(judged, sr={j: doc['baselines'][j]['sr']
                                                         for j in JUDGES})

@@ -152,3 +152,15 @@ def test_sweep_run_spec_names_loss_options(monkeypatch):
     for bad in ('x', '2', '0.05:gt', '0.05:hr:-1', '0.05:hr:8:9'):
         with pytest.raises(ValueError):
             s.parse_spec(bad)
+
+
+def test_sweep_cloudseg_baseline_run(tmp_path, monkeypatch):
+    s = _script('sweep_asr_beta')
+    args = s.train_command('cloudseg')
+    assert args[:3] == ['runespoor', 'train', 'cloudseg'] and '--beta' not in args
+    assert s.run_dir('cloudseg', out='o') == os.path.join('o', 'cloudseg')
+    monkeypatch.setenv('OUT', str(tmp_path))
+    text = open(s.eval_config('reference', 'cloudseg')).read()
+    assert 'methods: [bilinear, sr, cloudseg]' in text
+    assert f'cloudseg: {tmp_path}/cloudseg/cloudseg_x{{scale}}.pt' in text
+    assert '\n  asr:' not in text
