@@ -20,10 +20,11 @@ once).  ``table BETA...`` prints one JSON document: per beta the loss balance (m
 ``--last`` logged steps), per judge tail / overall mIoU (and / HR), PSNR, checkerboard, and the
 choice by the rule in :func:`choose`.
 
-A run is named by its beta, or ``BETA:TARGET[:JITTER]`` for the loss options beyond the
-paper (``runespoor train asr --analytics-target TARGET --judge-jitter JITTER``): ``0.05:hr:8``
-is beta 0.05 with the HR-prediction target and an 8-pixel judge jitter, in
-``$OUT/beta_0.05_hr_j8/``.  A plain beta is the paper's Eq. 3 (label target, no jitter).  The run ``cloudseg`` is the
+A run is named by its beta, or ``BETA:TARGET[:JITTER[:GRID]]`` for the loss options beyond the
+paper (``runespoor train asr --analytics-target TARGET --judge-jitter JITTER --grid-weight
+GRID``): ``0.05:hr:8`` is beta 0.05 with the HR-prediction target and an 8-pixel judge jitter,
+in ``$OUT/beta_0.05_hr_j8/``; ``0.05:hr:8:1`` adds the grid term with weight 1, in
+``$OUT/beta_0.05_hr_j8_g1/``.  A plain beta is the paper's Eq. 3 (label target, no jitter).  The run ``cloudseg`` is the
 CloudSeg baseline (paper Eq. 2, its default weights) fine-tuned with the same recipe from the
 same base SR, in ``$OUT/cloudseg/``: a row of the table, never chosen by the rule.
 
@@ -69,13 +70,14 @@ def parse_spec(spec):
     Split a run name ``BETA[:TARGET[:JITTER]]`` into ``(beta, target, jitter)``.
 
     ``beta`` stays the string given (it names folders); ``target`` is 'label' or 'hr' (default
-    'label'), ``jitter`` an int >= 0 (default 0).  Raises ``ValueError`` on anything else.
+    'label'), ``jitter`` an int >= 0 (default 0).  A fourth field, the grid weight, is read by
+    :func:`grid_of`.  Raises ``ValueError`` on anything else.
     """
     if spec in BASELINE_RUNS:
         return spec, 'label', 0
     parts = str(spec).split(':')
-    if not 1 <= len(parts) <= 3:
-        raise ValueError(f'run {spec!r}: expected BETA[:TARGET[:JITTER]]')
+    if not 1 <= len(parts) <= 4:
+        raise ValueError(f'run {spec!r}: expected BETA[:TARGET[:JITTER[:GRID]]]')
     beta = parts[0]
     b = float(beta)
     if not 0.0 <= b <= 1.0:
@@ -89,14 +91,25 @@ def parse_spec(spec):
     return beta, target, jitter
 
 
+def grid_of(spec):
+    """Return the grid weight of a run name (its fourth field; ``'0'`` when absent)."""
+    parts = str(spec).split(':')
+    grid = parts[3] if len(parts) > 3 else '0'
+    if not float(grid) >= 0:
+        raise ValueError(f'run {spec!r}: the grid weight must be >= 0')
+    return grid
+
+
 def run_name(spec):
     """Return the folder name of a run: ``beta_B`` (paper loss) or ``beta_B_TARGET_jJ``."""
     beta, target, jitter = parse_spec(spec)
     if spec in BASELINE_RUNS:
         return spec
-    if target == 'label' and jitter == 0:
+    grid = grid_of(spec)
+    if target == 'label' and jitter == 0 and float(grid) == 0:
         return f'beta_{beta}'
-    return f'beta_{beta}_{target}_j{jitter}'
+    name = f'beta_{beta}_{target}_j{jitter}'
+    return name + (f'_g{grid}' if float(grid) else '')
 
 
 def run_dir(beta, out=None):
@@ -121,6 +134,8 @@ def train_command(spec, resume=None):
         args += ['--alpha', f'{1.0 - b:.6g}', '--beta', f'{b:.6g}']
     if target != 'label' or jitter:
         args += ['--analytics-target', target, '--judge-jitter', str(jitter)]
+    if float(grid_of(spec)):
+        args += ['--grid-weight', grid_of(spec)]
     if resume:
         args += ['--resume', resume]
     return args
@@ -282,7 +297,8 @@ def cmd_table(betas, last):
     for beta in betas:
         b, target, jitter = parse_spec(beta)
         entry = {'method': 'asr', 'alpha': 1.0 - float(b), 'beta': float(b), 'target': target,
-                 'jitter': jitter} if beta not in BASELINE_RUNS else {'method': beta}
+                 'jitter': jitter, 'grid_weight': float(grid_of(beta))} \
+            if beta not in BASELINE_RUNS else {'method': beta}
         log = os.path.join(ROOT, run_dir(beta), 'log.jsonl')
         if os.path.exists(log):
             records = read_log(log)

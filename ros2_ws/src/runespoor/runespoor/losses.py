@@ -11,7 +11,10 @@ Training losses of the SR models (paper §3.1).
   SR = HR -- a natural image -- instead of asking the reconstruction to make the model right
   where it is wrong even on HR, which only an adversarial pattern can do; ``jitter=J`` shows
   the analytics model a random crop offset by 0..J-1 pixels each step, so a pattern locked to
-  the SR grid's phase relative to the model's strides does not pay off.
+  the SR grid's phase relative to the model's strides does not pay off; ``grid_weight=G`` adds
+  ``G * grid_error(SR, HR)`` (:func:`grid_error`): a fixed pattern on the SR grid -- the
+  checkerboard an analytics term can buy -- is a second-order cost for the per-pixel L1 (it
+  hides in the noise of the per-pixel errors) but a first-order one for this term.
 * :class:`CloudSegLoss`: paper Eq. 2 (CloudSeg baseline), ``alpha * L1(SR, HR) +
   beta * CE(inf(SR), argmax inf(HR))`` on the whole frame: the model's own HR prediction is the
   target, no label is needed.
@@ -134,6 +137,33 @@ def masked_kl(logits, teacher_logits, mask):
     return (kl * m).sum() / m.sum().clamp(min=1)
 
 
+def grid_error(sr, hr, period, tile=8):
+    """
+    Mean absolute per-phase mean error of ``sr`` against ``hr`` on the SR grid, per tile.
+
+    The frames (``B x C x H x W``) are cut into tiles of ``tile x tile`` grid cells of
+    ``period x period`` pixels; in each tile and channel, the error ``sr - hr`` is averaged over
+    the pixels of each of the ``period x period`` grid positions ``(y mod period, x mod
+    period)``, and the result is the mean of the absolute values of those averages.  A periodic
+    offset of amplitude ``d`` scores about ``d``; noise-like per-pixel errors average out.  It is
+    zero at ``sr = hr``.  ``period <= 1`` gives 0 (no grid).  The frames are cropped to a whole
+    number of tiles (at least one; smaller frames: one tile of whole cells).
+    """
+    period = int(period)
+    if period <= 1:
+        return sr.new_zeros(())
+    err = sr - hr
+    b, c, h, w = err.shape
+    cells_y = max(1, min(int(tile), h // period))
+    cells_x = max(1, min(int(tile), w // period))
+    ty, tx = h // (cells_y * period), w // (cells_x * period)
+    if ty == 0 or tx == 0:
+        return sr.new_zeros(())
+    err = err[..., :ty * cells_y * period, :tx * cells_x * period]
+    err = err.reshape(b, c, ty, cells_y, period, tx, cells_x, period)
+    return err.mean(dim=(3, 6)).abs().mean()
+
+
 def jitter_crop(tensors, jitter, generator=None):
     """
     Crop every tensor of ``tensors`` at one random offset in ``[0, jitter)`` per axis.
@@ -163,6 +193,8 @@ class ASRLoss(_FrozenAnalyticsLoss):
         jitter: the analytics model sees the frames cropped at a random offset in
             ``[0, jitter)`` per axis each call (0 or 1: no jitter); the L1 term is on the
             whole frame.
+        grid_weight, grid_period: add ``grid_weight * grid_error(SR, HR, grid_period)`` (the
+            SR scale as the period); 0 (default): no such term.
 
     ``forward(sr, hr, labels, mask=None)`` returns ``(loss, parts)`` with ``parts`` a dict of
     detached floats ``{'l1', 'ce', 'detail_px', ...}`` (``ce`` is the raw analytics term: the
@@ -172,7 +204,7 @@ class ASRLoss(_FrozenAnalyticsLoss):
 
     def __init__(self, analytics_model, alpha=SEG_ALPHA, beta=SEG_BETA,
                  max_area_fraction=DEFAULT_MAX_AREA_FRACTION, ignore_id=IGNORE_ID,
-                 frame_area=None, target='label', jitter=0):
+                 frame_area=None, target='label', jitter=0, grid_weight=0.0, grid_period=None):
         super().__init__(analytics_model, alpha, beta)
         if target not in ASR_TARGETS:
             raise ValueError(f'ASR analytics target {target!r}: choose one of '
@@ -182,8 +214,14 @@ class ASRLoss(_FrozenAnalyticsLoss):
         self.max_area_fraction = float(max_area_fraction)
         self.ignore_id = int(ignore_id)
         self.frame_area = frame_area
+        if not grid_weight >= 0:
+            raise ValueError(f'ASR grid weight must be >= 0, got {grid_weight!r}')
+        if grid_weight and (grid_period is None or int(grid_period) < 2):
+            raise ValueError('ASR grid term needs the SR scale as grid_period (>= 2)')
         self.target = target
         self.jitter = int(jitter)
+        self.grid_weight = float(grid_weight)
+        self.grid_period = int(grid_period) if grid_period else None
 
     def forward(self, sr, hr, labels, mask=None):
         if mask is None:
@@ -200,6 +238,10 @@ class ASRLoss(_FrozenAnalyticsLoss):
         loss, balance = self.combine(l1, term)
         parts = {'l1': float(l1.detach()), 'ce': float(term.detach()),
                  'detail_px': float(mask.float().mean()), **balance}
+        if self.grid_weight:
+            grid = grid_error(sr, hr, self.grid_period)
+            loss = loss + self.grid_weight * grid
+            parts['grid_error'] = float(grid.detach())
         return loss, parts
 
 

@@ -178,3 +178,36 @@ def test_loss_options_reach_the_task_and_detection_refuses_them():
         get_task('segmentation').finetune_loss('cloudseg', seg, 0.9, 0.1, 0.02, target='hr')
     with pytest.raises(TaskError, match='no loss option'):
         get_task('detection').finetune_loss('asr', seg, 0.9, 0.1, 0.0005, jitter=4)
+
+
+def test_grid_error_sees_a_periodic_offset_not_noise():
+    from runespoor.losses import grid_error
+    g = torch.Generator().manual_seed(0)
+    hr = torch.rand(2, 3, 64, 96, generator=g)
+    assert float(grid_error(hr, hr, 4)) == 0.0
+    pattern = torch.zeros(1, 1, 4, 4)
+    pattern[..., 0, :], pattern[..., 2, :] = 0.03, -0.03         # stripes of period 4
+    planted = hr + pattern.repeat(1, 1, 16, 24)
+    noisy = hr + 0.03 * torch.randn(hr.shape, generator=g)          # same per-pixel size
+    assert float(grid_error(planted, hr, 4)) == pytest.approx(0.015, rel=1e-4)
+    assert float(grid_error(noisy, hr, 4)) < 0.3 * float(grid_error(planted, hr, 4))
+    # per-pixel L1 cannot tell them apart, the grid term can
+    assert float(sr_loss(planted, hr)) < float(sr_loss(noisy, hr))
+    assert float(grid_error(hr, hr, 1)) == 0.0                     # no grid at scale 1
+    assert float(grid_error(planted[..., :6, :6], hr[..., :6, :6], 4)) > 0   # tiny frames
+
+
+def test_asr_grid_term_is_added_and_logged():
+    torch.manual_seed(0)
+    seg = build_seg('swiftnet_r18', **SEG_KW)
+    lr, hr, label = _batch()
+    sr = torch.nn.functional.interpolate(lr, size=hr.shape[-2:], mode='bilinear')
+    plain = ASRLoss(seg, max_area_fraction=0.02)(sr, hr, label)
+    loss, parts = ASRLoss(seg, max_area_fraction=0.02, grid_weight=2.0, grid_period=2)(
+        sr, hr, label)
+    assert parts['grid_error'] > 0 and 'grid_error' not in plain[1]
+    assert float(loss) == pytest.approx(float(plain[0]) + 2.0 * parts['grid_error'], rel=1e-5)
+    with pytest.raises(ValueError, match='grid_period'):
+        ASRLoss(seg, grid_weight=1.0)
+    with pytest.raises(ValueError, match='grid weight'):
+        ASRLoss(seg, grid_weight=-1.0, grid_period=2)

@@ -149,7 +149,7 @@ def test_sweep_run_spec_names_loss_options(monkeypatch):
     assert args[args.index('--analytics-target') + 1] == 'hr'
     assert args[args.index('--judge-jitter') + 1] == '8'
     assert args[args.index('--beta') + 1] == '0.02'
-    for bad in ('x', '2', '0.05:gt', '0.05:hr:-1', '0.05:hr:8:9'):
+    for bad in ('x', '2', '0.05:gt', '0.05:hr:-1', '0.05:hr:8:1:9'):
         with pytest.raises(ValueError):
             s.parse_spec(bad)
 
@@ -164,3 +164,15 @@ def test_sweep_cloudseg_baseline_run(tmp_path, monkeypatch):
     assert 'methods: [bilinear, sr, cloudseg]' in text
     assert f'cloudseg: {tmp_path}/cloudseg/cloudseg_x{{scale}}.pt' in text
     assert '\n  asr:' not in text
+
+
+def test_sweep_run_spec_with_grid_weight():
+    s = _script('sweep_asr_beta')
+    assert s.run_name('0.05:hr:8:1') == 'beta_0.05_hr_j8_g1'
+    assert s.run_name('0.05:label:0:0.5') == 'beta_0.05_label_j0_g0.5'
+    assert s.run_name('0.05:hr:8:0') == 'beta_0.05_hr_j8'        # no grid term: old name
+    args = s.train_command('0.05:hr:8:1')
+    assert args[args.index('--grid-weight') + 1] == '1'
+    assert '--grid-weight' not in s.train_command('0.05:hr:8')
+    with pytest.raises(ValueError):
+        s.run_name('0.05:hr:8:-1')

@@ -44,12 +44,13 @@ DEFAULTS = {
            'det': None, 'analytics_model': None},
     'asr': {'scale': 4, 'steps': 150, 'batch': 4, 'crop': None, 'lr': 1e-4, 'alpha': None,
             'beta': None, 'max_area_fraction': None, 'init': None, 'seg': None, 'det': None,
-            'analytics_model': None, 'analytics_target': None, 'judge_jitter': None},
+            'analytics_model': None, 'analytics_target': None, 'judge_jitter': None,
+            'grid_weight': None},
     'cloudseg': {'scale': 4, 'steps': 150, 'batch': 4, 'crop': None, 'lr': 1e-4,
                  'alpha': None, 'beta': None, 'init': None, 'seg': None, 'det': None,
                  'analytics_model': None,
                  # ASR's loss options: accepted here only to be refused by the task
-                 'analytics_target': None, 'judge_jitter': None},
+                 'analytics_target': None, 'judge_jitter': None, 'grid_weight': None},
 }
 
 
@@ -93,6 +94,9 @@ def add_arguments(parser):
     a('--judge-jitter', type=int, metavar='PX',
       help='asr (segmentation): the frozen model sees the frames at a random crop offset of '
            '0..PX-1 pixels each step (default 0: none)')
+    a('--grid-weight', type=float, metavar='G',
+      help='asr (segmentation): add G x the per-phase mean error of SR against HR on the SR grid '
+           '(runespoor.losses.grid_error): makes a checkerboard cost what it is (default 0)')
     a('--global-residual', type=_yes_no, metavar='yes|no',
       help='sr: predict a residual over bilinear upsampling (default yes; the paper: no)')
     a('--init', help='asr/cloudseg: base SR checkpoint to start from; sr: optional initial '
@@ -373,7 +377,8 @@ def run(args):
             if task == 'asr' and data_desc.get('frame_area'):
                 kw['frame_area'] = data_desc['frame_area']
             kw['loss_options'] = {'target': cfg.get('analytics_target'),   # asr only: the
-                                  'jitter': cfg.get('judge_jitter')}       # task says so
+                                  'jitter': cfg.get('judge_jitter'),       # task says so
+                                  'grid_weight': cfg.get('grid_weight')}
             result = finetune_sr(sr_model, analytics_model, train_loader, method=task,
                                  val_loader=val_loader, alpha=cfg['alpha'], beta=cfg['beta'],
                                  analytics=cfg['analytics'],

@@ -335,7 +335,8 @@ def finetune_sr(sr_model, analytics_model, train_loader, *, method, steps, confi
     ``max_area_fraction`` default to the task's :attr:`~runespoor.tasks.Task.loss_defaults`
     (segmentation 0.95 / 0.05 / 0.001, detection 0.9 / 0.1 / 0.0005).  ``loss_options``: a
     dict of the task's loss options beyond the weights (segmentation ASR: ``target`` 'label' |
-    'hr', ``jitter`` pixels; :class:`runespoor.losses.ASRLoss`), recorded in the checkpoint's
+    'hr', ``jitter`` pixels, ``grid_weight`` with the scale as ``grid_period``;
+    :class:`runespoor.losses.ASRLoss`), recorded in the checkpoint's
     config; ``None`` values mean the default.
     """
     from ..tasks import get_task, TaskError
@@ -354,6 +355,8 @@ def finetune_sr(sr_model, analytics_model, train_loader, *, method, steps, confi
     sr_model.to(device)
     freeze(analytics_model.to(device))
     loss_options = {k: v for k, v in (loss_options or {}).items() if v is not None}
+    if loss_options.get('grid_weight') and 'grid_period' not in loss_options:
+        loss_options['grid_period'] = int(config['scale'])   # the SR grid
     try:
         criterion = task.finetune_loss(method, analytics_model, alpha, beta, max_area_fraction,
                                        frame_area=frame_area, **loss_options)

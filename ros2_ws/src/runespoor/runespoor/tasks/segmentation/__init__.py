@@ -47,7 +47,8 @@ class SegmentationTask(Task):
         """
         ASR (paper Eq. 3) or CloudSeg (Eq. 2) loss around the frozen segmentation model.
 
-        ``options`` (ASR only): ``target`` ('label' or 'hr') and ``jitter`` (pixels) of
+        ``options`` (ASR only): ``target`` ('label' or 'hr'), ``jitter`` (pixels),
+        ``grid_weight`` and ``grid_period`` of
         :class:`runespoor.losses.ASRLoss`.
         """
         from runespoor.losses import ASRLoss, CloudSegLoss
