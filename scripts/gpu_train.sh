@@ -3,6 +3,8 @@
 #
 #   scripts/gpu_train.sh OUT_DIR          # what produced models/ (on an NVIDIA H200)
 #   TINY=1 scripts/gpu_train.sh OUT_DIR   # seconds-long smoke test of the same path on a CPU
+#   ASR_ARGS="--analytics-target hr --judge-jitter 8 --grid-weight 1" scripts/gpu_train.sh OUT
+#                                         # ASR with loss options beyond the paper (docs/evaluation.md)
 #
 # Stages: synthetic data (seed 0) -> segmentation model -> base SR x2/x4/x6/x8 (in parallel)
 # -> ASR and CloudSeg fine-tuning per scale (in parallel, the segmentation model frozen).
@@ -67,10 +69,12 @@ pids=()
 for m in asr cloudseg; do
     for s in 2 4 6 8; do
         mkdir -p "$work/runs/${m}_x$s"
+        extra=()
+        if [ "$m" = asr ] && [ -n "${ASR_ARGS:-}" ]; then read -r -a extra <<< "$ASR_ARGS"; fi
         rs train "$m" --data "$data" --out "$work/runs/${m}_x$s" --scale "$s" \
             --init "$work/runs/sr_x$s/sr_x$s.pt" --seg "$work/runs/seg/seg.pt" \
             --steps "$ft_steps" --batch "$ft_batch" --lr 1e-4 --workers 1 \
-            "${common[@]}" > "$work/runs/${m}_x$s/train.log" 2>&1 &
+            "${common[@]}" "${extra[@]}" > "$work/runs/${m}_x$s/train.log" 2>&1 &
         pids+=($!)
     done
 done
