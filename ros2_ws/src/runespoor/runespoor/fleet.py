@@ -29,6 +29,8 @@ import dataclasses
 import threading
 import time
 
+import numpy as np
+
 from .cloud_pipeline import CloudPipeline, FrameError, PipelineConfig, TorchReconstructor
 from .tasks.segmentation.analytics import Segmenter
 
@@ -238,14 +240,21 @@ class FleetPipeline:
 
         Frames are grouped by :func:`batch_key`; each group is one reconstruction call and one
         analytics forward pass.  A frame that fails decoding is reported (and counted by its
-        robot) without affecting the others.
+        robot) without affecting the others.  Robots whose pipeline has a ``tensor_decode`` (the
+        node's ``gpu_decode`` / ``pin_memory`` fast path) decode straight into a tensor on the
+        models' device when the reconstructor takes one.
         """
         outcomes = [BatchOutcome(r, f, batch_size=len(items)) for r, f in items]
         decoded = {}
+        takes_tensors = hasattr(self.reconstructor, 'reconstruct_tensor')
         for i, out in enumerate(outcomes):
             t0 = time.perf_counter()
+            pipe = self.pipelines[out.robot]
             try:
-                lr, notes = self.pipelines[out.robot].decode(out.frame)
+                if takes_tensors and pipe.tensor_decode is not None:
+                    lr, notes = pipe._decode_tensor(out.frame), []
+                else:
+                    lr, notes = pipe.decode(out.frame)
             except FrameError as exc:
                 self.pipelines[out.robot].count_error(exc.kind)
                 out.error = exc
@@ -284,18 +293,24 @@ class FleetPipeline:
 
 def reconstruct_batch(reconstructor, lrs, scale, size):
     """
-    Reconstruct same-sized BGR frames ``lrs`` to ``size = (H, W)`` in one call.
+    Reconstruct same-sized frames ``lrs`` to ``size = (H, W)`` in one call.
 
-    Returns ``[(hr_bgr, tensor 1x3xHxW or None), ...]``, each what
-    ``reconstructor.reconstruct`` gives for that frame alone.
+    ``lrs`` are BGR uint8 arrays, or ``1 x 3 x h x w`` RGB [0, 1] tensors (decoded by the fast
+    path) for a reconstructor with ``reconstruct_tensor``.  Returns ``[(hr_bgr, tensor
+    1x3xHxW or None), ...]``, each what ``reconstructor.reconstruct`` (``reconstruct_tensor``)
+    gives for that frame alone.
     """
+    arrays = all(isinstance(lr, np.ndarray) for lr in lrs)
     if not isinstance(reconstructor, TorchReconstructor) or len(lrs) == 1:
-        return [reconstructor.reconstruct(lr, scale, size) for lr in lrs]
+        if arrays:
+            return [reconstructor.reconstruct(lr, scale, size) for lr in lrs]
+        return [reconstructor.reconstruct_tensor(lr, scale, size) for lr in lrs]
     import torch
     from .checkpoint import CheckpointError
     from .tensors import bgr_to_tensor, tensor_to_bgr
     impl = reconstructor.impl
-    batch = torch.cat([bgr_to_tensor(lr, impl.device) for lr in lrs])
+    batch = torch.cat([bgr_to_tensor(lr, impl.device) if isinstance(lr, np.ndarray)
+                       else lr.to(impl.device) for lr in lrs])
     try:
         out = impl(batch, scale, size)
     except CheckpointError as exc:

@@ -266,3 +266,43 @@ def test_gpu_bench_fleet_script_tiny_runs_on_cpu(tmp_path):
         assert row['offered'] == 17 * row['robots'] and row['analysed'] >= 1
         s = row['end_to_end_ms']
         assert s['median_ms'] <= s['p90_ms'] <= s['p99_ms']
+
+
+@pytest.mark.parametrize('kind', ['bilinear+palette', 'asr+swiftnet'])
+def test_tensor_decode_in_the_fleet_gives_what_the_array_path_gives(kind, tmp_path):
+    # the node's gpu_decode / pin_memory fast path (CPU decoder here, nvJPEG on CUDA): frames
+    # decoded into tensors, batched, and the same results as the plain array path
+    from runespoor.fast_path import decode_jpeg_tensor, FastPath
+    recon, seg = _models(kind, tmp_path)
+    cfg = PipelineConfig(small_region_fraction=0.01)
+    robots = ['r0', 'r1', 'r2']
+    plain = FleetPipeline(recon, seg, robots, cfg, clock=Clock())
+    fast = FleetPipeline(recon, seg, robots, cfg, clock=Clock())
+    decoded, refuse = [], set()
+
+    def decoder(data):
+        decoded.append(len(data))
+        if bytes(data) in refuse:
+            raise RuntimeError('nvJPEG: corrupt stream')   # what a GPU decoder may raise
+        return decode_jpeg_tensor(data, FastPath())
+
+    for r in robots:
+        fast[r].tensor_decode = decoder
+    frames = [encoded(0, palette_frame(i, i % 2 == 0)) for i in range(3)]
+    a = plain.process_batch([(r, plain.admit(r, f)) for r, f in zip(robots, frames)])
+    b = fast.process_batch([(r, fast.admit(r, f)) for r, f in zip(robots, frames)])
+    assert len(decoded) == 3                      # every frame went through the tensor decoder
+    for x, y in zip(a, b):
+        assert x.error is None and y.error is None and y.batch_size == 3
+        np.testing.assert_array_equal(x.result.reconstructed, y.result.reconstructed)
+        np.testing.assert_array_equal(x.result.labels, y.result.labels)
+        assert x.result.is_tail == y.result.is_tail
+    # one robot alone (no batch) and a damaged frame: counted for its robot only
+    single = fast.process_batch([('r0', fast.admit('r0', encoded(1, palette_frame(5, True))))])
+    assert single[0].error is None and single[0].result.labels is not None
+    damaged = encoded(2, palette_frame(6, False))
+    refuse.add(bytes(damaged.data))
+    out = fast.process_batch([('r1', fast.admit('r1', damaged)),
+                              ('r2', fast.admit('r2', encoded(1, palette_frame(7, True))))])
+    assert out[0].error is not None and out[1].error is None
+    assert fast['r1'].errors['undecodable'] == 1 and sum(fast['r2'].errors.values()) == 0

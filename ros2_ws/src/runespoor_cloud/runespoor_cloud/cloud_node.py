@@ -261,6 +261,21 @@ def pipeline_config(p, tail_model=None):
         tail_detector=p['tail_detector'], tail_model=tail_model)
 
 
+def tensor_decoder(fast):
+    """
+    Return the pipeline's ``tensor_decode`` for the resolved fast path ``fast``, or None.
+
+    With ``gpu_decode`` or ``pin_memory`` on, frames are decoded straight into a tensor on the
+    models' device (nvJPEG, or OpenCV then a pinned copy): ``data -> 1 x 3 x h x w``.
+    """
+    if not (fast.gpu_decode or fast.pin_memory):
+        return None
+    from functools import partial
+
+    from runespoor.fast_path import decode_jpeg_tensor
+    return partial(decode_jpeg_tensor, fast=fast)
+
+
 def setup_fast_path(node, p, device, reconstructor, analytics):
     """Put the networks on the fast path of parameters ``p``; log and return the settings."""
     from runespoor import fast_path
@@ -305,11 +320,7 @@ class CloudNode(Node):
                  + (f' from {p["sr_dir"]} (scales {list(p["sr_scales"])})'
                     if p['method'] != 'bilinear' else ' (no model)') + f' on {device}')
         self.pipeline = CloudPipeline(reconstructor, analytics, pipeline_config(p, tail_model))
-        if self.fast.gpu_decode or self.fast.pin_memory:
-            from functools import partial
-
-            from runespoor.fast_path import decode_jpeg_tensor
-            self.pipeline.tensor_decode = partial(decode_jpeg_tensor, fast=self.fast)
+        self.pipeline.tensor_decode = tensor_decoder(self.fast)
         if p['warm_up']:
             scales = [int(x) for x in p['sr_scales'] if int(x) in (1, 2, 4, 6, 8)] or [2]
             log.info(f'warm-up (scales {scales}): {warm_up(self.pipeline, self.fast, p):.0f} ms')

@@ -30,14 +30,14 @@ from runespoor_edge.ros_common import describe
 
 from . import cloud_node
 from .cloud_node import (CloudNode, declare_parameters, load_tail_model, pipeline_config,
-                         setup_fast_path, warm_up)
+                         setup_fast_path, tensor_decoder, warm_up)
 
 #: Parameters of the fleet node that its robots share: the models and how frames are queued.
 SHARED = ('task', 'analytics_model', 'method', 'device', 'sr_dir', 'sr_scales', 'seg_arch',
           'seg_weights',
           'det_arch', 'det_weights', 'det_score_threshold', 'tail_detector', 'tail_model_file',
           'warm_up', 'queue_size', 'max_source_pixels', 'precision', 'channels_last', 'graphs',
-          'warm_up_width', 'warm_up_height')
+          'gpu_decode', 'pin_memory', 'warm_up_width', 'warm_up_height')
 
 #: name -> (default, descriptor) of the fleet node (defaults mirror config/fleet.yaml).
 FLEET_PARAMETERS = {
@@ -111,6 +111,7 @@ class FleetNode(Node):
         configs = {r: pipeline_config(port.p, tail_model) for r, port in self.ports.items()}
         self.fleet = FleetPipeline(reconstructor, analytics, robots, configs)
         for r, port in self.ports.items():
+            self.fleet[r].tensor_decode = tensor_decoder(fast)   # gpu_decode / pin_memory
             port.attach(self.fleet[r])
         if p['warm_up']:  # graphs for a single frame and for a full batch
             ms = warm_up(next(iter(self.fleet.pipelines.values())), fast, p,
