@@ -335,6 +335,57 @@ def cmd_table(betas, last):
     return 0
 
 
+def _pct(v):
+    return f'{100 * v:.2f}' if _num(v) else '—'
+
+
+def _ratio(v):
+    return f'{v:.2f}' if _num(v) else '—'
+
+
+def run_label(spec, entry):
+    """Return the table's name of a run: the loss it used, in words."""
+    if entry.get('method') != 'asr':
+        return f'{entry.get("method")} (same recipe)'
+    text = f'ASR β = {entry["beta"]:g}'
+    text += ', HR target' if entry.get('target') == 'hr' else ', label target'
+    if entry.get('jitter'):
+        text += f', jitter {entry["jitter"]}'
+    if entry.get('grid_weight'):
+        text += f', grid {entry["grid_weight"]:g}'
+    return text
+
+
+def markdown(doc):
+    """Return the markdown table of a :func:`cmd_table` document (baselines, then the runs)."""
+    head = ('| run | α·L1 / β·analytics | analytics share | ref. tail % | ref. mIoU % | '
+            'ref. tail/HR / mIoU/HR | held-out tail % | held-out mIoU % | '
+            'held-out tail/HR / mIoU/HR | PSNR dB | checkerboard |')
+    lines = [head, '|' + '---|' * 11]
+
+    def row(name, judged, balance=None):
+        ref, held = judged.get('reference') or {}, judged.get('heldout') or {}
+        bal = balance or {}
+        terms = (f'{bal["alpha_l1"]:.4f} / {bal["beta_analytics"]:.4f}'
+                 if _num(bal.get('alpha_l1')) and _num(bal.get('beta_analytics')) else '—')
+        share = _ratio(bal.get('analytics_share'))
+        psnr = f'{ref["psnr"]:.2f}' if _num(ref.get('psnr')) else '—'
+        grid = f'{ref["grid"]:.2f}' if _num(ref.get('grid')) else '—'
+        lines.append(f'| {name} | {terms} | {share} | {_pct(ref.get("tail"))} | '
+                     f'{_pct(ref.get("miou"))} | {_ratio(ref.get("tail_hr"))} / '
+                     f'{_ratio(ref.get("miou_hr"))} | {_pct(held.get("tail"))} | '
+                     f'{_pct(held.get("miou"))} | {_ratio(held.get("tail_hr"))} / '
+                     f'{_ratio(held.get("miou_hr"))} | {psnr} | {grid} |')
+
+    base = doc.get('baselines', {})
+    for method in ('bilinear', 'sr'):
+        row('bilinear' if method == 'bilinear' else 'standard SR (`sr_x4`)',
+            {j: base.get(j, {}).get(method) or {} for j in JUDGES})
+    for spec, entry in doc.get('runs', {}).items():
+        row(run_label(spec, entry), entry.get('judges', {}), entry.get('balance'))
+    return '\n'.join(lines) + '\n'
+
+
 def main(argv=None):
     """Run the sweep step named on the command line."""
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
@@ -342,12 +393,18 @@ def main(argv=None):
     p.add_argument('betas', nargs='+')
     p.add_argument('--judges', nargs='+', default=list(JUDGES), choices=list(JUDGES))
     p.add_argument('--last', type=int, default=5, help='table: logged steps averaged')
+    p.add_argument('--markdown', metavar='JSON',
+                   help='table: print the markdown table of this earlier table JSON instead')
     args = p.parse_args(argv)
     os.chdir(ROOT)
     if args.step == 'train':
         return cmd_train(args.betas)
     if args.step == 'eval':
         return cmd_eval(args.betas, args.judges)
+    if args.markdown:
+        with open(args.markdown) as f:
+            print(markdown(json.load(f)), end='')
+        return 0
     return cmd_table(args.betas, args.last)
 
 

@@ -176,3 +176,23 @@ def test_sweep_run_spec_with_grid_weight():
     assert '--grid-weight' not in s.train_command('0.05:hr:8')
     with pytest.raises(ValueError):
         s.run_name('0.05:hr:8:-1')
+
+
+def test_sweep_markdown_table():
+    s = _script('sweep_asr_beta')
+    row = {'tail': 0.1, 'miou': 0.35, 'tail_hr': 0.4, 'miou_hr': 0.7, 'psnr': 26.0, 'grid': 0.5}
+    doc = {'baselines': {'reference': {'bilinear': dict(row, tail=0.05), 'sr': row},
+                         'heldout': {'bilinear': dict(row, psnr=None, grid=None),
+                                     'sr': dict(row, psnr=None, grid=None)}},
+           'runs': {'0.05:hr:8:1': {'method': 'asr', 'beta': 0.05, 'target': 'hr', 'jitter': 8,
+                                    'grid_weight': 1.0,
+                                    'balance': {'alpha_l1': 0.04, 'beta_analytics': 0.05,
+                                                'analytics_share': 0.55},
+                                    'judges': {'reference': dict(row, tail=0.12)}},
+                    'cloudseg': {'method': 'cloudseg', 'judges': {}}}}
+    lines = s.markdown(doc).splitlines()
+    assert len(lines) == 2 + 2 + 2 and lines[2].startswith('| bilinear | — | — | 5.00 |')
+    assert lines[4].startswith('| ASR β = 0.05, HR target, jitter 8, grid 1 | 0.0400 / 0.0500 '
+                               '| 0.55 | 12.00 |')
+    assert lines[4].endswith('| 26.00 | 0.50 |') and '| — | — | — / — |' in lines[4]
+    assert lines[5].startswith('| cloudseg (same recipe) |')
