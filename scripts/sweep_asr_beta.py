@@ -26,7 +26,8 @@ GRID``): ``0.05:hr:8`` is beta 0.05 with the HR-prediction target and an 8-pixel
 in ``$OUT/beta_0.05_hr_j8/``; ``0.05:hr:8:1`` adds the grid term with weight 1, in
 ``$OUT/beta_0.05_hr_j8_g1/``.  A plain beta is the paper's Eq. 3 (label target, no jitter).  The run ``cloudseg`` is the
 CloudSeg baseline (paper Eq. 2, its default weights) fine-tuned with the same recipe from the
-same base SR, in ``$OUT/cloudseg/``: a row of the table, never chosen by the rule.
+same base SR, in ``$OUT/cloudseg/`` (``cloudseg:GRID`` with the grid term, in
+``$OUT/cloudseg_gGRID/``): a row of the table, never chosen by the rule.
 
 Settings from the environment: ``DATA`` (data/asr_sweep), ``OUT`` (out/asr_sweep), ``STEPS``
 (120), ``BATCH`` (4), ``LR`` (1e-4), ``SEED`` (0), ``VAL_EVERY`` (20), ``VAL_BATCHES`` (20),
@@ -62,7 +63,7 @@ BASELINE_RUNS = ('cloudseg',)
 
 def method_of(spec):
     """Return the fine-tuning method of a run: ``cloudseg`` for that baseline, else ``asr``."""
-    return 'cloudseg' if spec in BASELINE_RUNS else 'asr'
+    return 'cloudseg' if str(spec).split(':')[0] in BASELINE_RUNS else 'asr'
 
 
 def parse_spec(spec):
@@ -73,8 +74,9 @@ def parse_spec(spec):
     'label'), ``jitter`` an int >= 0 (default 0).  A fourth field, the grid weight, is read by
     :func:`grid_of`.  Raises ``ValueError`` on anything else.
     """
-    if spec in BASELINE_RUNS:
-        return spec, 'label', 0
+    if method_of(spec) != 'asr':
+        grid_of(spec)
+        return str(spec).split(':')[0], 'label', 0
     parts = str(spec).split(':')
     if not 1 <= len(parts) <= 4:
         raise ValueError(f'run {spec!r}: expected BETA[:TARGET[:JITTER[:GRID]]]')
@@ -92,9 +94,12 @@ def parse_spec(spec):
 
 
 def grid_of(spec):
-    """Return the grid weight of a run name (its fourth field; ``'0'`` when absent)."""
+    """Return the grid weight of a run name (its fourth field, a baseline's second; or '0')."""
     parts = str(spec).split(':')
-    grid = parts[3] if len(parts) > 3 else '0'
+    at = 1 if method_of(spec) != 'asr' else 3
+    if at == 1 and len(parts) > 2:
+        raise ValueError(f'run {spec!r}: expected {parts[0]}[:GRID]')
+    grid = parts[at] if len(parts) > at else '0'
     if not float(grid) >= 0:
         raise ValueError(f'run {spec!r}: the grid weight must be >= 0')
     return grid
@@ -103,9 +108,9 @@ def grid_of(spec):
 def run_name(spec):
     """Return the folder name of a run: ``beta_B`` (paper loss) or ``beta_B_TARGET_jJ``."""
     beta, target, jitter = parse_spec(spec)
-    if spec in BASELINE_RUNS:
-        return spec
     grid = grid_of(spec)
+    if method_of(spec) != 'asr':
+        return beta + (f'_g{grid}' if float(grid) else '')
     if target == 'label' and jitter == 0 and float(grid) == 0:
         return f'beta_{beta}'
     name = f'beta_{beta}_{target}_j{jitter}'
@@ -298,7 +303,8 @@ def cmd_table(betas, last):
         b, target, jitter = parse_spec(beta)
         entry = {'method': 'asr', 'alpha': 1.0 - float(b), 'beta': float(b), 'target': target,
                  'jitter': jitter, 'grid_weight': float(grid_of(beta))} \
-            if beta not in BASELINE_RUNS else {'method': beta}
+            if method_of(beta) == 'asr' else {'method': method_of(beta),
+                                              'grid_weight': float(grid_of(beta))}
         log = os.path.join(ROOT, run_dir(beta), 'log.jsonl')
         if os.path.exists(log):
             records = read_log(log)
@@ -323,7 +329,7 @@ def cmd_table(betas, last):
                 doc['baselines'].setdefault(judge, {})[method] = rows.get(method)
         entry['judges'] = judged
         doc['runs'][str(beta)] = entry
-        if beta in BASELINE_RUNS:
+        if method_of(beta) != 'asr':
             continue                     # a baseline's row, not a candidate of the rule
         if set(judged) == set(JUDGES) and all(judged.values()):
             rows_for_rule[str(beta)] = dict(judged, sr={j: doc['baselines'][j]['sr']
@@ -346,7 +352,8 @@ def _ratio(v):
 def run_label(spec, entry):
     """Return the table's name of a run: the loss it used, in words."""
     if entry.get('method') != 'asr':
-        return f'{entry.get("method")} (same recipe)'
+        grid = f', grid {entry["grid_weight"]:g}' if entry.get('grid_weight') else ''
+        return f'CloudSeg (same recipe{grid})'
     text = f'ASR β = {entry["beta"]:g}'
     text += ', HR target' if entry.get('target') == 'hr' else ', label target'
     if entry.get('jitter'):

@@ -103,6 +103,23 @@ class _FrozenAnalyticsLoss(nn.Module):
         self.analytics.eval()
         return self
 
+    def set_grid(self, grid_weight, grid_period):
+        """Configure the optional grid term (:func:`grid_error`, weight 0 = off)."""
+        if not grid_weight >= 0:
+            raise ValueError(f'grid weight must be >= 0, got {grid_weight!r}')
+        if grid_weight and (grid_period is None or int(grid_period) < 2):
+            raise ValueError('the grid term needs the SR scale as grid_period (>= 2)')
+        self.grid_weight = float(grid_weight)
+        self.grid_period = int(grid_period) if grid_period else None
+
+    def add_grid(self, loss, parts, sr, hr):
+        """Return ``loss`` plus the weighted grid term (logged in ``parts`` as ``grid_error``)."""
+        if not getattr(self, 'grid_weight', 0.0):
+            return loss
+        grid = grid_error(sr, hr, self.grid_period)
+        parts['grid_error'] = float(grid.detach())
+        return loss + self.grid_weight * grid
+
     def combine(self, l1, analytics):
         """
         Return ``alpha * l1 + beta * analytics`` and the balance of its two terms.
@@ -214,14 +231,9 @@ class ASRLoss(_FrozenAnalyticsLoss):
         self.max_area_fraction = float(max_area_fraction)
         self.ignore_id = int(ignore_id)
         self.frame_area = frame_area
-        if not grid_weight >= 0:
-            raise ValueError(f'ASR grid weight must be >= 0, got {grid_weight!r}')
-        if grid_weight and (grid_period is None or int(grid_period) < 2):
-            raise ValueError('ASR grid term needs the SR scale as grid_period (>= 2)')
+        self.set_grid(grid_weight, grid_period)
         self.target = target
         self.jitter = int(jitter)
-        self.grid_weight = float(grid_weight)
-        self.grid_period = int(grid_period) if grid_period else None
 
     def forward(self, sr, hr, labels, mask=None):
         if mask is None:
@@ -238,11 +250,7 @@ class ASRLoss(_FrozenAnalyticsLoss):
         loss, balance = self.combine(l1, term)
         parts = {'l1': float(l1.detach()), 'ce': float(term.detach()),
                  'detail_px': float(mask.float().mean()), **balance}
-        if self.grid_weight:
-            grid = grid_error(sr, hr, self.grid_period)
-            loss = loss + self.grid_weight * grid
-            parts['grid_error'] = float(grid.detach())
-        return loss, parts
+        return self.add_grid(loss, parts, sr, hr), parts
 
 
 class CloudSegLoss(_FrozenAnalyticsLoss):
@@ -250,10 +258,14 @@ class CloudSegLoss(_FrozenAnalyticsLoss):
     CloudSeg baseline loss of paper Eq. 2: CE of inf(SR) against argmax inf(HR), whole frame.
 
     ``forward(sr, hr, labels=None)`` returns ``(loss, parts)``; labels are not used.
+    ``grid_weight`` / ``grid_period``: the optional grid term, as for :class:`ASRLoss` (off by
+    default), so the baseline can be compared under the same guard.
     """
 
-    def __init__(self, analytics_model, alpha=SEG_ALPHA, beta=SEG_BETA):
+    def __init__(self, analytics_model, alpha=SEG_ALPHA, beta=SEG_BETA, grid_weight=0.0,
+                 grid_period=None):
         super().__init__(analytics_model, alpha, beta)
+        self.set_grid(grid_weight, grid_period)
 
     def forward(self, sr, hr, labels=None):
         l1 = sr_loss(sr, hr)
@@ -261,7 +273,8 @@ class CloudSegLoss(_FrozenAnalyticsLoss):
             target = self.analytics(hr).argmax(dim=1)
         ce = F.cross_entropy(self.analytics(sr), target)
         loss, balance = self.combine(l1, ce)
-        return loss, {'l1': float(l1.detach()), 'ce': float(ce.detach()), **balance}
+        parts = {'l1': float(l1.detach()), 'ce': float(ce.detach()), **balance}
+        return self.add_grid(loss, parts, sr, hr), parts
 
 
 def _detection_total(parts):

@@ -211,3 +211,18 @@ def test_asr_grid_term_is_added_and_logged():
         ASRLoss(seg, grid_weight=1.0)
     with pytest.raises(ValueError, match='grid weight'):
         ASRLoss(seg, grid_weight=-1.0, grid_period=2)
+
+
+def test_cloudseg_takes_the_grid_term_and_nothing_else():
+    from runespoor.tasks import get_task, TaskError
+    torch.manual_seed(0)
+    seg = build_seg('swiftnet_r18', **SEG_KW)
+    lr, hr, label = _batch()
+    sr = torch.nn.functional.interpolate(lr, size=hr.shape[-2:], mode='bilinear')
+    plain = CloudSegLoss(seg)(sr, hr)
+    loss_fn = get_task('segmentation').finetune_loss('cloudseg', seg, 0.95, 0.05, 0.02,
+                                                     grid_weight=3.0, grid_period=2)
+    loss, parts = loss_fn(sr, hr, label)
+    assert float(loss) == pytest.approx(float(plain[0]) + 3.0 * parts['grid_error'], rel=1e-5)
+    with pytest.raises(TaskError, match='jitter'):
+        get_task('segmentation').finetune_loss('cloudseg', seg, 0.95, 0.05, 0.02, jitter=4)

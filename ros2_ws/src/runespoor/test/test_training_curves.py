@@ -195,4 +195,14 @@ def test_sweep_markdown_table():
     assert lines[4].startswith('| ASR β = 0.05, HR target, jitter 8, grid 1 | 0.0400 / 0.0500 '
                                '| 0.55 | 12.00 |')
     assert lines[4].endswith('| 26.00 | 0.50 |') and '| — | — | — / — |' in lines[4]
-    assert lines[5].startswith('| cloudseg (same recipe) |')
+    assert lines[5].startswith('| CloudSeg (same recipe) |')
+
+
+def test_sweep_cloudseg_with_grid_term():
+    s = _script('sweep_asr_beta')
+    assert s.run_name('cloudseg:4') == 'cloudseg_g4' and s.method_of('cloudseg:4') == 'cloudseg'
+    args = s.train_command('cloudseg:4')
+    assert args[2] == 'cloudseg' and args[args.index('--grid-weight') + 1] == '4'
+    assert '--analytics-target' not in args
+    with pytest.raises(ValueError):
+        s.run_name('cloudseg:hr:8')

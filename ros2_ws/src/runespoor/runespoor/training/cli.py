@@ -95,7 +95,8 @@ def add_arguments(parser):
       help='asr (segmentation): the frozen model sees the frames at a random crop offset of '
            '0..PX-1 pixels each step (default 0: none)')
     a('--grid-weight', type=float, metavar='G',
-      help='asr (segmentation): add G x the per-phase mean error of SR against HR on the SR grid '
+      help='asr / cloudseg (segmentation): add G x the per-phase mean error of SR against HR on '
+           'the SR grid '
            '(runespoor.losses.grid_error): makes a checkerboard cost what it is (default 0)')
     a('--global-residual', type=_yes_no, metavar='yes|no',
       help='sr: predict a residual over bilinear upsampling (default yes; the paper: no)')

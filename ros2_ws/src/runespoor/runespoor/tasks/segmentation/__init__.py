@@ -47,8 +47,8 @@ class SegmentationTask(Task):
         """
         ASR (paper Eq. 3) or CloudSeg (Eq. 2) loss around the frozen segmentation model.
 
-        ``options`` (ASR only): ``target`` ('label' or 'hr'), ``jitter`` (pixels),
-        ``grid_weight`` and ``grid_period`` of
+        ``options``: ASR's ``target`` ('label' or 'hr'), ``jitter`` (pixels), and, for ASR
+        and CloudSeg, ``grid_weight`` and ``grid_period`` of
         :class:`runespoor.losses.ASRLoss`.
         """
         from runespoor.losses import ASRLoss, CloudSegLoss
@@ -56,9 +56,11 @@ class SegmentationTask(Task):
         if method == 'asr':
             return ASRLoss(model, alpha, beta, max_area_fraction, frame_area=frame_area,
                            **options)
-        self.refuse_loss_options(method, options)
         if method == 'cloudseg':
-            return CloudSegLoss(model, alpha, beta)
+            grid = {k: options.pop(k) for k in ('grid_weight', 'grid_period') if k in options}
+            self.refuse_loss_options(method, options)
+            return CloudSegLoss(model, alpha, beta, **grid)
+        self.refuse_loss_options(method, options)
         return super().finetune_loss(method)
 
     def finetune_validate(self, sr_model, loader, device, model, max_batches=None,
