@@ -81,9 +81,11 @@ def test_source_edge_cloud_maps_flags_and_policy(domain, probe, tmp_path):
                if f.policy_sequence in tail_policies]
     assert matched, f'no tail frame carries a received policy: {sorted(tail_policies)}'
     assert all(p.trigger_sequence < f.sequence for f, p in matched)
-    first_tail = min(f.sequence for f in tail_frames)
-    standard_before = [f for f in encoded if f.sequence < first_tail]
-    assert standard_before and all(f.knobs.scale == 4 for f in standard_before)
+    # the standard config (x4, q70) outside the tail mode, before the first tail stretch and
+    # after the release (the probe's best-effort subscription may miss the very first frames
+    # on a loaded machine, so standard frames are not required to come first)
+    standard = [f for f in encoded if not f.knobs.tail_specific]
+    assert standard and all(f.knobs.scale == 4 and f.knobs.jpeg_quality == 70 for f in standard)
     # ... and the cloud released it after the hold time (no flapping: one switch per stretch).
     modes = [p.mode for p in policies]
     assert RatePolicy.MODE_STANDARD in modes[modes.index(RatePolicy.MODE_TAIL):]
