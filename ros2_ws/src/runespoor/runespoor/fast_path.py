@@ -172,8 +172,10 @@ def apply(reconstructor, analytics, fast):
 
     ``reconstructor`` is a :class:`runespoor.cloud_pipeline.TorchReconstructor` (its SR models
     per scale) or anything else (left alone); ``analytics`` a Segmenter / DetectorAnalytics
-    whose ``model`` is wrapped (detection: precision only, no graphs -- its output is a list
-    of dicts).  ``fp32`` without the other parts wraps nothing.
+    whose ``model`` is wrapped.  A task whose network returns one tensor
+    (:attr:`runespoor.tasks.Task.tensor_output`, segmentation) gets the whole fast path; any
+    other (detection: a list of dicts; a plug-in task unless it says otherwise) only the
+    precision.  ``fp32`` without the other parts wraps nothing.
     """
     if not fast.wraps:
         return 0
@@ -186,7 +188,7 @@ def apply(reconstructor, analytics, fast):
                 n += 1
     model = getattr(analytics, 'model', None)
     if model is not None and not isinstance(model, FastModule):
-        if getattr(analytics, 'task', '') == 'detection':
+        if not _tensor_output(analytics):
             import dataclasses
             model_fast = dataclasses.replace(fast, graphs='off', channels_last=False)
             analytics.model = _DetectorCast(model, model_fast)
@@ -194,6 +196,15 @@ def apply(reconstructor, analytics, fast):
             analytics.model = FastModule(model, fast)
         n += 1
     return n
+
+
+def _tensor_output(analytics):
+    """Return True if the analytics' task says its network returns one tensor."""
+    from .tasks import get_task, TaskError
+    try:
+        return bool(get_task(getattr(analytics, 'task', None) or 'segmentation').tensor_output)
+    except TaskError:
+        return False
 
 
 class _DetectorCast(_torch_module()):

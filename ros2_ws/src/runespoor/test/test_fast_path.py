@@ -80,3 +80,18 @@ def test_cpu_decoder_matches_the_pipeline_decoder():
     t = fast_path.decode_jpeg_tensor(frame.data, fast)
     lr, _ = codec.decode_image(frame.data)
     assert torch.equal(t, bgr_to_tensor(lr))
+
+
+@pytest.mark.parametrize('task, whole', [('segmentation', True), ('detection', False),
+                                         ('no_such_plugin_task', False)])
+def test_the_task_says_how_much_of_the_fast_path_its_network_gets(task, whole):
+    # a network returning one tensor gets the whole fast path; any other only the precision
+    class Analytics:
+        def __init__(self):
+            self.task = task
+            self.model = torch.nn.Conv2d(3, 2, 1)
+
+    analytics = Analytics()
+    fast = fast_path.FastPath(device='cpu', precision='bf16', channels_last=True)
+    assert fast_path.apply(object(), analytics, fast) == 1
+    assert isinstance(analytics.model, fast_path.FastModule) == whole

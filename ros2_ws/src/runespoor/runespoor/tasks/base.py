@@ -118,6 +118,9 @@ class Task:
     #: ``runespoor train`` option (without ``--``) naming the frozen model's weights file, e.g.
     #: ``'seg'``; None: the task's model comes from ``--analytics-model`` (:meth:`frozen_model`).
     model_option = None
+    #: True if the analytics network returns one tensor (graph capture and channels-last are
+    #: safe on the cloud's fast path); False: the fast path only casts its precision.
+    tensor_output = False
     #: Task-specific top-level keys of an eval config and their defaults (``scales``, ``fps``..).
     eval_defaults = {'scales': [2, 4], 'fps': 15.0}
     #: What ``dataset.root`` must be, for error messages.

@@ -27,6 +27,7 @@ class SegmentationTask(Task):
     dataset_layout = 'a Cityscapes-layout directory'
     dataset_keys = ('split',)
     model_option = 'seg'
+    tensor_output = True
 
     def training_data(self, cfg):
         """Read a Cityscapes-layout root, or make random blobs (:mod:`.training`)."""
