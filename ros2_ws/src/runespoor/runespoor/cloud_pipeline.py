@@ -608,12 +608,23 @@ class CloudPipeline:
         into a tensor for reconstructors that take one; else by OpenCV (:meth:`decode`).
         """
         t0 = time.perf_counter()
+        lr, notes = self.decode_input(frame)
+        item = {'frame': frame, 'lr': None, 'lr_tensor': None, 'notes': notes,
+                'times': [t0, time.perf_counter()]}
+        item['lr' if isinstance(lr, np.ndarray) else 'lr_tensor'] = lr
+        return item
+
+    def decode_input(self, frame):
+        """
+        Decode an admitted frame for the reconstructor; return ``(lr, notes)``.
+
+        ``lr`` is a ``1 x 3 x h x w`` tensor on the models' device when :attr:`tensor_decode`
+        is set and the reconstructor takes tensors (``reconstruct_tensor``), else the BGR
+        array of :meth:`decode`.  Raises :class:`FrameError` (not counted here).
+        """
         if self.tensor_decode is not None and hasattr(self.reconstructor, 'reconstruct_tensor'):
-            lr = self._decode_tensor(frame)
-            return {'frame': frame, 'lr_tensor': lr, 'lr': None, 'notes': [],
-                    'times': [t0, time.perf_counter()]}
-        lr, notes = self.decode(frame)
-        return {'frame': frame, 'lr': lr, 'notes': notes, 'times': [t0, time.perf_counter()]}
+            return self._decode_tensor(frame), []
+        return self.decode(frame)
 
     def _decode_tensor(self, frame):
         seq = frame.sequence

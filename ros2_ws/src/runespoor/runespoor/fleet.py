@@ -246,15 +246,10 @@ class FleetPipeline:
         """
         outcomes = [BatchOutcome(r, f, batch_size=len(items)) for r, f in items]
         decoded = {}
-        takes_tensors = hasattr(self.reconstructor, 'reconstruct_tensor')
         for i, out in enumerate(outcomes):
             t0 = time.perf_counter()
-            pipe = self.pipelines[out.robot]
             try:
-                if takes_tensors and pipe.tensor_decode is not None:
-                    lr, notes = pipe._decode_tensor(out.frame), []
-                else:
-                    lr, notes = pipe.decode(out.frame)
+                lr, notes = self.pipelines[out.robot].decode_input(out.frame)
             except FrameError as exc:
                 self.pipelines[out.robot].count_error(exc.kind)
                 out.error = exc

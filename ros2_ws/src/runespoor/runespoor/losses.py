@@ -5,7 +5,7 @@ Training losses of the SR models (paper §3.1).
 * :class:`ASRLoss`: paper Eq. 3, ``alpha * L1(SR, HR) + beta * CE(inf(SR)[dtl], label[dtl])``:
   the analytics term is the cross entropy of the frozen analytics model's prediction on the SR
   frame against the *label*, on the pixels of small ("detailed") regions of the label only
-  (:func:`runespoor.regions.small_region_mask`).  Two options beyond the paper (both off by
+  (:func:`runespoor.regions.small_region_mask`).  Three options beyond the paper (all off by
   default): ``target='hr'`` replaces the label by the frozen model's own soft prediction on the
   HR frame (KL divergence on the same detailed pixels), so the analytics term is minimal at
   SR = HR -- a natural image -- instead of asking the reconstruction to make the model right
@@ -96,6 +96,7 @@ class _FrozenAnalyticsLoss(nn.Module):
         self.analytics = freeze(analytics_model)
         self.alpha = float(alpha)
         self.beta = float(beta)
+        self.grid_weight, self.grid_period = 0.0, None     # the grid term: off (set_grid)
 
     def train(self, mode=True):
         """Switch this module's mode but keep the analytics model in eval mode."""
@@ -114,7 +115,7 @@ class _FrozenAnalyticsLoss(nn.Module):
 
     def add_grid(self, loss, parts, sr, hr):
         """Return ``loss`` plus the weighted grid term (logged in ``parts`` as ``grid_error``)."""
-        if not getattr(self, 'grid_weight', 0.0):
+        if not self.grid_weight:
             return loss
         grid = grid_error(sr, hr, self.grid_period)
         parts['grid_error'] = float(grid.detach())
@@ -181,7 +182,7 @@ def grid_error(sr, hr, period, tile=8):
     return err.mean(dim=(3, 6)).abs().mean()
 
 
-def jitter_crop(tensors, jitter, generator=None):
+def jitter_crop(tensors, jitter):
     """
     Crop every tensor of ``tensors`` at one random offset in ``[0, jitter)`` per axis.
 
@@ -190,7 +191,7 @@ def jitter_crop(tensors, jitter, generator=None):
     """
     if jitter <= 1:
         return tensors
-    dy, dx = (int(v) for v in torch.randint(0, jitter, (2,), generator=generator))
+    dy, dx = (int(v) for v in torch.randint(0, jitter, (2,)))
     h, w = tensors[0].shape[-2:]
     hh, ww = h - jitter + 1, w - jitter + 1
     return [t[..., dy:dy + hh, dx:dx + ww] for t in tensors]

@@ -152,8 +152,9 @@ class Task:
 
         ``model`` is the frozen analytics model; the module is called ``loss(sr, hr, targets)``
         and returns ``(loss, parts)`` (:mod:`runespoor.losses`).  ``options``: loss options
-        beyond the paper's weights (segmentation ASR: ``target``, ``jitter``); a task refuses
-        those it does not have (:meth:`refuse_loss_options`).
+        beyond the paper's weights (segmentation: ``target``, ``jitter`` for ASR,
+        ``grid_weight`` / ``grid_period`` for ASR and CloudSeg); a task refuses those it does
+        not have (:meth:`refuse_loss_options`).
         """
         raise TaskError(f'task {self.name!r} has no fine-tuning losses for {method!r} '
                         '(asr / cloudseg)')

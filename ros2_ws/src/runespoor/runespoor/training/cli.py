@@ -49,7 +49,7 @@ DEFAULTS = {
     'cloudseg': {'scale': 4, 'steps': 150, 'batch': 4, 'crop': None, 'lr': 1e-4,
                  'alpha': None, 'beta': None, 'init': None, 'seg': None, 'det': None,
                  'analytics_model': None,
-                 # ASR's loss options: accepted here only to be refused by the task
+                 # grid_weight applies; ASR's other loss options are refused by the task
                  'analytics_target': None, 'judge_jitter': None, 'grid_weight': None},
 }
 
