@@ -236,3 +236,60 @@ def test_frame_groups_keep_clip_neighbours_together():
     assert g[0] != g[1]            # independent snapshots
     assert g[2] == g[3] != g[4]    # one clip: blocks of 40 frames
     assert len(set(g)) == 5
+
+
+def test_a_plugin_task_fits_its_own_tail_detector_and_files_name_only_known_tasks(tmp_path):
+    from dataclasses import replace
+    from runespoor.tasks import register_task, Task, TASKS
+
+    class GlareTask(Task):
+        name = 'glare_tail_test'
+        fitted_tail = True
+        signal_name = 'noise'
+        tail_settings = ('glare_gain',)
+
+    path = tmp_path / 'tail_model.json'
+    register_task(GlareTask, replace=True)
+    try:
+        meas = _table()
+        meas = replace(meas, settings={**meas.settings, 'task': 'glare_tail_test',
+                                       'glare_gain': 2.0})
+        tail = det.tail_labels(meas.accuracy, meas.configs, 0.1)
+        fitted, report = det.fit_fitted_detector(meas, tail, 0.9, l2_grid=(1.0,), folds=4)
+        # the task's feature sets (default: its signal alone, and every feature)
+        assert {c['set'] for c in report[2]['candidates']} == {'ratio', 'all'}
+        assert fitted.task == 'glare_tail_test' and fitted.signal_name == 'noise'
+        assert fitted.meta['glare_gain'] == 2.0  # the task's tail_settings are kept
+        fitted.save(str(path))
+        assert det.FittedDetector.load(str(path)).task == 'glare_tail_test'
+        assert TASKS['glare_tail_test'].fitted_tail_unavailable({}) is None
+    finally:
+        TASKS.pop('glare_tail_test', None)
+    with pytest.raises(ValueError, match='tail detectors know segmentation, detection'):
+        det.FittedDetector.load(str(path))  # no longer registered
+    doc = json.loads(path.read_text())
+    doc['task'] = 'os:system'  # an import path in a file is a name, never imported
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match="task 'os:system'"):
+        det.FittedDetector.load(str(path))
+
+    class NoTail(Task):
+        name = 'no_tail_test'
+    assert 'no tail features' in NoTail().fitted_tail_unavailable({})
+    seg = TASKS['segmentation']
+    assert 'test segmenter' in seg.fitted_tail_unavailable({'seg_arch': 'palette'})
+    assert seg.fitted_tail_unavailable({'seg_arch': 'palette', 'analytics_model': 'm.yaml'}) \
+        is None
+
+
+def test_tail_command_refuses_a_task_without_tail_features(tmp_path, capsys):
+    import argparse
+    from runespoor.cac import tail_cli
+    fit = tmp_path / 'fit.json'
+    fit.write_text(json.dumps(_table(n_frames=40).to_json()))
+    parser = argparse.ArgumentParser()
+    tail_cli.add_arguments(parser)
+    args = parser.parse_args(['--fit', str(fit), '--holdout', str(fit), '--out',
+                              str(tmp_path / 'out'), '--task', 'nosuch'])
+    assert tail_cli.run(args) == 2
+    assert "--task: task 'nosuch' has no tail detector" in capsys.readouterr().err

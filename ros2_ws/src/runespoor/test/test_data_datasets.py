@@ -4,7 +4,8 @@ import pytest
 from runespoor import codec
 from runespoor.data import cityscapes as cs
 from runespoor.data import synth
-from runespoor.data.datasets import EvalFrames, SegCropDataset, SRPatchDataset
+from runespoor.data.sr_patches import SRPatchDataset
+from runespoor.tasks.segmentation.datasets import EvalFrames, SegCropDataset
 from runespoor.tensors import bgr_to_tensor
 import torch
 

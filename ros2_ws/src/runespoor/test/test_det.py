@@ -5,9 +5,9 @@ import pytest
 from runespoor.archs import build_det, build_sr, DET_ARCHS
 from runespoor.archs.det import small_box_keep
 from runespoor.checkpoint import CheckpointError, load_model, save_checkpoint
-from runespoor.data.det_datasets import (crop_target, det_collate, DetCropDataset,
-                                         hflip_target, RandomDetData)
 from runespoor.losses import DET_ALPHA, DET_BETA, DetASRLoss, DetCloudSegLoss
+from runespoor.tasks.detection.datasets import (crop_target, det_collate, DetCropDataset,
+                                                hflip_target, RandomDetData)
 import torch
 
 
@@ -160,7 +160,7 @@ def test_det_cloudseg_uses_hr_detections_not_labels():
 
 
 def test_finetune_sr_for_detection_leaves_detector_unchanged(detector, tmp_path):
-    from runespoor.data.det_datasets import RandomDetData
+    from runespoor.tasks.detection.datasets import RandomDetData
     from runespoor.training.data import DegradedFrames
     from runespoor.training.runs import finetune_sr
     from torch.utils.data import DataLoader

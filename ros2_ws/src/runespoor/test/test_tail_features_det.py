@@ -133,7 +133,8 @@ def test_fitted_detection_detector_finds_the_informative_feature():
     for scale in (2, 4):
         chosen = report[scale]['chosen']
         assert chosen['set'] in ('confidence', 'all') and 'warning' not in report[scale]
-        assert {c['set'] for c in report[scale]['candidates']} == set(det.DET_FEATURE_SETS)
+        assert {c['set'] for c in report[scale]['candidates']} == \
+            set(TASKS['detection'].tail_feature_sets)
     ratio, ratio_report = det.fit_ratio_detector(meas, tail, 0.9)
     assert ratio.signal_name == 'small_box_share'
     assert det.evaluate(ratio, held, held_tail)['pooled']['precision'] < 0.25

@@ -35,7 +35,6 @@ from runespoor.edge_control import Knobs, WindowedRate
 from runespoor.map_output import MAP_OUTPUTS
 from runespoor.stages import StagePipeline
 from runespoor.tasks import get_task, TaskError
-from runespoor.tasks.segmentation.analytics import TEST_SEGMENTERS
 from runespoor_cloud.outputs import make_output
 from runespoor_edge import image_conv
 from runespoor_edge.node_main import ThrottledWarnings
@@ -222,18 +221,17 @@ def load_tail_model(p, log=None):
     """
     Return the fitted tail detector of ``tail_model_file`` (None for ``ratio``).
 
-    The model was fitted on a segmentation model's logits: with a test segmenter (no logits)
-    or the detection task, ``p['tail_detector']`` becomes ``ratio`` (said on ``log``).
+    The model reads the analytics' tail features: where the task says they are unavailable
+    (``Task.fitted_tail_unavailable``: a test segmenter has no logits, a task without tail
+    features), ``p['tail_detector']`` becomes ``ratio`` (said on ``log``).
     """
     if p['tail_detector'] != 'fitted':
         return None
     task = get_task(p.get('task', 'segmentation'))
-    test_mode = task.name == 'segmentation' and not p.get('analytics_model') and \
-        p.get('seg_arch') in TEST_SEGMENTERS
-    if not task.fitted_tail or test_mode:
+    why_not = task.fitted_tail_unavailable(p)
+    if why_not:
         if log is not None:
-            what = f'seg_arch {p["seg_arch"]}' if test_mode else f'task {task.name}'
-            log.warning(f"tail_detector fitted needs a segmentation model's logits; {what} uses "
+            log.warning(f'tail_detector fitted needs tail features from the analytics; {why_not}: '
                         f'the ratio rule ({p["tail_direction"]} {p["tail_threshold"]:g})')
         p['tail_detector'] = 'ratio'
         return None

@@ -54,17 +54,27 @@ DEGENERATE_LIFT = 1.1
 MAX_MODEL_BYTES = 1 << 20
 FORMAT = 'runespoor-tail-detector'
 FORMAT_VERSION = 1
-#: The tail signal (a feature name) of each task's analytics.
-SIGNALS = {'segmentation': 'small_region_ratio', 'detection': 'small_box_share'}
+
+
+def tail_task(name, what='measurements'):
+    """
+    Return the registered task ``name`` whose analytics give tail features.
+
+    Only registered names (``runespoor.tasks.TASKS``): a name read from a file never imports
+    a plug-in.  Raises ``ValueError`` naming the tasks that have tail features.
+    """
+    from runespoor.tasks import TASKS
+    task = TASKS.get(str(name))
+    if task is None or not task.fitted_tail:
+        known = [n for n, t in TASKS.items() if t.fitted_tail]
+        raise ValueError(f'{what}: task {name!r} has no tail detector; the tail detectors '
+                         f'know {", ".join(known)}')
+    return task
 
 
 def task_of(meas):
     """Return the task of measurements ``meas`` (``settings['task']``, default segmentation)."""
-    task = str((meas.settings or {}).get('task', 'segmentation'))
-    if task not in SIGNALS:
-        raise ValueError(f'measurements of task {task!r}: the tail detectors know '
-                         f'{", ".join(SIGNALS)}')
-    return task
+    return tail_task((meas.settings or {}).get('task', 'segmentation')).name
 
 
 def degenerate_reason(flagged_share, precision, base_rate):
@@ -178,7 +188,9 @@ class FittedDetector:
     @property
     def signal_name(self):
         """Return the name of the feature the task's paper-style rule reads (the signal)."""
-        return SIGNALS.get(self.task, 'small_region_ratio')
+        from runespoor.tasks import TASKS
+        task = TASKS.get(self.task)
+        return task.signal_name if task is not None else 'small_region_ratio'
 
     def _model(self, scale):
         scale = int(scale)
@@ -235,10 +247,7 @@ class FittedDetector:
             raise ValueError(f'{FORMAT} version {data.get("version")!r}, expected '
                              f'{FORMAT_VERSION}')
         names = tuple(str(n) for n in data['feature_names'])
-        task = str(data.get('task', 'segmentation'))
-        if task not in SIGNALS:
-            raise ValueError(f'tail model of task {task!r}: expected one of '
-                             f'{", ".join(SIGNALS)}')
+        task = tail_task(data.get('task', 'segmentation'), 'tail model').name
         models, thresholds = {}, {}
         for key, entry in data['scales'].items():
             model = LogisticModel.from_dict(entry['model'])
@@ -276,31 +285,6 @@ class FittedDetector:
 
 # --------------------------------------------------------------------------- fitting
 
-#: Feature sets tried by :func:`fit_fitted_detector` (names of :mod:`runespoor.tail_features`).
-FEATURE_SETS = {
-    'ratio': ('small_region_ratio',),
-    'regions': ('small_region_ratio', 'small_region_count', 'boundary_share', 'class_count'),
-    'confidence': ('small_region_ratio', 'small_region_count', 'mean_max_prob',
-                   'low_conf_share', 'mean_margin', 'mean_entropy', 'boundary_share',
-                   'class_count'),
-    'classes': ('small_region_ratio', 'small_region_count', 'mean_max_prob',
-                'low_conf_share', 'mean_margin', 'mean_entropy', 'boundary_share',
-                'class_count', 'tiny_class_count', 'small_class_count'),
-    'all': None,  # every feature: the class histogram and the derived ones included
-}
-#: Feature sets of the detection task (names of :func:`runespoor.tail_features.det_features`).
-DET_FEATURE_SETS = {
-    'ratio': ('small_box_share',),
-    'counts': ('small_box_share', 'box_count', 'small_count', 'medium_count', 'large_count',
-               'det_class_count'),
-    'confidence': ('small_box_share', 'box_count', 'small_count', 'medium_count',
-                   'large_count', 'det_class_count', 'candidate_count', 'low_score_count',
-                   'kept_share', 'mean_score', 'mean_candidate_score', 'uncertain_share',
-                   'top_score', 'expected_count', 'mean_log_area'),
-    'all': None,  # every feature: the per-class counts included
-}
-#: Feature sets per task.
-TASK_FEATURE_SETS = {'segmentation': FEATURE_SETS, 'detection': DET_FEATURE_SETS}
 L2_GRID = (0.1, 1.0, 10.0, 100.0)
 
 
@@ -363,7 +347,7 @@ def fit_fitted_detector(meas, tail, target_recall=tailmod.DEFAULT_TARGET_RECALL,
         tail: ``configs x frames`` tail mask (:func:`tail_labels`).
         target_recall: recall the chosen threshold must reach on out-of-fold scores.
         feature_sets: ``{name: feature names or None (all)}`` to try (default: the task's,
-            :data:`FEATURE_SETS` or :data:`DET_FEATURE_SETS`).
+            ``Task.tail_feature_sets``).
         l2_grid: L2 strengths to try.
         folds: K of the K-fold cross-validation over frames.
         groups: one group id per frame (default :func:`frame_groups` of the names): frames of
@@ -378,8 +362,8 @@ def fit_fitted_detector(meas, tail, target_recall=tailmod.DEFAULT_TARGET_RECALL,
     feats, names = meas.features, base
     if any(n.startswith('class_share_') for n in base):
         feats, names = with_derived(meas.features, base)
-    task = task_of(meas)
-    sets = TASK_FEATURE_SETS[task] if feature_sets is None else feature_sets
+    task = tail_task(task_of(meas))
+    sets = task.feature_sets() if feature_sets is None else feature_sets
     groups = frame_groups(meas.frames) if groups is None else np.asarray(groups)
     models, thresholds, report = {}, {}, {}
     for scale in _scales(meas):
@@ -413,12 +397,10 @@ def fit_fitted_detector(meas, tail, target_recall=tailmod.DEFAULT_TARGET_RECALL,
                                f'({best["cv"]["degenerate"]})'
         report[scale] = entry
     meta = {'target_recall': target_recall, 'folds': folds, 'frames': len(meas.frames)}
-    if task == 'detection':
-        meta.update({k: meas.settings[k] for k in ('score_threshold', 'small_box_fraction')
-                     if k in meas.settings})
+    meta.update({k: meas.settings[k] for k in task.tail_settings if k in meas.settings})
     det = FittedDetector(models, thresholds, base,
                          float(meas.settings.get('small_region_fraction', 0.001)), meta,
-                         task=task)
+                         task=task.name)
     return det, report
 
 
@@ -446,7 +428,7 @@ def fit_ratio_detector(meas, tail, target_recall=tailmod.DEFAULT_TARGET_RECALL):
     report['pooled'] = _with_degenerate(fit)
     det = RatioDetector(thresholds, direction, fit.threshold, fit.direction,
                         float(meas.settings.get('small_region_fraction', 0.001)),
-                        signal_name=SIGNALS[task_of(meas)])
+                        signal_name=tail_task(task_of(meas)).signal_name)
     return det, report
 
 

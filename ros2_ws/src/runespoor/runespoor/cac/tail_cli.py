@@ -38,9 +38,10 @@ import sys
 
 def add_arguments(parser):
     """Add the ``tail`` options to ``parser``."""
-    parser.add_argument('--task', choices=('segmentation', 'detection'), default='segmentation',
-                        help='analytics task of the measurements (segmentation); detection '
-                             'measurements come from --measure-det')
+    parser.add_argument('--task', default='segmentation',
+                        help='analytics task of the measurements, a registered task with tail '
+                             'features (segmentation, detection); detection measurements come '
+                             'from --measure-det')
     parser.add_argument('--fit', nargs='+',
                         help='measurements.json of the profiling run(s) to fit on (several: '
                              'their frames together)')
@@ -139,7 +140,7 @@ def run_fit(fit, holdout, tail_fraction=0.1, target_recall=0.9, folds=5, accurac
                         'fit_frames': len(fit.frames),
                         'fit_settings': fit.settings.get('notes', {})})
     report = {
-        'task': task, 'signal': det.SIGNALS[task],
+        'task': task, 'signal': det.tail_task(task).signal_name,
         'settings': {'tail_fraction': tail_fraction, 'target_recall': target_recall,
                      'folds': folds, 'accuracy': accuracy,
                      'tail_definition': 'worst tail_fraction of the frames at each config',
@@ -265,7 +266,7 @@ def plot(ratio, fitted, meas, tail, report, path, scales=None):
     from runespoor.cac import detector as det
     task = report.get('task', 'segmentation')
     signal = report.get('signal', 'small_region_ratio').replace('_', ' ')
-    metric = 'frame AP50' if task == 'detection' else 'frame mIoU'
+    metric = det.tail_task(task, 'report').frame_metric
     scales = sorted({s for s, _ in meas.configs}) if scales is None else list(scales)
     fig, axes = plt.subplots(2, len(scales), figsize=(max(4.8, 3.6 * len(scales)), 6.4),
                              squeeze=False)
@@ -326,7 +327,9 @@ def run(args):
         log('error: --fit and --holdout are needed (or --task detection --measure-det DATA)')
         return 2
     try:
+        from runespoor.cac.detector import tail_task
         from runespoor.cac.profiling import Measurements
+        tail_task(args.task, '--task')
         fit = Measurements.concat([_load(f, 'fit measurements') for f in args.fit])
         holdout = _load(args.holdout, 'held-out measurements')
         ratio, fitted, report, (_, hold_tail, hold_m) = run_fit(
@@ -346,7 +349,7 @@ def run(args):
     if not args.no_plots:
         plot(ratio, fitted, hold_m, hold_tail, report,
              os.path.join(args.out, 'tail_detectors.png'))
-        if args.task == 'detection':  # and one figure per scale
+        if len({s for s, _ in hold_m.configs}) > 1:  # and one figure per scale
             for scale in sorted({s for s, _ in hold_m.configs}):
                 plot(ratio, fitted, hold_m, hold_tail, report,
                      os.path.join(args.out, f'tail_detectors_x{scale}.png'), [scale])

@@ -111,6 +111,14 @@ class Task:
     ros_output = None
     #: True if the analytics supports the fitted tail detector (``analyse_with_features``).
     fitted_tail = False
+    #: The per-frame accuracy the tail-frame detectors are judged by (``runespoor tail``).
+    frame_metric = 'frame score'
+    #: Measurement settings (``runespoor tail``) the fitted tail detector must keep, because
+    #: its features depend on them (e.g. detection's score threshold).
+    tail_settings = ()
+    #: Feature sets the fitted tail detector tries (``{name: feature names, or None for
+    #: every feature}``, names of ``analyse_with_features``); None: the signal alone and all.
+    tail_feature_sets = None
     #: Fine-tuning defaults: ``alpha`` (L1), ``beta`` (analytics term), ``max_area_fraction``.
     loss_defaults = {}
     #: Fine-tuning flips batches horizontally (False where the targets are not images).
@@ -139,6 +147,20 @@ class Task:
         :class:`runespoor.cloud_pipeline.ModelError`.
         """
         raise NotImplementedError(f'task {self.name!r} defines no analytics')
+
+    def fitted_tail_unavailable(self, params):
+        """
+        Return why the fitted tail detector cannot run on the analytics of ``params``, or None.
+
+        ``params``: the cloud node's parameters.  The default: None when :attr:`fitted_tail`.
+        """
+        return None if self.fitted_tail else f'task {self.name} has no tail features'
+
+    def feature_sets(self):
+        """Return the feature sets the fitted tail detector tries (:attr:`tail_feature_sets`)."""
+        if self.tail_feature_sets is not None:
+            return dict(self.tail_feature_sets)
+        return {'ratio': (self.signal_name,), 'all': None}
 
     def describe_signal(self, config):
         """Return a short text of the tail rule's signal for logs (``config``: PipelineConfig)."""

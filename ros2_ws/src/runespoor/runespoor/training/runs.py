@@ -280,7 +280,7 @@ def train_det(model, train_loader, *, steps, config, lr=1e-3, weight_decay=1e-4,
     """
     Detector training: RetinaNet's focal + box loss on ``(image, targets)`` batches, AdamW + poly.
 
-    Flips and crops come from the dataset (:class:`runespoor.data.det_datasets.
+    Flips and crops come from the dataset (:class:`runespoor.tasks.detection.datasets.
     DetCropDataset`).  Returns ``{'checkpoint', 'metrics', 'step', 'train_time_s'}`` with the
     validation mAP (pycocotools).  The final ``det.pt`` is stored in fp16 when ``ship_half``.
     """

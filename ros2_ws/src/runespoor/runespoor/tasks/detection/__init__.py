@@ -38,6 +38,19 @@ class DetectionTask(Task):
     signal_name = 'small_box_share'
     #: ``analyse_with_features``: the fitted tail detector (``models/tail/tail_model_det.json``)
     fitted_tail = True
+    frame_metric = 'frame AP50'
+    tail_settings = ('score_threshold', 'small_box_fraction')
+    #: :func:`runespoor.tail_features.det_features` names
+    tail_feature_sets = {
+        'ratio': ('small_box_share',),
+        'counts': ('small_box_share', 'box_count', 'small_count', 'medium_count',
+                   'large_count', 'det_class_count'),
+        'confidence': ('small_box_share', 'box_count', 'small_count', 'medium_count',
+                       'large_count', 'det_class_count', 'candidate_count',
+                       'low_score_count', 'kept_share', 'mean_score', 'mean_candidate_score',
+                       'uncertain_share', 'top_score', 'expected_count', 'mean_log_area'),
+        'all': None,  # every feature: the per-class counts included
+    }
     ros_output = 'runespoor_cloud.outputs:DetectionsOutput'
     loss_defaults = {'alpha': 0.9, 'beta': 0.1, 'max_area_fraction': 0.0005}
     eval_defaults = {'scales': [2, 4], 'fps': 15.0}
@@ -53,7 +66,7 @@ class DetectionTask(Task):
 
     def training_collate(self, job, split):
         """Box targets stay lists (``det_collate``), except in SR's patch pairs."""
-        from runespoor.data.det_datasets import det_collate
+        from .datasets import det_collate
         return None if job == 'sr' and split == 'train' else det_collate
 
     def make_analytics(self, params, device):

@@ -22,8 +22,8 @@ def training_data(cfg):
 
     from torch.utils.data import ConcatDataset
 
-    from runespoor.data.datasets import SRPatchDataset
-    from runespoor.data.det_datasets import DetCropDataset, DetFrames, RandomDetData, sr_frames
+    from runespoor.data.sr_patches import SRPatchDataset
+    from .datasets import DetCropDataset, DetFrames, RandomDetData, sr_frames
     from runespoor.training.data import DegradedFrames, sr_qualities
     task, root = cfg['task'], cfg['data']
     crop = cfg.get('crop')

@@ -21,6 +21,20 @@ class SegmentationTask(Task):
     signal_name = 'small_region_ratio'
     ros_output = 'runespoor_cloud.outputs:SemanticMapOutput'
     fitted_tail = True
+    frame_metric = 'frame mIoU'
+    #: :mod:`runespoor.tail_features` ``seg_features`` names
+    tail_feature_sets = {
+        'ratio': ('small_region_ratio',),
+        'regions': ('small_region_ratio', 'small_region_count', 'boundary_share',
+                    'class_count'),
+        'confidence': ('small_region_ratio', 'small_region_count', 'mean_max_prob',
+                       'low_conf_share', 'mean_margin', 'mean_entropy', 'boundary_share',
+                       'class_count'),
+        'classes': ('small_region_ratio', 'small_region_count', 'mean_max_prob',
+                    'low_conf_share', 'mean_margin', 'mean_entropy', 'boundary_share',
+                    'class_count', 'tiny_class_count', 'small_class_count'),
+        'all': None,  # every feature: the class histogram and the derived ones included
+    }
     loss_defaults = {'alpha': 0.95, 'beta': 0.05, 'max_area_fraction': 0.001}
     eval_defaults = {'scales': [2, 4, 6, 8], 'fps': 17.0, 'class_scale': 4,
                      'framewise_scales': [4, 6], 'episode_length': 10}
@@ -38,6 +52,13 @@ class SegmentationTask(Task):
         """Build a :class:`.analytics.Segmenter` (``analytics_model``, or ``seg_arch``)."""
         from runespoor.tasks.segmentation.analytics import Segmenter
         return Segmenter.from_params(params, device, self.num_classes)
+
+    def fitted_tail_unavailable(self, params):
+        """Say that a test segmenter (``seg_arch`` none / palette) has no logits."""
+        from runespoor.tasks.segmentation.analytics import TEST_SEGMENTERS
+        if not params.get('analytics_model') and params.get('seg_arch') in TEST_SEGMENTERS:
+            return f'seg_arch {params["seg_arch"]} (a test segmenter) has no logits'
+        return super().fitted_tail_unavailable(params)
 
     def describe_signal(self, config):
         """Return the small-region rule for logs."""

@@ -33,7 +33,7 @@ def random_data(cfg):
 
 def cityscapes_data(cfg):
     """
-    Return datasets from :mod:`runespoor.data` on a Cityscapes-layout root.
+    Return datasets (:mod:`.datasets`, SR patches) on a Cityscapes-layout root.
 
     seg: random crops of the labelled train frames, whole val frames.  sr: LR/HR patch pairs
     (edge codec on whole frames) from the train frames *and* the unlabelled sequence frames, at
@@ -44,7 +44,8 @@ def cityscapes_data(cfg):
     from torch.utils.data import ConcatDataset
 
     from runespoor.data.cityscapes import CityscapesFrames, list_frames, list_sequences
-    from runespoor.data.datasets import SegCropDataset, SRPatchDataset
+    from runespoor.data.sr_patches import SRPatchDataset
+    from .datasets import SegCropDataset
     from runespoor.training.data import DegradedFrames, image_area, sr_qualities
     root, task = cfg['data'], cfg['task']
     train = CityscapesFrames.from_root(root, 'train')

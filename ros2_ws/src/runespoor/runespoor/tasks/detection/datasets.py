@@ -9,7 +9,7 @@ Batches need :func:`det_collate` (images stacked, targets kept as a list).
 
 * :class:`DetFrames` -- whole frames of a split folder, in order (evaluation, fine-tuning);
 * :class:`DetCropDataset` -- random crops with flips (detector training);
-* :func:`sr_frames` -- the split's images as frames for :class:`runespoor.data.datasets.
+* :func:`sr_frames` -- the split's images as frames for :class:`runespoor.data.sr_patches.
   SRPatchDataset` (base SR training on drone video);
 * :class:`RandomDetData` -- tiny learnable boxes on noise for smoke runs and tests.
 """
@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..metrics.detection import xywh_to_xyxy
-from ..tensors import bgr_to_tensor
+from ...metrics.detection import xywh_to_xyxy
+from ...tensors import bgr_to_tensor
 
 #: A box must keep at least this many pixels of width and height after cropping.
 MIN_BOX_SIDE = 2.0
@@ -70,7 +70,7 @@ class DetFrames(Dataset):
     """
 
     def __init__(self, root):
-        from .visdrone import VisDroneDet
+        from ...data.visdrone import VisDroneDet
         self.root = root
         self.source = VisDroneDet(root)
         if len(self.source) == 0:
@@ -136,8 +136,8 @@ def det_collate(batch):
 
 def sr_frames(*roots):
     """Images of VisDrone-DET split folders as frames for ``SRPatchDataset`` (labels unused)."""
-    from .cityscapes import CityscapesFrames, Frame
-    from .visdrone import list_images
+    from ...data.cityscapes import CityscapesFrames, Frame
+    from ...data.visdrone import list_images
     frames = []
     for root in roots:
         for n, (image_path, _) in enumerate(list_images(root)):

@@ -1,5 +1,8 @@
 """
-Torch datasets for SR training, segmentation training and evaluation.
+The task-neutral torch dataset: (LR, HR) patch pairs for super-resolution training.
+
+The tasks' own datasets (labelled crops, whole frames for evaluation, detection targets) live in
+``runespoor.tasks.<task>.datasets``.
 
 Tensor convention for the whole project: images float32 RGB in [0, 1], shape ``3 x H x W``;
 labels int64 ``H x W`` with 255 = ignore.  Randomness (crops, flips) comes from ``torch``'s
@@ -16,10 +19,10 @@ from torch.utils.data import Dataset
 
 from .cityscapes import CityscapesFrames, read_image
 from .. import codec
-from ..tensors import bgr_to_tensor, label_to_tensor
+from ..tensors import bgr_to_tensor
 
 
-def _frames(source):
+def as_frames(source):
     """Accept a :class:`CityscapesFrames`, a list of Frames, or a list of image paths."""
     return source if isinstance(source, CityscapesFrames) else CityscapesFrames(list(source))
 
@@ -58,7 +61,7 @@ class SRPatchDataset(Dataset):
     def __init__(self, source, scale, quality, lr_patch=64, samples=None, flips=True,
                  cache=64):
         """See the class docstring."""
-        self.frames = _frames(source)
+        self.frames = as_frames(source)
         if len(self.frames) == 0:
             raise ValueError('SRPatchDataset: no frames')
         self.scale = codec.check_scale(scale)
@@ -98,69 +101,3 @@ class SRPatchDataset(Dataset):
             if torch.rand(()) < 0.5:
                 lr_t, hr_t = lr_t.flip(-2), hr_t.flip(-2)
         return lr_t, hr_t
-
-
-class SegCropDataset(Dataset):
-    """
-    Random crops and horizontal flips of labelled frames for segmentation training.
-
-    ``crop`` is ``(width, height)`` or ``None`` for whole frames.  Items are
-    ``(image 3xHxW float32, label HxW int64)``.
-    """
-
-    def __init__(self, source, crop=None, flips=True):
-        """See the class docstring; every frame must have a label."""
-        self.frames = _frames(source)
-        missing = [f.image_path for f in self.frames.frames if not f.label_path]
-        if missing:
-            raise ValueError(f'SegCropDataset: frame without a label: {missing[0]}')
-        self.crop = crop
-        self.flips = flips
-
-    def __len__(self):
-        """Return the number of frames."""
-        return len(self.frames)
-
-    def __getitem__(self, i):
-        """Frame ``i``, randomly cropped and flipped."""
-        item = self.frames[i]
-        img, lab = item['image'], item['label']
-        if self.crop is not None:
-            cw, ch = int(self.crop[0]), int(self.crop[1])
-            H, W = lab.shape
-            if cw > W or ch > H:
-                raise ValueError(f'{item["path"]}: frame {W}x{H} smaller than crop {cw}x{ch}')
-            y = int(torch.randint(0, H - ch + 1, (1,)))
-            x = int(torch.randint(0, W - cw + 1, (1,)))
-            img, lab = img[y:y + ch, x:x + cw], lab[y:y + ch, x:x + cw]
-        if self.flips and torch.rand(()) < 0.5:
-            img, lab = img[:, ::-1], lab[:, ::-1]
-        return bgr_to_tensor(img, batch=False), label_to_tensor(lab)
-
-
-class EvalFrames(Dataset):
-    """
-    Whole frames in order, for evaluation.
-
-    Items are dicts: ``image`` (3xHxW float32), ``label`` (HxW int64; all 255 when the frame
-    has no label), ``has_label`` (bool), ``index`` and ``path`` -- all collatable.
-    """
-
-    def __init__(self, source):
-        """Wrap ``source`` (frames or image paths)."""
-        self.frames = _frames(source)
-
-    def __len__(self):
-        """Return the number of frames."""
-        return len(self.frames)
-
-    def __getitem__(self, i):
-        """Frame ``i``."""
-        item = self.frames[i]
-        img = bgr_to_tensor(item['image'], batch=False)
-        if item['label'] is None:
-            lab = torch.full(img.shape[1:], 255, dtype=torch.int64)
-        else:
-            lab = label_to_tensor(item['label'])
-        return {'image': img, 'label': lab, 'has_label': item['label'] is not None,
-                'index': i, 'path': item['path']}
