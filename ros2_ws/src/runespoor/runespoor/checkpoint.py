@@ -176,13 +176,56 @@ def build_model(ckpt, path='<checkpoint>'):
     return model
 
 
+def sr_from_state_dict(path, scale, arch=None, what='SR weights file'):
+    """
+    Build a Runespoor SR network ``x scale`` from the plain state dict ``path``; ``(model, ckpt)``.
+
+    For a state dict of Runespoor's own tensor names (``torch.save(model.state_dict())``, key
+    map ``runespoor``): the architecture is ``arch`` or the one of :data:`runespoor.archs.
+    SR_ARCHS` the tensors fit strictly, the width and block count are read from the shapes, the
+    global residual is off (it has no tensors).  ``ckpt`` is a checkpoint-shaped dict (config
+    ``kind``, ``method`` None: a state dict does not say how it was trained, ``arch``,
+    ``scale``, ``arch_kwargs``, ``state_dict``: the path).  Weights of other code bases need
+    their key map (``runespoor convert sr --key-map``); a state dict that fits no
+    architecture raises :class:`ForeignFileError` saying so.
+    """
+    from .archs import SR_ARCHS
+    from .archs.key_maps import build_foreign_sr, KeyMapError
+    from .torch_files import WeightsError
+    tried = []
+    for name in ([arch] if arch else list(SR_ARCHS)):
+        try:
+            model, info = build_foreign_sr(path, name, scale, 'runespoor', what=what)
+        except (WeightsError, KeyMapError, ValueError) as exc:
+            tried.append(f'{name}: {str(exc).split(": ", 1)[-1][:160]}')
+            continue
+        config = {'kind': 'sr', 'method': None, 'arch': name, 'scale': int(scale),
+                  'arch_kwargs': info['arch_kwargs'], 'state_dict': str(path)}
+        state = {k: v.float() if v.is_floating_point() else v
+                 for k, v in model.state_dict().items()}
+        return model, {'format': FORMAT, 'config': config, 'model': state, 'metrics': {},
+                       'code_version': None}
+    raise ForeignFileError(
+        f'{what} {path} is not a Runespoor checkpoint, and as a plain state dict it fits no '
+        f'Runespoor SR network x{int(scale)} ({"; ".join(tried)})')
+
+
 def load_model(path, *, kind=None, method=None, arch=None, scale=None, device='cpu',
                what='checkpoint'):
     """
     Load, check and build the model of checkpoint ``path``; return ``(model, ckpt)``.
 
-    The model is in eval mode on ``device``; ``what`` names the file in messages.
+    The model is in eval mode on ``device``; ``what`` names the file in messages.  An SR model
+    (``kind='sr'`` with ``scale``) may also be a plain state dict of Runespoor's own tensor
+    names (:func:`sr_from_state_dict`; ``method`` cannot be checked there: it is not recorded).
     """
-    ckpt = load_checkpoint(path, kind=kind, method=method, arch=arch, scale=scale, what=what)
+    try:
+        ckpt = load_checkpoint(path, kind=kind, method=method, arch=arch, scale=scale,
+                               what=what)
+    except ForeignFileError:
+        if kind != 'sr' or scale is None:
+            raise
+        model, ckpt = sr_from_state_dict(path, scale, arch, what)
+        return model.to(device).eval(), ckpt
     model = build_model(ckpt, path).to(device).eval()
     return model, ckpt

@@ -310,7 +310,7 @@ def test_foreign_mean_shift_is_refused(tmp_path):
 
 def test_unknown_key_map_name(tmp_path, capsys):
     with pytest.raises(KeyMapError, match=r"unknown key map 'carn_ref'; choose one of "
-                                          'carn_reference'):
+                                          'carn_reference, runespoor'):
         get_key_map('carn_ref')
     _, path = _reference(tmp_path)
     rc = cli_main(['convert', 'sr', '--weights', path, '--scale', '4', '--key-map', 'carn_ref',

@@ -92,3 +92,53 @@ def test_train_asr_takes_a_plain_state_dict_with_its_arch(workspace, capsys):
                                                          'decoder_channels': 8}}))
     assert main(common[:-2] + ['--analytics-model', str(spec_file),
                                '--out', str(workspace / 'plain_ok')]) == 0
+
+
+def test_plain_sr_state_dicts_work_where_an_sr_checkpoint_does(workspace, capsys):
+    from runespoor.archs import build_sr
+    from runespoor.checkpoint import load_model
+    from runespoor.reconstruct import Reconstructor
+    torch.manual_seed(1)
+    net = build_sr('carn_m', 2, channels=8, blocks=2).eval()
+    sr_dir = workspace / 'plain_sr'
+    sr_dir.mkdir()
+    # what a user's own training script saves, here through DataParallel (module. prefix)
+    torch.save({f'module.{k}': v for k, v in net.state_dict().items()}, sr_dir / 'asr_x2.pt')
+    model, ckpt = load_model(str(sr_dir / 'asr_x2.pt'), kind='sr', method='asr', scale=2)
+    cfg = ckpt['config']
+    assert cfg['arch'] == 'carn_m' and cfg['method'] is None  # not recorded in a state dict
+    assert cfg['arch_kwargs']['channels'] == 8 and cfg['arch_kwargs']['blocks'] == 2
+    lr = torch.rand(1, 3, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(model(lr), net(lr))
+        # the cloud's and the evaluation's reconstruction, from an sr_dir of such files
+        rec = Reconstructor('asr', checkpoint_dir=str(sr_dir))
+        assert torch.allclose(rec(lr, 2), net(lr).clamp(0, 1), atol=1e-6)
+    assert rec.info[2]['arch'] == 'carn_m'
+    # or written as a checkpoint with its metadata
+    conv = workspace / 'converted_x2.pt'
+    assert main(['convert', 'sr', '--weights', str(sr_dir / 'asr_x2.pt'), '--arch', 'carn_m',
+                 '--scale', '2', '--key-map', 'runespoor', '--out', str(conv)]) == 0
+    converted, _ = load_model(str(conv), kind='sr', method='sr', scale=2)
+    with torch.no_grad():
+        assert torch.equal(converted(lr), net(lr))
+    # train asr / cloudseg --init from it
+    spec_file = workspace / 'model_for_plain_sr.yaml'
+    spec_file.write_text(yaml.safe_dump({'model': _spec(workspace)}))
+    out = workspace / 'cloudseg_from_plain'
+    assert main(['train', 'cloudseg', '--data', 'random', '--scale', '2', '--crop', '32', '32',
+                 '--steps', '1', '--batch', '2', '--device', 'cpu', '--no-progress',
+                 '--init', str(sr_dir / 'asr_x2.pt'), '--analytics-model', str(spec_file),
+                 '--out', str(out)]) == 0
+    again, ckpt = load_model(str(out / 'cloudseg_x2.pt'), kind='sr', method='cloudseg',
+                             scale=2)
+    assert ckpt['config']['arch'] == 'carn_m' and \
+        ckpt['config']['arch_kwargs']['channels'] == 8
+    # a state dict that fits no Runespoor SR network still says what to do
+    torch.save({'weight': torch.zeros(3)}, workspace / 'other.pt')
+    with pytest.raises(Exception, match='fits no Runespoor SR network x2'):
+        load_model(str(workspace / 'other.pt'), kind='sr', scale=2)
+    assert main(['train', 'sr', '--data', 'random', '--scale', '2', '--steps', '0',
+                 '--init', str(workspace / 'other.pt'), '--out', str(workspace / 'x'),
+                 '--no-progress']) == 2
+    assert 'add --init-key-map carn_reference' in capsys.readouterr().err

@@ -186,6 +186,12 @@ KEY_MAPS = {
         'CARN / CARN-M of the reference code of the authors (github.com/nmhkahn/CARN-pytorch: '
         'carn/model/carn.py, carn_m.py, ops.py), single- or multi-scale',
         check=_check_carn_mean_shift),
+    # a plain state dict of a Runespoor SR network (``torch.save(model.state_dict())``): the
+    # names are already ours; a DataParallel ``module.`` prefix goes
+    'runespoor': lambda: KeyMap(
+        'runespoor', [(r'^module\.', '', None)],
+        "Runespoor's own CARN / CARN-M tensor names (a plain state dict of a Runespoor SR "
+        'network)'),
 }
 
 
