@@ -159,21 +159,27 @@ class BandwidthEstimator:
         self.probe_gain = float(probe_gain)
         self.queuing_threshold_ms = float(queuing_threshold_ms)
         self._delays = deque(maxlen=int(max_samples))
-        self._last_sequence = None
+        # bounded window, not "higher than the last": one forged 2^64 - 1 (e.g. before the
+        # edge sent anything, when no sent frame can vouch for a sample) costs one sample,
+        # and a restarted cloud's numbering is followed
+        self._sequences = SequenceTracker(restart_value=0)
         self.samples = 0
         self.rejected = 0
 
     def add(self, sequence, nbytes, send_s, receive_s):
-        """Record one feedback sample; duplicates and older sequences are ignored (False)."""
+        """
+        Record one feedback sample; return False when it is ignored.
+
+        Ignored: implausible sizes or stamps, duplicates, late samples and unconfirmed jumps of
+        the sequence (:class:`runespoor.sequence.SequenceTracker`: a restart at 0 is followed).
+        """
         if not 0 <= nbytes <= MAX_FRAME_BYTES or not (math.isfinite(send_s)
                                                       and math.isfinite(receive_s)):
             self.rejected += 1
             return False
-        if self._last_sequence is not None and sequence <= self._last_sequence \
-                and sequence != 0:
+        if not self._sequences.check(sequence).accepted:
             self.rejected += 1
             return False
-        self._last_sequence = sequence
         self.rate.add(receive_s, nbytes)
         self._delays.append((receive_s, receive_s - send_s))
         while self._delays and receive_s - self._delays[0][0] > self.rate.window_s:

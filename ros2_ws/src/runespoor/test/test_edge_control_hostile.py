@@ -98,6 +98,21 @@ def test_feedback_only_for_frames_the_edge_sent():
     assert ctl.on_feedback(5, 1000, 100.5, 100.55)              # the real one still counts
 
 
+def test_forged_feedback_before_the_first_frame_does_not_freeze_the_estimate():
+    ctl = controller(bandwidth_source='estimate')
+    # nothing sent yet, so no sent frame can vouch against it: it is one sample, no more
+    ctl.on_feedback(BIG, 1000, 99.0, 99.05)
+    for seq in range(10):
+        ctl.note_sent(seq, 1000, 100.0 + seq * 0.1)
+    # frame 0's feedback was lost (the cloud was not up yet): the stream from 1 on is
+    # followed after one sample, instead of being "older than 2^64 - 1" for ever
+    believed = [ctl.on_feedback(seq, 1000, 100.0 + seq * 0.1, 100.05 + seq * 0.1)
+                for seq in range(1, 10)]
+    assert believed == [False] + [True] * 8
+    assert ctl.estimator.throughput_kbps() > 0
+    assert not ctl.on_feedback(9, 1000, 100.9, 100.95)  # a duplicate is still ignored
+
+
 def test_sent_frames_is_bounded():
     sent = SentFrames(maxlen=8)
     for seq in range(100):
