@@ -106,6 +106,19 @@ def test_png_labelled_jpeg_is_refused():
     assert run(pipe, frame(2, data=b'RIFF....WEBPVP8 ')) == 'bad_format'
 
 
+def test_a_decoder_exception_is_counted_as_undecodable_not_internal(monkeypatch):
+    import cv2
+
+    def refuse(buf, flag):
+        raise cv2.error('OpenCV(4.x) imgcodecs: -215:Assertion failed (decoder refused)')
+    pipe = pipeline()
+    monkeypatch.setattr(codec.cv2, 'imdecode', refuse)
+    assert run(pipe, frame(1)) == 'undecodable'
+    assert pipe.errors['undecodable'] == 1 and pipe.errors['internal'] == 0
+    monkeypatch.undo()
+    assert run(pipe, frame(2)).sequence == 2  # the next good frame is served
+
+
 @pytest.mark.parametrize('field,value', [
     ('jpeg_quality', 0), ('jpeg_quality', 101), ('jpeg_quality', 255),
     ('frame_rate', float('nan')), ('frame_rate', float('inf')), ('frame_rate', -1.0)])
