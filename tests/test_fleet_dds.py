@@ -41,7 +41,9 @@ def encoded(seq, small_objects):
     return msg
 
 
-def test_one_process_serves_two_robots_with_their_own_policies(domain, probe, tmp_path):
+@pytest.mark.parametrize('pipelining', ['off', 'on'])
+def test_one_process_serves_two_robots_with_their_own_policies(domain, probe, tmp_path,
+                                                                pipelining):
     maps = {r: probe.collect(SemanticMap, f'/{r}/runespoor/semantic_map', RELIABLE)
             for r in ('robot1', 'robot2')}
     policies = {r: probe.collect(RatePolicy, f'/{r}/runespoor/rate_policy', LATCHED)
@@ -51,7 +53,7 @@ def test_one_process_serves_two_robots_with_their_own_policies(domain, probe, tm
     pubs = {r: probe.node.create_publisher(EncodedFrame, f'/{r}/runespoor/encoded', RELIABLE)
             for r in ('robot1', 'robot2')}
     with Graph(child_env(domain), log_dir=str(tmp_path)) as graph:
-        graph.start('fleet', overrides=FLEET)
+        graph.start('fleet', overrides=dict(FLEET, pipelining=pipelining))
         assert probe.spin_until(lambda: all(p.get_subscription_count() > 0
                                             for p in pubs.values()), 60), graph.log('fleet')
         # robot1 streams tail frames (no small regions), robot2 frames rich in small regions;
@@ -86,3 +88,4 @@ def test_one_process_serves_two_robots_with_their_own_policies(domain, probe, tm
                     values = {kv.key: kv.value for kv in s.values}
         assert int(values['frames_analysed']) >= 1 and int(values['tail_frames']) >= 1
         assert diagnostics_values(diags, 'runespoor_cloud')
+        assert f'pipelining: {pipelining}' in graph.log('fleet')

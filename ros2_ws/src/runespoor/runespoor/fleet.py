@@ -242,8 +242,14 @@ class FleetPipeline:
         analytics forward pass.  A frame that fails decoding is reported (and counted by its
         robot) without affecting the others.  Robots whose pipeline has a ``tensor_decode`` (the
         node's ``gpu_decode`` / ``pin_memory`` fast path) decode straight into a tensor on the
-        models' device when the reconstructor takes one.
+        models' device when the reconstructor takes one.  The same as
+        ``infer_batch(decode_batch(items))``, the two stages a pipelined worker
+        (:class:`runespoor.stages.StagePipeline`) overlaps across batches.
         """
+        return self.infer_batch(self.decode_batch(items))
+
+    def decode_batch(self, items):
+        """Decode every frame of ``items`` (the CPU stage); return the state for infer_batch."""
         outcomes = [BatchOutcome(r, f, batch_size=len(items)) for r, f in items]
         decoded = {}
         for i, out in enumerate(outcomes):
@@ -256,6 +262,17 @@ class FleetPipeline:
                 continue
             decoded.setdefault(batch_key(out.frame), []).append((i, lr, notes, t0,
                                                                  time.perf_counter()))
+        return outcomes, decoded
+
+    def infer_batch(self, state):
+        """
+        Reconstruct, analyse and conclude a decoded batch (the models' stage).
+
+        ``state`` is what :meth:`decode_batch` returned; returns the :class:`BatchOutcome` list,
+        in the order of the items.  Each robot's tail state advances here, so batches must
+        come in order (a :class:`runespoor.stages.StagePipeline` keeps it).
+        """
+        outcomes, decoded = state
         for key, group in decoded.items():
             try:
                 self._run_group(outcomes, key, group)

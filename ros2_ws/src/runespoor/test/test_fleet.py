@@ -230,6 +230,36 @@ def test_per_robot_state_is_isolated():
     assert fleet['b'].config.tail_threshold == 0.01
 
 
+def test_pipelined_batches_give_the_serial_results_in_order():
+    from runespoor.stages import StagePipeline
+    cfg = PipelineConfig(tail_threshold=0.01, small_region_fraction=0.01, hold_s=1.0)
+    robots = ['a', 'b']
+    serial = FleetPipeline(make_reconstructor('bilinear'), Segmenter('palette'), robots, cfg,
+                           clock=Clock())
+    piped = FleetPipeline(make_reconstructor('bilinear'), Segmenter('palette'), robots, cfg,
+                          clock=Clock())
+    # robot a alternates plain (tail) and rich frames, so its tail state changes with order
+    frames = [[(r, encoded(k, palette_frame(k, r == 'b' or k % 3 == 2), 1, 95))
+               for r in robots] for k in range(6)]
+    expected = [[(o.robot, o.result.sequence, o.result.is_tail,
+                  None if o.result.policy is None else o.result.policy.mode)
+                 for o in serial.process_batch([(r, serial.admit(r, f)) for r, f in batch])]
+                for batch in frames]
+    got = []
+    stages = StagePipeline([piped.decode_batch, piped.infer_batch,
+                            lambda outs: got.append([(o.robot, o.result.sequence,
+                                                      o.result.is_tail,
+                                                      None if o.result.policy is None
+                                                      else o.result.policy.mode)
+                                                     for o in outs])], depth=1)
+    for batch in frames:
+        assert stages.put([(r, piped.admit(r, f)) for r, f in batch], timeout=10)
+    assert stages.close(10)
+    assert stages.failed == 0 and got == expected
+    assert any(mode == MODE_TAIL for b in got for (_, _, _, mode) in b)
+    assert piped['a'].analysed == piped['b'].analysed == 6
+
+
 def test_batch_key_of_a_frame():
     f = encoded(0, palette_frame(0, True), scale=4)
     assert batch_key(f) == (4, W, H)

@@ -244,6 +244,14 @@ def load_tail_model(p, log=None):
         raise ModelError(f'tail model file {p["tail_model_file"]}: {exc}') from exc
 
 
+def pipelining_on(mode, device):
+    """Resolve the ``pipelining`` parameter (auto: on with CUDA); ValueError for a bad value."""
+    mode = str(mode).lower()
+    if mode not in ('auto', 'on', 'off'):
+        raise ValueError(f'parameter pipelining={mode!r}: auto | on | off')
+    return mode == 'on' or (mode == 'auto' and str(device).startswith('cuda'))
+
+
 def pipeline_config(p, tail_model=None):
     """Return the :class:`PipelineConfig` of the node parameters ``p``."""
     return PipelineConfig(
@@ -479,10 +487,7 @@ class CloudNode(Node):
     # -- worker ----------------------------------------------------------------------------
     def _make_stages(self, mode, device):
         """Return the :class:`StagePipeline` of ``pipelining`` (None: one frame at a time)."""
-        mode = str(mode).lower()
-        if mode not in ('auto', 'on', 'off'):
-            raise ValueError(f'parameter pipelining={mode!r}: auto | on | off')
-        if mode == 'off' or (mode == 'auto' and not str(device).startswith('cuda')):
+        if not pipelining_on(mode, device):
             self.get_logger().info('pipelining: off (one frame at a time)')
             return None
         pipe = self.pipeline

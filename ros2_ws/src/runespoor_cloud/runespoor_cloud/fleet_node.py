@@ -25,19 +25,20 @@ from rclpy.parameter import Parameter
 from runespoor.cloud_pipeline import make_reconstructor, ModelError
 from runespoor.device import resolve_device
 from runespoor.fleet import FleetPipeline, FleetScheduler
+from runespoor.stages import StagePipeline
 from runespoor.tasks import get_task
 from runespoor_edge.ros_common import describe
 
 from . import cloud_node
 from .cloud_node import (CloudNode, declare_parameters, load_tail_model, pipeline_config,
-                         setup_fast_path, tensor_decoder, warm_up)
+                         pipelining_on, setup_fast_path, tensor_decoder, warm_up)
 
 #: Parameters of the fleet node that its robots share: the models and how frames are queued.
 SHARED = ('task', 'analytics_model', 'method', 'device', 'sr_dir', 'sr_scales', 'seg_arch',
           'seg_weights',
           'det_arch', 'det_weights', 'det_score_threshold', 'tail_detector', 'tail_model_file',
           'warm_up', 'queue_size', 'max_source_pixels', 'precision', 'channels_last', 'graphs',
-          'gpu_decode', 'pin_memory', 'warm_up_width', 'warm_up_height')
+          'gpu_decode', 'pin_memory', 'pipelining', 'warm_up_width', 'warm_up_height')
 
 #: name -> (default, descriptor) of the fleet node (defaults mirror config/fleet.yaml).
 FLEET_PARAMETERS = {
@@ -118,6 +119,13 @@ class FleetNode(Node):
                          sorted({1, min(int(p['max_batch']), len(robots))}))
             log.info(f'warm-up: {ms:.0f} ms')
         self.companion_nodes = list(self.ports.values())
+        self._stages = None
+        if pipelining_on(p['pipelining'], device):
+            self._stages = StagePipeline([self.fleet.decode_batch, self.fleet.infer_batch,
+                                          self._deliver], depth=1, on_error=self._stage_error,
+                                         name='fleet-stage')
+        log.info('pipelining: ' + ('on (decode | reconstruct + analyse | publish, batches '
+                                   'overlapped)' if self._stages else 'off (one batch at a time)'))
         self._worker = threading.Thread(target=self._work, name='fleet-worker', daemon=True)
         self._worker.start()
         log.info(f'fleet ready ({self.task}, {p["method"]} on {device}): {len(robots)} robots '
@@ -129,30 +137,55 @@ class FleetNode(Node):
             batch = self.scheduler.get(timeout=0.2)
             if not batch:
                 continue
+            if self._stages is not None:
+                while not self._stop.is_set() and not self._stages.put(batch, timeout=0.2):
+                    pass
+                continue
             try:
                 outcomes = self.fleet.process_batch(batch)
             except Exception as exc:  # noqa: B902 - keep serving; count and report
-                for robot, frame in batch:
-                    self.ports[robot].pipeline.count_error('internal')
-                    self.ports[robot]._last_error = f'internal: {exc!r}'
-                self.get_logger().error(f'batch of {len(batch)} failed: {exc!r}',
-                                        throttle_duration_sec=1.0)
+                self._batch_failed(batch, exc)
                 continue
-            for out in outcomes:
-                port = self.ports[out.robot]
-                if out.error is not None:
-                    port._bad_frame(out.error)
-                    continue
-                if out.batch_size > 1:
-                    port.counters['batched_frames'] += 1
-                if not port._deliver(out.frame, out.result):
-                    return
+            if not self._deliver(outcomes):
+                return
+
+    def _deliver(self, outcomes):
+        """Publish a processed batch robot by robot; return False when shutting down."""
+        for out in outcomes:
+            port = self.ports[out.robot]
+            if out.error is not None:
+                port._bad_frame(out.error)
+                continue
+            if out.batch_size > 1:
+                port.counters['batched_frames'] += 1
+            if not port._deliver(out.frame, out.result):
+                return False
+        return True
+
+    def _batch_failed(self, batch, exc, stage=None):
+        """Count an unexpected failure for every frame of ``batch`` (``(robot, frame)`` list)."""
+        for robot, _ in batch:
+            self.ports[robot].pipeline.count_error('internal')
+            self.ports[robot]._last_error = f'internal: {exc!r}'
+        where = '' if stage is None else f' in stage {stage}'
+        self.get_logger().error(f'batch of {len(batch)} failed{where}: {exc!r}',
+                                throttle_duration_sec=1.0)
+
+    def _stage_error(self, item, exc, stage):
+        """Count a pipelined stage that raised on ``item`` (batch, decoded state, outcomes)."""
+        if self._stop.is_set():
+            return
+        outcomes = item[0] if isinstance(item, tuple) else item
+        batch = [(o.robot, o.frame) if hasattr(o, 'robot') else o for o in outcomes]
+        self._batch_failed(batch, exc, stage)
 
     def destroy_node(self):
-        """Stop the worker, destroy the robot ports, then this node."""
+        """Stop the worker (and the stage threads), destroy the robot ports, then this node."""
         self._stop.set()
         self.scheduler.close()
         self._worker.join(5.0)
+        if self._stages is not None:
+            self._stages.close()
         for port in self.ports.values():
             port.destroy_node()
         return super().destroy_node()
