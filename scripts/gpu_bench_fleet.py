@@ -13,7 +13,9 @@ Runs the node's own ROS-free pipeline (:mod:`runespoor.cloud_pipeline`, :mod:`ru
 2. ``batching``: throughput of ``FleetPipeline.process_batch`` at batch 1, 2, 4, 8 (ratio to
    batch 1, one at a time).
 3. ``fleet``: N robots (1, 4, 16, 32, 64) streaming at 17 fps each with random phases into a
-   :class:`runespoor.fleet.FleetScheduler` in real time; per N the end-to-end cloud latency
+   :class:`runespoor.fleet.FleetScheduler` in real time, served as the fleet node does (batches
+   pipelined decode | models | publish with ``--fleet-pipelining``, auto: on with CUDA); per N
+   the end-to-end cloud latency
    (arrival -> result) median / p90 / p99, the share of frames analysed, and whether p99 <=
    100 ms with >= 99 % analysed; ratio of p99 to N = 1 of the same run.
 
@@ -268,6 +270,9 @@ def bench_batching(args, device, folder, jpeg):
 def bench_fleet(args, device, folder, jpeg):
     """N robots at ``fps`` each, in real time through scheduler + batched pipeline."""
     from runespoor.fleet import batch_key, FleetScheduler
+    from runespoor.stages import StagePipeline
+    piped = args.fleet_pipelining == 'on' or (args.fleet_pipelining == 'auto'
+                                              and device == 'cuda')
     rows, p99_n1 = [], None
     for n in args.robots:
         robots = [f'robot{i}' for i in range(n)]
@@ -287,18 +292,33 @@ def bench_fleet(args, device, folder, jpeg):
             except Exception:  # noqa: B902 - reported in the JSON
                 failed.append(traceback.format_exc()[-2000:])
 
+        def record(batch, outs):
+            done = time.perf_counter()
+            batch_sizes.append(len(batch))
+            for (_, (_, arrived)), out in zip(batch, outs):
+                if out.error is None:
+                    latencies.append((done - arrived) * 1e3)
+                    analysed[0] += 1
+
         def serve():
+            # the node's worker: one batch at a time, or (pipelining) decode | models |
+            # publish on three threads, batches overlapped and kept in order
+            stages = StagePipeline([
+                lambda b: (b, fleet.decode_batch([(r, f) for r, (f, _) in b])),
+                lambda x: (x[0], fleet.infer_batch(x[1])),
+                lambda x: record(*x)],
+                depth=1, on_error=lambda item, exc, i: failed.append(repr(exc)),
+                name='bench-fleet') if piped else None
             while not stop.is_set() or len(sched):
                 batch = sched.get(timeout=0.05)
                 if not batch:
                     continue
-                outs = fleet.process_batch([(r, f) for r, (f, _) in batch])
-                done = time.perf_counter()
-                batch_sizes.append(len(batch))
-                for (_, (_, arrived)), out in zip(batch, outs):
-                    if out.error is None:
-                        latencies.append((done - arrived) * 1e3)
-                        analysed[0] += 1
+                if stages is not None:
+                    stages.put(batch)
+                    continue
+                record(batch, fleet.process_batch([(r, f) for r, (f, _) in batch]))
+            if stages is not None:
+                stages.close(60)
 
         worker = threading.Thread(target=work, daemon=True)
         worker.start()
@@ -327,7 +347,7 @@ def bench_fleet(args, device, folder, jpeg):
                'end_to_end_ms': s, 'mean_batch': float(np.mean(batch_sizes or [0])),
                'meets_goal': bool(s['p99_ms'] is not None and s['p99_ms'] <= 100.0
                                   and share >= 0.99),
-               'precision': fast.precision, 'graphs': fast.graphs}
+               'precision': fast.precision, 'graphs': fast.graphs, 'pipelining': piped}
         p99_n1 = p99_n1 or s['p99_ms']
         if p99_n1 and s['p99_ms']:
             row['p99_ratio_to_n1'] = s['p99_ms'] / p99_n1
@@ -361,6 +381,9 @@ def main(argv=None):
     p.add_argument('--max-batch', type=int, default=8)
     p.add_argument('--max-wait-ms', type=float, default=5.0)
     p.add_argument('--queue-size', type=int, default=2)
+    p.add_argument('--fleet-pipelining', choices=['auto', 'on', 'off'], default='auto',
+                   help="the fleet node's pipelining parameter for the N-robot run (auto: on "
+                        'with CUDA)')
     p.add_argument('--skip', nargs='*', default=[],
                    choices=['stages', 'pipelined', 'batching', 'fleet'])
     args = p.parse_args(argv)

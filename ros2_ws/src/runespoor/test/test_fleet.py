@@ -275,7 +275,8 @@ def test_gpu_bench_fleet_script_tiny_runs_on_cpu(tmp_path):
     env = dict(os.environ, TINY='1', PYTHONPATH=os.path.join(repo, 'ros2_ws', 'src',
                                                              'runespoor'))
     proc = subprocess.run([sys.executable, os.path.join(repo, 'scripts', 'gpu_bench_fleet.py'),
-                           '--device', 'cpu', '--out', str(tmp_path)], env=env,
+                           '--device', 'cpu', '--out', str(tmp_path),
+                           '--fleet-pipelining', 'on'], env=env,
                           capture_output=True, text=True, timeout=280)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     with open(tmp_path / 'gpu_bench_fleet.json') as f:
@@ -293,6 +294,7 @@ def test_gpu_bench_fleet_script_tiny_runs_on_cpu(tmp_path):
     fleet = {r['robots']: r for r in result['fleet']}
     assert set(fleet) == {1, 2}
     for row in fleet.values():
+        assert row['pipelining'] is True  # as the node serves with pipelining on
         assert row['offered'] == 17 * row['robots'] and row['analysed'] >= 1
         s = row['end_to_end_ms']
         assert s['median_ms'] <= s['p90_ms'] <= s['p99_ms']
