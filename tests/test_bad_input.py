@@ -183,3 +183,25 @@ def test_edge_survives_bad_images_and_malformed_policies(domain, probe, tmp_path
         log = graph.log('edge')
     assert 'dropped camera frame' in log and 'unsupported encoding' in log
     assert 'rejected RatePolicy' in log
+
+
+def test_edge_and_cloud_agree_on_the_largest_source_frame():
+    """A camera frame the edge accepts is never refused by the cloud for its size."""
+    import os
+
+    from runespoor_cloud import cloud_node
+    from runespoor_edge import edge_node
+    import yaml
+
+    def value(path, key):
+        with open(path) as f:
+            doc = yaml.safe_load(f)
+        return next(iter(doc.values()))['ros__parameters'][key]
+    src = os.path.join(os.path.dirname(__file__), '..', 'ros2_ws', 'src')
+    edge = edge_node.PARAMETERS['max_input_pixels'][0]
+    assert edge == cloud_node.PARAMETERS['max_source_pixels'][0] == codec.MAX_SOURCE_PIXELS
+    assert value(os.path.join(src, 'runespoor_edge', 'config', 'edge.yaml'),
+                 'max_input_pixels') == edge
+    for name in ('cloud.yaml', 'cloud_detection.yaml'):
+        assert value(os.path.join(src, 'runespoor_cloud', 'config', name),
+                     'max_source_pixels') == edge

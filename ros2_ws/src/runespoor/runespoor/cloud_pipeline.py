@@ -406,7 +406,7 @@ class PipelineConfig:
     max_source_side: int = 8192
     #: Largest source frame analysed [pixels]: bounds the memory of reconstruction and
     #: analytics per frame (3840 x 2160 is 8.3 M; 8192 x 8192 would need tens of GB).
-    max_source_pixels: int = 4096 * 2048
+    max_source_pixels: int = codec.MAX_SOURCE_PIXELS
     max_sequence_jump: int = 1000      # frames ahead still taken as the same stream
     max_clock_skew_s: float = 300.0    # capture stamps further from cloud time: latency unknown
     policy_resync_s: float = 2.0       # re-send a decision the edge has not followed after [s]

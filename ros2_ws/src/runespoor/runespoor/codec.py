@@ -26,6 +26,10 @@ JPEG_QUALITY_RANGE = (1, 100)
 #: first and a larger claim is refused before a pixel is decoded (a 600-byte JPEG can claim
 #: 65000 x 65000).
 MAX_DECODE_PIXELS = 4096 * 4096
+#: Largest source frame (camera frame) the graph takes by default: the edge's
+#: ``max_input_pixels`` and the cloud's ``max_source_pixels`` -- one value, so a frame the
+#: edge sends is never refused by the cloud for its size.
+MAX_SOURCE_PIXELS = 4096 * 2048
 
 
 class CodecError(ValueError):

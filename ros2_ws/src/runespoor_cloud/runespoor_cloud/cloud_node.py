@@ -26,6 +26,7 @@ import rclpy
 import rclpy.executors
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
+from runespoor import codec
 from runespoor.cac.detector import FittedDetector
 from runespoor.cloud_pipeline import (CloudPipeline, EncodedInput, FrameError, FrameQueue,
                                       make_reconstructor, ModelError, PipelineConfig,
@@ -118,9 +119,10 @@ PARAMETERS = {
                              lo=0.0, hi=600.0)),
     'max_frame_age_s': (0.0, describe('drop frames older than this at arrival; 0 = off (needs '
                                       'synchronised clocks) [s]', lo=0.0, hi=3600.0)),
-    'max_source_pixels': (4096 * 2048, describe(
+    'max_source_pixels': (codec.MAX_SOURCE_PIXELS, describe(
         'largest source frame analysed (width x height): bounds the memory per frame; larger '
-        'frames are refused from their header, before decoding [pixels]', read_only=True,
+        "frames are refused from their header, before decoding; the edge's max_input_pixels "
+        'has the same default [pixels]', read_only=True,
         lo=1, hi=8192 * 8192, kind=int)),
     'max_clock_skew_s': (300.0, describe(
         'a capture stamp further than this from the cloud clock makes the end-to-end latency '

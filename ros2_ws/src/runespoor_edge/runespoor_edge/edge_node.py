@@ -104,9 +104,10 @@ PARAMETERS = {
         'at most this many RatePolicy messages accepted per second on average (bursts of '
         'max(2, rate)); more are rejected and counted; 0 = no limit [Hz]',
         floating_point_range=float_range(0.0, 1000.0))),
-    'max_input_pixels': (codec.MAX_DECODE_PIXELS, describe(
+    'max_input_pixels': (codec.MAX_SOURCE_PIXELS, describe(
         'largest camera frame accepted (width x height); a compressed frame is refused from '
-        'its header, before decoding [pixels]', read_only=True,
+        "its header, before decoding; raise the cloud's max_source_pixels with it [pixels]",
+        read_only=True,
         integer_range=int_range(1, 16384 * 16384))),
     'emulated_uplink_kbps': (0.0, describe(
         'in-process link emulation (token bucket) for machines without tc shaping: frames wait '
