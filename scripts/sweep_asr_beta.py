@@ -29,7 +29,10 @@ CloudSeg baseline (paper Eq. 2, its default weights) fine-tuned with the same re
 same base SR, in ``$OUT/cloudseg/`` (``cloudseg:GRID`` with the grid term, in
 ``$OUT/cloudseg_gGRID/``): a row of the table, never chosen by the rule.
 
-Settings from the environment: ``DATA`` (data/asr_sweep), ``OUT`` (out/asr_sweep), ``STEPS``
+``SCALE=6`` (or 2, 8) runs the same at another scale: base SR ``models/sr/sr_x<S>.pt``, the tune
+configs' scales set to it, output in ``out/asr_sweep_x<S>`` (the per-scale grid-weight check).
+
+Settings from the environment: ``SCALE`` (4), ``DATA`` (data/asr_sweep), ``OUT`` (out/asr_sweep), ``STEPS``
 (120), ``BATCH`` (4), ``LR`` (1e-4), ``SEED`` (0), ``VAL_EVERY`` (20), ``VAL_BATCHES`` (20),
 ``CKPT_EVERY`` (20), ``THREADS`` (1), ``NICE`` (19), ``DEVICE`` (cpu).
 """
@@ -43,7 +46,13 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCALE = 4
+#: The scale of the sweep (``SCALE``; 4 unless said): the base SR ``models/sr/sr_x<S>.pt``, the
+#: eval configs' ``scales`` / ``class_scale`` / ``framewise_scales``, the table's rows.
+SCALE = int(os.environ.get('SCALE', '4'))
+if SCALE not in (2, 4, 6, 8):
+    raise SystemExit(f'SCALE={SCALE}: the shipped SR models are x2, x4, x6, x8')
+#: Default output folder: out/asr_sweep at x4 (the committed sweeps), out/asr_sweep_x<S> else.
+DEFAULT_OUT = 'out/asr_sweep' if SCALE == 4 else f'out/asr_sweep_x{SCALE}'
 JUDGES = {
     'reference': 'ros2_ws/src/runespoor/config/eval/asr_beta_sweep_tune.yaml',
     'heldout': 'ros2_ws/src/runespoor/config/eval/asr_beta_sweep_tune_heldout.yaml',
@@ -119,7 +128,7 @@ def run_name(spec):
 
 def run_dir(beta, out=None):
     """Return the output folder of the run named ``beta`` (a run spec, see :func:`parse_spec`)."""
-    return os.path.join(out or env('OUT', 'out/asr_sweep'), run_name(beta))
+    return os.path.join(out or env('OUT', DEFAULT_OUT), run_name(beta))
 
 
 def train_command(spec, resume=None):
@@ -128,7 +137,7 @@ def train_command(spec, resume=None):
     method = method_of(spec)
     args = ['runespoor', 'train', method, '--data', env('DATA', 'data/asr_sweep'),
             '--out', run_dir(spec), '--scale', str(SCALE),
-            '--init', 'models/sr/sr_x4.pt', '--seg', 'models/seg/swiftnet_r18_lite.pt',
+            '--init', f'models/sr/sr_x{SCALE}.pt', '--seg', 'models/seg/swiftnet_r18_lite.pt',
             '--steps', env('STEPS', '120'), '--batch', env('BATCH', '4'),
             '--lr', env('LR', '1e-4'), '--seed', env('SEED', '0'), '--device', env('DEVICE', 'cpu'),
             '--threads', env('THREADS', '1'), '--val-every', env('VAL_EVERY', '20'),
@@ -181,12 +190,18 @@ def eval_config(judge, beta):
         raise SystemExit(f'{JUDGES[judge]}: no {CONFIG_ASR_PATH} to replace')
     method = method_of(beta)
     text = text.replace(CONFIG_ASR_PATH, os.path.join(run_dir(beta), method + '_x{scale}.pt'))
+    if SCALE != 4:  # the committed tune configs are the x4 sweep's
+        for key in ('scales', 'class_scale', 'framewise_scales'):
+            old = f'\n{key}: [4]' if key != 'class_scale' else f'\n{key}: 4'
+            if old not in text:
+                raise SystemExit(f'{JUDGES[judge]}: no "{old.strip()}" to replace')
+            text = text.replace(old, old.replace('4', str(SCALE)))
     if method != 'asr':
         if 'methods: [bilinear, sr, asr]' not in text:
             raise SystemExit(f'{JUDGES[judge]}: no "methods: [bilinear, sr, asr]" to replace')
         text = text.replace('methods: [bilinear, sr, asr]', f'methods: [bilinear, sr, {method}]')
         text = text.replace('\n  asr: ', f'\n  {method}: ')
-    path = os.path.join(env('OUT', 'out/asr_sweep'), 'eval_configs',
+    path = os.path.join(env('OUT', DEFAULT_OUT), 'eval_configs',
                         f'{judge}_{run_name(beta)}.yaml')
     os.makedirs(os.path.join(ROOT, os.path.dirname(path)), exist_ok=True)
     with open(os.path.join(ROOT, path), 'w') as f:
@@ -196,7 +211,7 @@ def eval_config(judge, beta):
 
 def eval_dir(judge, beta):
     """Return the report folder of ``judge`` for the run of ``beta``."""
-    return os.path.join(env('OUT', 'out/asr_sweep'), 'eval', f'{judge}_{run_name(beta)}')
+    return os.path.join(env('OUT', DEFAULT_OUT), 'eval', f'{judge}_{run_name(beta)}')
 
 
 def cmd_eval(betas, judges):

@@ -206,3 +206,23 @@ def test_sweep_cloudseg_with_grid_term():
     assert '--analytics-target' not in args
     with pytest.raises(ValueError):
         s.run_name('cloudseg:hr:8')
+
+
+def test_sweep_at_another_scale(tmp_path, monkeypatch):
+    monkeypatch.setenv('SCALE', '8')
+    s = _script('sweep_asr_beta')
+    assert s.SCALE == 8 and s.run_dir('0.05:hr:8:16').startswith('out/asr_sweep_x8')
+    args = s.train_command('0.05:hr:8:16')
+    assert args[args.index('--scale') + 1] == '8'
+    assert args[args.index('--init') + 1] == 'models/sr/sr_x8.pt'
+    assert args[args.index('--grid-weight') + 1] == '16'
+    monkeypatch.setenv('OUT', str(tmp_path))
+    text = open(s.eval_config('heldout', '0.05:hr:8:16')).read()
+    assert '\nscales: [8]' in text and '\nclass_scale: 8' in text
+    assert '\nframewise_scales: [8]' in text and '[4]' not in text
+    report = {'rows': [{'scale': 4, 'quality': 90, 'method': 'asr', 'tail_miou': 0.1},
+                       {'scale': 8, 'quality': 90, 'method': 'asr', 'tail_miou': 0.05}]}
+    assert s.report_rows(report)['asr']['tail'] == 0.05
+    monkeypatch.setenv('SCALE', '3')
+    with pytest.raises(SystemExit):
+        _script('sweep_asr_beta')
