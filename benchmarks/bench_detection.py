@@ -21,7 +21,7 @@ import numpy as np
 
 from bench_reconstruct import _stats, machine, street_map, write_json
 from runespoor.archs import build_det, build_seg
-from runespoor.detection_tail import small_box_share
+from runespoor.tasks.detection.tail_signal import small_box_share
 from runespoor.regions import DEFAULT_MAX_AREA_FRACTION, small_region_ratio
 from runespoor.tensors import bgr_to_tensor
 import torch

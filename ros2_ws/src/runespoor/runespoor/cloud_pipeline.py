@@ -6,8 +6,8 @@ The cloud's per-frame work, without ROS (paper Fig. 3 and Fig. 7 steps 4-5).
 decode JPEG -> check size against the knobs -> reconstruct to source size (bilinear / SR / ASR /
 CloudSeg, :mod:`runespoor.reconstruct`) -> analytics (an :class:`Analytics` plug-in:
 :class:`Segmenter` or :class:`DetectorAnalytics`) -> its tail signal (segmentation: small-region
-ratio, :mod:`runespoor.regions`; detection: small-box share, :mod:`runespoor.detection_tail`)
--> tail flag -> :class:`TailController` (switch to the tail-specific config at once, back to
+ratio, :mod:`runespoor.regions`; detection: small-box share,
+:mod:`runespoor.tasks.detection.tail_signal`) -> tail flag -> :class:`TailController` (switch to the tail-specific config at once, back to
 standard only after ``hold_s`` without a tail frame, so the edge does not flap) -> a
 :class:`FrameResult` of plain values.
 

@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 from runespoor.cli import main
-from runespoor.detection_tail import small_box_share
+from runespoor.tasks.detection.tail_signal import small_box_share
 from runespoor.evaluation.config import ConfigError, EvalConfig
 from runespoor.evaluation.report_common import to_json
 from runespoor.tasks.detection import report as det_report

@@ -369,7 +369,7 @@ def _det_frame(image, gt, configs, recon, analytics, score_threshold, small_box_
                class_ids):
     """Return ``{'col': [(bytes, AP50, small-box share)], 'features'}`` of one frame."""
     from runespoor import codec
-    from runespoor.detection_tail import small_box_share
+    from runespoor.tasks.detection.tail_signal import small_box_share
     from runespoor.tasks.detection.report import frame_ap50, to_coco
     h, w = image.shape[:2]
     col, feats = [], []
