@@ -7,9 +7,9 @@ decode JPEG -> check size against the knobs -> reconstruct to source size (bilin
 CloudSeg, :mod:`runespoor.reconstruct`) -> analytics (an :class:`Analytics` plug-in:
 :class:`Segmenter` or :class:`DetectorAnalytics`) -> its tail signal (segmentation: small-region
 ratio, :mod:`runespoor.regions`; detection: small-box share,
-:mod:`runespoor.tasks.detection.tail_signal`) -> tail flag -> :class:`TailController` (switch to the tail-specific config at once, back to
-standard only after ``hold_s`` without a tail frame, so the edge does not flap) -> a
-:class:`FrameResult` of plain values.
+:mod:`runespoor.tasks.detection.tail_signal`) -> tail flag -> :class:`TailController`
+(switch to the tail-specific config at once, back to standard only after ``hold_s`` without a
+tail frame, so the edge does not flap) -> a :class:`FrameResult` of plain values.
 
 Bad frames raise :class:`FrameError` with a ``kind`` from :data:`ERROR_KINDS`; the node logs,
 counts and skips them.  Nothing here grows without bound: the queue and the latency windows
