@@ -202,7 +202,8 @@ def det_features(boxes_xyxy, scores, labels, frame_w, frame_h, score_threshold=0
 
     ==========================  =======================================================
     ``small_box_share``         share of kept boxes below ``small_box_fraction`` of the
-                                frame (the paper-style signal, :mod:`runespoor.tasks.detection.tail_signal`)
+                                frame (the paper-style signal,
+                                :mod:`runespoor.tasks.detection.tail_signal`)
     ``box_count``               ``log1p`` of the kept boxes
     ``small/medium/large_count``  ``log1p`` of the kept boxes by area: below the small-box
                                 limit, up to 10 x it, above

@@ -7,9 +7,9 @@ import pytest
 from runespoor import codec
 from runespoor.cloud_pipeline import (CloudPipeline, EncodedInput, make_reconstructor, ModelError,
                                       PipelineConfig)
-from runespoor.tasks.detection.tail_signal import small_box_share
 from runespoor.edge_control import MODE_STANDARD, MODE_TAIL
 from runespoor.tasks.detection.analytics import Detections, DetectorAnalytics, draw_detections
+from runespoor.tasks.detection.tail_signal import small_box_share
 
 W, H = 128, 64
 

@@ -8,10 +8,10 @@ import os
 import numpy as np
 import pytest
 from runespoor.cli import main
-from runespoor.tasks.detection.tail_signal import small_box_share
 from runespoor.evaluation.config import ConfigError, EvalConfig
 from runespoor.evaluation.report_common import to_json
 from runespoor.tasks.detection import report as det_report
+from runespoor.tasks.detection.tail_signal import small_box_share
 import yaml
 
 # --- small-box share ---------------------------------------------------------------------------

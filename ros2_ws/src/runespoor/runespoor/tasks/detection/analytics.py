@@ -3,7 +3,7 @@
 Detection analytics in the cloud: a frozen detector -> boxes, and their tail signal.
 
 The boxes are :class:`Detections` above a score threshold; the signal the share of small
-boxes (:mod:`runespoor.tasks.detection.tail_signal`); :meth:`DetectorAnalytics.analyse_with_features`
+boxes (:mod:`.tail_signal`); :meth:`DetectorAnalytics.analyse_with_features`
 adds the summary features of the same forward pass for the fitted tail detector
 (:func:`runespoor.tail_features.det_features`).
 
@@ -40,7 +40,7 @@ class DetectorAnalytics:
     ``arch`` is a key of :data:`runespoor.archs.DET_ARCHS`; ``weights`` a Runespoor checkpoint
     of kind ``det`` (``runespoor train det``) or a plain state dict for that arch.  Missing or
     mismatched weights raise :class:`ModelError` naming the file and what was expected.  Tail
-    signal: the share of small boxes (:func:`runespoor.tasks.detection.tail_signal.small_box_share`).
+    signal: the share of small boxes (:func:`.tail_signal.small_box_share`).
     """
 
     task = 'detection'

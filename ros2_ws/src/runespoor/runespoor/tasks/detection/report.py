@@ -10,7 +10,7 @@ Shapes (ours first, the paper's number in brackets where the paper prints one):
   classes) and overall mAP, both also normalised by HR; AP50;
 * per-class AP per scale (tail classes in bold) with the number of ground-truth boxes;
 * every run's mAP vs bytes/frame and Mbit/s;
-* the tail-frame threshold on the small-box share (:mod:`runespoor.tasks.detection.tail_signal`) fitted
+* the tail-frame threshold on the small-box share (:mod:`.tail_signal`) fitted
   with :func:`runespoor.cac.tail.fit_threshold` per scale and pooled (paper Fig. 8 shape),
   also written as ``tail_threshold`` into ``report.json`` for the cloud node's config.
 
@@ -25,13 +25,13 @@ import math
 
 import numpy as np
 
-from runespoor.tasks.detection.tail_signal import small_box_share
 from runespoor.evaluation import paper
 from runespoor.evaluation.report_common import (figure_lines, find_row, finite_mean, GRID_NOTE,
                                                 grid_table, md_table,
                                                 method_rows, methods_line, num, run_entries,
                                                 run_lines, run_methods, sr_model_lines, with_paper)
 from runespoor.metrics import image, segmentation as seg
+from runespoor.tasks.detection.tail_signal import small_box_share
 
 
 def categories():
