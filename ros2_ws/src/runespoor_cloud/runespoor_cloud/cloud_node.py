@@ -124,6 +124,9 @@ PARAMETERS = {
         "frames are refused from their header, before decoding; the edge's max_input_pixels "
         'has the same default [pixels]', read_only=True,
         lo=1, hi=8192 * 8192, kind=int)),
+    'max_source_side': (8192, describe(
+        'longest side of a source frame analysed; longer frames are refused from their '
+        'header, before decoding [px]', read_only=True, lo=16, hi=65535, kind=int)),
     'max_clock_skew_s': (300.0, describe(
         'a capture stamp further than this from the cloud clock makes the end-to-end latency '
         'unknown (NaN, counted as implausible_stamps); 0 = never [s]', lo=0.0, hi=1e9)),
@@ -261,7 +264,8 @@ def pipeline_config(p, tail_model=None):
         small_region_fraction=p['small_region_fraction'],
         small_box_fraction=p['small_box_fraction'],
         hold_s=p['hold_s'], max_frame_age_s=p['max_frame_age_s'],
-        max_source_pixels=p['max_source_pixels'], max_clock_skew_s=p['max_clock_skew_s'],
+        max_source_pixels=p['max_source_pixels'], max_source_side=p['max_source_side'],
+        max_clock_skew_s=p['max_clock_skew_s'],
         policy_resync_s=p['policy_resync_s'],
         policy_standard=_knobs(p['policy_standard_scale'],
                                p['policy_standard_jpeg_quality'], False),

@@ -37,8 +37,9 @@ from .cloud_node import (CloudNode, declare_parameters, load_tail_model, pipelin
 SHARED = ('task', 'analytics_model', 'method', 'device', 'sr_dir', 'sr_scales', 'seg_arch',
           'seg_weights',
           'det_arch', 'det_weights', 'det_score_threshold', 'tail_detector', 'tail_model_file',
-          'warm_up', 'queue_size', 'max_source_pixels', 'precision', 'channels_last', 'graphs',
-          'gpu_decode', 'pin_memory', 'pipelining', 'warm_up_width', 'warm_up_height')
+          'warm_up', 'queue_size', 'max_source_pixels', 'max_source_side', 'precision',
+          'channels_last', 'graphs', 'gpu_decode', 'pin_memory', 'pipelining', 'warm_up_width',
+          'warm_up_height')
 
 #: name -> (default, descriptor) of the fleet node (defaults mirror config/fleet.yaml).
 FLEET_PARAMETERS = {

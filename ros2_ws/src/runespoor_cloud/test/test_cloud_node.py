@@ -47,6 +47,21 @@ def test_test_mode_starts_and_validates_parameters(ctx):
         node.destroy_node()
 
 
+def test_source_size_limits_are_parameters(ctx):
+    from runespoor.cloud_pipeline import EncodedInput, FrameError
+    node = CloudNode(context=ctx, parameter_overrides=overrides(
+        seg_arch='palette', device='cpu', max_source_side=1024, max_source_pixels=2048 * 2048))
+    try:
+        assert node.pipeline.config.max_source_side == 1024
+        frame = EncodedInput(sequence=1, data=b'\xff\xd8', scale=2, jpeg_quality=90,
+                             source_width=2000, source_height=500)
+        with pytest.raises(FrameError, match='outside 1..1024 px'):
+            node.pipeline.admit(frame)  # refused from the message, before any decoding
+        assert not node.set_parameters([Parameter('max_source_side', value=4096)])[0].successful
+    finally:
+        node.destroy_node()
+
+
 def test_detection_missing_weights_refused_naming_file(ctx, tmp_path):
     path = str(tmp_path / 'det' / 'retinanet_r18_lite.pt')
     with pytest.raises(ModelError, match='retinanet_r18_lite.pt.*does not exist'):
