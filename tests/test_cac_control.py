@@ -173,8 +173,10 @@ def test_tail_flag_switches_edge_within_two_frames_and_back_after_hold(tmp_path)
             graph.start('cloud', overrides={'seg_arch': 'palette', 'seg_weights': '',
                                             'method': 'bilinear', 'device': 'cpu',
                                             'hold_s': hold_s, 'queue_size': 2})
+            # cloud_timeout_s 0: a cloud starved by a loaded machine must not trip the edge's
+            # cloud-silence fallback (it drops the policy), which is tested on its own
             graph.start('edge', overrides={'scale': 4, 'jpeg_quality': 70, 'tail_scale': 2,
-                                           'tail_jpeg_quality': 40})
+                                           'tail_jpeg_quality': 40, 'cloud_timeout_s': 0.0})
             graph.start('source', overrides={
                 'mode': 'synthetic', 'pattern': 'palette', 'width': W, 'height': H,
                 'rate': 17.0, 'tail_period_frames': 34, 'tail_frames': 10})
