@@ -263,6 +263,14 @@ def test_a_plugin_task_fits_its_own_tail_detector_and_files_name_only_known_task
         fitted.save(str(path))
         assert det.FittedDetector.load(str(path)).task == 'glare_tail_test'
         assert TASKS['glare_tail_test'].fitted_tail_unavailable({}) is None
+        # runespoor tail's whole fit and report for it (no reference rule of its own)
+        from runespoor.cac import tail_cli
+        hold = _table(n_frames=100, seed=9)
+        hold = replace(hold, settings={**hold.settings, 'task': 'glare_tail_test'})
+        _, _, rep, _ = tail_cli.run_fit(meas, hold, folds=3)
+        assert rep['task'] == 'glare_tail_test' and rep['signal'] == 'noise'
+        assert rep['holdout_pooled_ratio_at_paper_1pct'] is None
+        assert 'Base rate' in tail_cli.format_report(rep)
     finally:
         TASKS.pop('glare_tail_test', None)
     with pytest.raises(ValueError, match='tail detectors know segmentation, detection'):

@@ -93,14 +93,6 @@ def _load(path, what):
         raise ValueError(f'{what} {path}: {exc}') from exc
 
 
-#: The rule each task's cloud used before a profiled fit (for the report): the paper's literal
-#: 1 % for segmentation; for detection the x2 fit of ``results/eval_drone_val`` that
-#: ``config/cloud_detection.yaml`` shipped (tail if the small-box share > 0.2342).
-REFERENCE_RULES = {'segmentation': (0.01, 'below', "the paper's literal rule (ratio below 1 %)"),
-                   'detection': (0.2342, 'above', 'the earlier detection default (small-box '
-                                 'share above 0.2342, results/eval_drone_val)')}
-
-
 def run_fit(fit, holdout, tail_fraction=0.1, target_recall=0.9, folds=5, accuracy='profile',
             task=None):
     """Fit both detectors on ``fit``, evaluate on ``holdout``; return ``(fitted, report)``."""
@@ -194,10 +186,14 @@ def _oracle(detector, meas, tail, target_recall):
 
 
 def _paper_rule(meas, tail, task='segmentation'):
-    """Recall/precision of the task's reference rule (:data:`REFERENCE_RULES`) on ``meas``."""
+    """Recall/precision of the task's reference rule (``Task.reference_tail_rule``) on ``meas``."""
     import numpy as np
     from runespoor.cac import tail as tailmod
-    threshold, direction, name = REFERENCE_RULES[task]
+    from runespoor.cac.detector import tail_task
+    rule = tail_task(task, 'report').reference_tail_rule
+    if rule is None:
+        return None
+    threshold, direction, name = rule
     flags = tailmod.classify(np.ravel(meas.ratio), threshold, direction)
     rec, prec = tailmod.recall_precision(flags, np.ravel(tail))
     from runespoor.cac.detector import _nan_none
@@ -250,11 +246,12 @@ def format_report(report):
         lines.append(f'| x{key} | {pct(ro["precision"])} | {pct(fo["precision"])} |')
     base = r_hold['pooled']['base_rate']
     ref = report['holdout_pooled_ratio_at_paper_1pct']
-    name = ref.get('rule', "the paper's literal rule (ratio below 1 %)")
-    name = name[0].upper() + name[1:]
-    lines += ['', f"Base rate (a random flag's precision): {pct(base)}. {name} on the "
-              f'held-out clip: recall {pct(ref["recall"])}, precision {pct(ref["precision"])}, '
-              f'flagged {pct(ref["flagged_share"])}.']
+    lines += ['', f"Base rate (a random flag's precision): {pct(base)}."]
+    if ref:  # the task's reference rule (Task.reference_tail_rule)
+        name = ref.get('rule', "the paper's literal rule (ratio below 1 %)")
+        lines[-1] += (f' {name[0].upper() + name[1:]} on the held-out clip: recall '
+                      f'{pct(ref["recall"])}, precision {pct(ref["precision"])}, flagged '
+                      f'{pct(ref["flagged_share"])}.')
     return '\n'.join(lines)
 
 

@@ -116,6 +116,9 @@ class Task:
     #: Measurement settings (``runespoor tail``) the fitted tail detector must keep, because
     #: its features depend on them (e.g. detection's score threshold).
     tail_settings = ()
+    #: The ratio rule the task's cloud used before a profiled fit, ``(threshold, direction,
+    #: description)``, scored beside the fitted detectors by ``runespoor tail``; None: none.
+    reference_tail_rule = None
     #: Feature sets the fitted tail detector tries (``{name: feature names, or None for
     #: every feature}``, names of ``analyse_with_features``); None: the signal alone and all.
     tail_feature_sets = None

@@ -39,6 +39,9 @@ class DetectionTask(Task):
     #: ``analyse_with_features``: the fitted tail detector (``models/tail/tail_model_det.json``)
     fitted_tail = True
     frame_metric = 'frame AP50'
+    #: the x2 fit of results/eval_drone_val that config/cloud_detection.yaml shipped
+    reference_tail_rule = (0.2342, 'above', 'the earlier detection default (small-box share '
+                           'above 0.2342, results/eval_drone_val)')
     tail_settings = ('score_threshold', 'small_box_fraction')
     #: :func:`runespoor.tail_features.det_features` names
     tail_feature_sets = {

@@ -22,6 +22,7 @@ class SegmentationTask(Task):
     ros_output = 'runespoor_cloud.outputs:SemanticMapOutput'
     fitted_tail = True
     frame_metric = 'frame mIoU'
+    reference_tail_rule = (0.01, 'below', "the paper's literal rule (ratio below 1 %)")
     #: :mod:`runespoor.tail_features` ``seg_features`` names
     tail_feature_sets = {
         'ratio': ('small_region_ratio',),
