@@ -297,6 +297,27 @@ def test_experiment_plan_scales_link_queue_and_cloud_timeout_with_speed(tiny_cli
     assert cfg['cloud']['hold_s'] == pytest.approx(4.0)
 
 
+def test_auto_shaper_takes_the_in_process_bucket_for_a_slow_replay(tiny_clip, tmp_path,
+                                                                    monkeypatch):
+    """At a slow replay DDS's own traffic would crowd the kernel-shaped link: auto says so."""
+    import argparse
+    from runespoor.cac import shaper as shaper_mod
+    from runespoor.cac.experiment_cli import add_cac_arguments
+    from runespoor.cac.experiment_plan import CacRun, NETNS_MIN_SPEED
+    monkeypatch.setattr(shaper_mod, 'netns_unavailable_reason', lambda: None)
+    parser = argparse.ArgumentParser()
+    add_cac_arguments(parser)
+    base = ['--data', str(tiny_clip), '--clip-frames', '24', '--seg', 'palette',
+            '--method', 'bilinear', '--modes', 'asr', '--profile',
+            str(REPO / 'ros2_ws/src/runespoor_edge/config/profile_default.yaml')]
+    slow = CacRun(parser.parse_args(base + ['--out', str(tmp_path / 'slow'), '--speed',
+                                            str(NETNS_MIN_SPEED / 2)]))
+    assert slow.cfg['shaper'] == 'inprocess'
+    assert 'not slowed with the replay' in slow.result['shaper']['kind']
+    full = CacRun(parser.parse_args(base + ['--out', str(tmp_path / 'full')]))
+    assert full.cfg['shaper'] == 'netns'
+
+
 @ROS
 @pytest.mark.slow
 def test_experiment_cac_smoke_all_modes(tiny_clip, tmp_path):

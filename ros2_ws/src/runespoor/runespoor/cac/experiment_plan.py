@@ -33,6 +33,13 @@ from runespoor.cac.experiment import MODES
 LINK_QUEUE_MS = 400.0
 #: The edge's ``cloud_timeout_s`` at full speed (config/edge.yaml).
 EDGE_CLOUD_TIMEOUT_S = 3.0
+#: Slowest replay at which ``--shaper auto`` uses the kernel-shaped link.  The tbf rates are
+#: scaled with the replay, but DDS's own traffic over the veth (discovery, heartbeats,
+#: acknowledgements, ~14 kbit/s measured) keeps its wall-clock rate, so at a slow replay it takes
+#: a large share of the scaled link and frames are lost in the queue: at speed 0.05, 2.08 MB
+#: crossed the tbf for 1.38 MB of frames and 30 % of the frames were lost (0.4: none of ASR's).
+#: Slower replays get the in-process bucket, which charges the frames' bytes only.
+NETNS_MIN_SPEED = 0.25
 
 
 def log(message):
@@ -185,14 +192,22 @@ class CacRun:
         # shaper
         reason = netns_unavailable_reason()
         shaper = args.shaper
+        slow = args.speed < NETNS_MIN_SPEED
         if shaper == 'auto':
-            shaper = 'netns' if reason is None else 'inprocess'
+            shaper = 'netns' if reason is None and not slow else 'inprocess'
+            if reason is None and slow:
+                reason = (f'speed {args.speed:g} < {NETNS_MIN_SPEED:g}: DDS\'s own traffic is '
+                          'not slowed with the replay and would crowd the scaled link')
         if shaper == 'netns' and reason is not None:
             raise RuntimeError(f'--shaper netns: {reason}')
+        if shaper == 'netns' and slow:
+            log(f'warning: --shaper netns at speed {args.speed:g}: DDS discovery and '
+                'heartbeats keep their wall-clock rate on a link scaled down with the replay; '
+                'expect frames lost in the queue (--shaper inprocess charges frame bytes only)')
         shaper_kind = (
             'netns + veth + tc tbf (kernel shaping; no netem delay)' if shaper == 'netns'
             else 'in-process token bucket in the edge (EMULATION, not kernel shaping)'
-            + (f'; network namespaces unavailable: {reason}' if reason else ''))
+            + (f'; kernel shaping not used: {reason}' if reason else ''))
         log(f'shaper: {shaper_kind}')
         # scaling of the schedule
         top_cfg = _parse_config(args.top_config)
