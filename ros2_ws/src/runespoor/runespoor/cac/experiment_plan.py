@@ -196,8 +196,8 @@ class CacRun:
         if shaper == 'auto':
             shaper = 'netns' if reason is None and not slow else 'inprocess'
             if reason is None and slow:
-                reason = (f'speed {args.speed:g} < {NETNS_MIN_SPEED:g}: DDS\'s own traffic is '
-                          'not slowed with the replay and would crowd the scaled link')
+                reason = (f'speed {args.speed:g} < {NETNS_MIN_SPEED:g}: the own traffic of DDS '
+                          'is not slowed with the replay and would crowd the scaled link')
         if shaper == 'netns' and reason is not None:
             raise RuntimeError(f'--shaper netns: {reason}')
         if shaper == 'netns' and slow:
