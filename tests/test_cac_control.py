@@ -43,7 +43,7 @@ def test_schedule_parse_scale_and_lookup():
 
 
 def test_tail_rule_directions():
-    from runespoor.cloud_pipeline import is_tail_ratio
+    from runespoor.tail_control import is_tail_ratio
     assert is_tail_ratio(0.005, 0.01) and not is_tail_ratio(0.02, 0.01)
     assert is_tail_ratio(0.02, 0.01, 'above') and not is_tail_ratio(0.005, 0.01, 'above')
     assert not is_tail_ratio(0.0, 0.0)                 # threshold 0: never (ASR-only mode)

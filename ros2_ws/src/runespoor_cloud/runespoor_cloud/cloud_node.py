@@ -30,11 +30,12 @@ from runespoor import codec
 from runespoor.cac.detector import FittedDetector
 from runespoor.cloud_pipeline import (CloudPipeline, EncodedInput, FrameError, FrameQueue,
                                       make_reconstructor, ModelError, PipelineConfig,
-                                      TAIL_DETECTORS, TAIL_DIRECTIONS)
+                                      TAIL_DETECTORS)
 from runespoor.device import resolve_device
 from runespoor.edge_control import Knobs, WindowedRate
 from runespoor.map_output import MAP_OUTPUTS
 from runespoor.stages import StagePipeline
+from runespoor.tail_control import TAIL_DIRECTIONS
 from runespoor.tasks import get_task, TaskError
 from runespoor_cloud.outputs import make_output
 from runespoor_edge import image_conv
