@@ -109,6 +109,27 @@ def test_bad_parameter_refused_through_the_node_logger(key, extra, reason):
     assert 'Traceback' not in out, out
 
 
+def test_refusal_reaches_rosout(probe, domain):
+    """A start-up refusal is a FATAL on /rosout under the node's name, not only on the console."""
+    from rcl_interfaces.msg import Log
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+    logs = probe.collect(Log, '/rosout', QoSProfile(
+        depth=100, reliability=ReliabilityPolicy.RELIABLE,
+        durability=DurabilityPolicy.TRANSIENT_LOCAL))
+    proc = Proc('cloud', ['-p', 'method:=foo'], env=ros_env(domain_id=domain))
+    try:
+        def fatal():
+            return [m for m in logs if m.level == Log.FATAL and m.name == NAMES['cloud']
+                    and 'refusing to start' in m.msg and 'foo' in m.msg]
+        assert probe.spin_until(lambda: fatal() or proc.p.poll() is not None, 120)
+        assert probe.spin_until(fatal, 10), [(m.name, m.msg) for m in logs]
+        rc, out = proc.finish(60)
+        assert rc == 2, out
+    finally:
+        if proc.p.poll() is None:
+            proc.p.kill()
+
+
 def test_source_exits_when_the_clip_is_over():
     proc = Proc('source', ['-p', 'max_frames:=5', '-p', 'rate:=50.0',
                            '-p', 'exit_when_done:=true'])

@@ -62,6 +62,26 @@ def install_signal_handlers(stop):
         signal.signal(signum, stop)
 
 
+#: How long a refused start lingers so that /rosout subscribers still get its FATAL [s].
+REFUSAL_LINGER_S = 1.5
+
+
+def report_refusal(node_name, text, stop=None, linger_s=REFUSAL_LINGER_S):
+    """
+    Log ``text`` at FATAL as ``node_name``, on the console and on ``/rosout``; then linger.
+
+    Called while the refusing node's exception is handled, so the node (constructed up to the
+    failed parameter check) still exists and its ``/rosout`` publisher carries the message.
+    ``/rosout`` is transient-local, but only while the publisher lives: the process stays
+    ``linger_s`` seconds (less when ``stop`` is set) so that subscribers that discover it in
+    that time (rqt, a bag, ``ros2 topic echo /rosout``, a loaded machine) still receive it.
+    """
+    rclpy.logging.get_logger(node_name).fatal(text)
+    deadline = time.monotonic() + linger_s
+    while time.monotonic() < deadline and not (stop is not None and stop.is_set()):
+        time.sleep(0.05)
+
+
 def run(node_factory, args=None, node_name='runespoor_node', refuse=(ValueError,),
         done=None):
     """
@@ -79,7 +99,6 @@ def run(node_factory, args=None, node_name='runespoor_node', refuse=(ValueError,
     else:  # pragma: no cover
         rclpy.init(args=args)
     install_signal_handlers(stop)
-    logger = rclpy.logging.get_logger(node_name)
     node = None
     executor = None
     status = 0
@@ -87,7 +106,7 @@ def run(node_factory, args=None, node_name='runespoor_node', refuse=(ValueError,
         try:
             node = node_factory()
         except refuse as exc:
-            logger.fatal(f'refusing to start: {exc}')
+            report_refusal(node_name, f'refusing to start: {exc}', stop.event)
             return STATUS_REFUSED
         if stop.event.is_set():  # asked to stop while starting (e.g. loading models)
             return 0
