@@ -24,7 +24,8 @@ A run is named by its beta, or ``BETA:TARGET[:JITTER[:GRID]]`` for the loss opti
 paper (``runespoor train asr --analytics-target TARGET --judge-jitter JITTER --grid-weight
 GRID``): ``0.05:hr:8`` is beta 0.05 with the HR-prediction target and an 8-pixel judge jitter,
 in ``$OUT/beta_0.05_hr_j8/``; ``0.05:hr:8:1`` adds the grid term with weight 1, in
-``$OUT/beta_0.05_hr_j8_g1/``.  A plain beta is the paper's Eq. 3 (label target, no jitter).  The run ``cloudseg`` is the
+``$OUT/beta_0.05_hr_j8_g1/``.  A plain beta is the paper's Eq. 3 (label target, no jitter).
+The run ``cloudseg`` is the
 CloudSeg baseline (paper Eq. 2, its default weights) fine-tuned with the same recipe from the
 same base SR, in ``$OUT/cloudseg/`` (``cloudseg:GRID`` with the grid term, in
 ``$OUT/cloudseg_gGRID/``): a row of the table, never chosen by the rule.
@@ -32,9 +33,10 @@ same base SR, in ``$OUT/cloudseg/`` (``cloudseg:GRID`` with the grid term, in
 ``SCALE=6`` (or 2, 8) runs the same at another scale: base SR ``models/sr/sr_x<S>.pt``, the tune
 configs' scales set to it, output in ``out/asr_sweep_x<S>`` (the per-scale grid-weight check).
 
-Settings from the environment: ``SCALE`` (4), ``DATA`` (data/asr_sweep), ``OUT`` (out/asr_sweep), ``STEPS``
-(120), ``BATCH`` (4), ``LR`` (1e-4), ``SEED`` (0), ``VAL_EVERY`` (20), ``VAL_BATCHES`` (20),
-``CKPT_EVERY`` (20), ``THREADS`` (1), ``NICE`` (19), ``DEVICE`` (cpu).
+Settings from the environment: ``SCALE`` (4), ``DATA`` (data/asr_sweep), ``OUT``
+(out/asr_sweep), ``STEPS`` (120), ``BATCH`` (4), ``LR`` (1e-4), ``SEED`` (0), ``VAL_EVERY``
+(20), ``VAL_BATCHES`` (20), ``CKPT_EVERY`` (20), ``THREADS`` (1), ``NICE`` (19), ``DEVICE``
+(cpu).
 """
 
 import argparse
@@ -139,7 +141,8 @@ def train_command(spec, resume=None):
             '--out', run_dir(spec), '--scale', str(SCALE),
             '--init', f'models/sr/sr_x{SCALE}.pt', '--seg', 'models/seg/swiftnet_r18_lite.pt',
             '--steps', env('STEPS', '120'), '--batch', env('BATCH', '4'),
-            '--lr', env('LR', '1e-4'), '--seed', env('SEED', '0'), '--device', env('DEVICE', 'cpu'),
+            '--lr', env('LR', '1e-4'), '--seed', env('SEED', '0'),
+            '--device', env('DEVICE', 'cpu'),
             '--threads', env('THREADS', '1'), '--val-every', env('VAL_EVERY', '20'),
             '--val-batches', env('VAL_BATCHES', '20'),
             '--checkpoint-every', env('CKPT_EVERY', '20'), '--no-progress']
@@ -401,7 +404,7 @@ def markdown(doc):
 
     base = doc.get('baselines', {})
     for method in ('bilinear', 'sr'):
-        row('bilinear' if method == 'bilinear' else 'standard SR (`sr_x4`)',
+        row('bilinear' if method == 'bilinear' else f'standard SR (`sr_x{doc.get("scale", 4)}`)',
             {j: base.get(j, {}).get(method) or {} for j in JUDGES})
     for spec, entry in doc.get('runs', {}).items():
         row(run_label(spec, entry), entry.get('judges', {}), entry.get('balance'))
