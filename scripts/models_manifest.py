@@ -6,7 +6,8 @@ Write models/manifest.json: what each shipped checkpoint is, how it was made, ho
 
 Reads the metadata every Runespoor checkpoint carries (command, config, data, seed, training
 time, validation figures) and adds the file size and sha256, so the manifest cannot drift from
-the files.  ``--machine`` records where a group of checkpoints was trained (by file-name prefix).
+the files.  ``--machine`` records where a group of checkpoints was trained (by file-name prefix); a file
+whose sha256 is already in the manifest keeps the machine recorded there.
 """
 
 import argparse
@@ -37,6 +38,11 @@ def main(argv=None):
                          '(models/...) starts so; the first matching PREFIX wins')
     args = ap.parse_args(argv)
     machines = dict(m.split('=', 1) for m in args.machine)
+    out = os.path.join(args.models, 'manifest.json')
+    known = {}  # sha256 -> machine of the manifest being replaced: unchanged files keep theirs
+    if os.path.exists(out):
+        with open(out) as f:
+            known = {e['sha256']: e.get('machine') for e in json.load(f).get('checkpoints', [])}
     entries = []
     for dirpath, _, files in sorted(os.walk(args.models)):
         for name in sorted(files):
@@ -45,18 +51,18 @@ def main(argv=None):
             path = os.path.join(dirpath, name)
             ckpt = load_checkpoint(path)
             rel = os.path.relpath(path, os.path.join(args.models, '..'))
+            digest = sha256(path)
             machine = next((t for p, t in machines.items()
-                            if rel.startswith(p) or name.startswith(p)), None)
+                            if rel.startswith(p) or name.startswith(p)), known.get(digest))
             cfg = ckpt.get('config', {})
             entries.append({
-                'file': rel, 'bytes': os.path.getsize(path), 'sha256': sha256(path),
+                'file': rel, 'bytes': os.path.getsize(path), 'sha256': digest,
                 'kind': cfg.get('kind'), 'method': cfg.get('method'), 'arch': cfg.get('arch'),
                 'scale': cfg.get('scale'), 'step': ckpt.get('step'), 'seed': ckpt.get('seed'),
                 'train_time_s': ckpt.get('train_time_s'), 'device': cfg.get('device'),
                 'machine': machine, 'metrics': ckpt.get('metrics'), 'data': ckpt.get('data'),
                 'command': ckpt.get('command'), 'created': ckpt.get('created'),
             })
-    out = os.path.join(args.models, 'manifest.json')
     with open(out, 'w') as f:
         json.dump({'checkpoints': entries}, f, indent=1)
         f.write('\n')
